@@ -1,0 +1,160 @@
+import { z } from "zod";
+import { defineEvent } from "./define.js";
+
+const Id = z.string().min(1).max(128);
+const Cents = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const Reason = z.string().min(1).max(500);
+
+export const OrderLine = z.object({
+  sku: z.string().min(1).max(64),
+  quantity: z.number().int().positive().max(1_000_000),
+  unitPriceCents: Cents,
+});
+export type OrderLine = z.infer<typeof OrderLine>;
+
+const OrderCreatedV1 = z.object({
+  orderId: Id,
+  customerId: Id,
+  items: z.array(OrderLine).min(1).max(100),
+  totalCents: Cents,
+});
+
+/** v2 adds the currency: totals in different currencies must never be summed or charged blindly. */
+const OrderCreatedV2 = OrderCreatedV1.extend({ currency: z.string().regex(/^[A-Z]{3}$/) });
+
+const StockLine = z.object({ sku: z.string().min(1).max(64), quantity: z.number().int().positive() });
+
+/** The system's events. Streams, subjects and types are derived from this list. */
+export const catalog = {
+  "order.created": defineEvent({
+    name: "order.created",
+    context: "orders",
+    aggregate: "order",
+    event: "created",
+    version: 2,
+    schema: OrderCreatedV2,
+    key: "orderId",
+    past: [
+      {
+        version: 1,
+        schema: OrderCreatedV1,
+        // Every v1 order was taken in USD, the only currency before v2.
+        upcast: (d) => ({ ...(d as object), currency: "USD" }),
+      },
+    ],
+  }),
+  "order.confirmed": defineEvent({
+    name: "order.confirmed",
+    context: "orders",
+    aggregate: "order",
+    event: "confirmed",
+    schema: z.object({ orderId: Id, customerId: Id, totalCents: Cents }),
+    key: "orderId",
+  }),
+  "order.cancelled": defineEvent({
+    name: "order.cancelled",
+    context: "orders",
+    aggregate: "order",
+    event: "cancelled",
+    schema: z.object({ orderId: Id, customerId: Id, reason: Reason }),
+    key: "orderId",
+  }),
+
+  "inventory.reserved": defineEvent({
+    name: "inventory.reserved",
+    context: "inventory",
+    aggregate: "reservation",
+    event: "reserved",
+    schema: z.object({ orderId: Id, items: z.array(StockLine).min(1) }),
+    key: "orderId",
+  }),
+  "inventory.rejected": defineEvent({
+    name: "inventory.rejected",
+    context: "inventory",
+    aggregate: "reservation",
+    event: "rejected",
+    schema: z.object({ orderId: Id, sku: z.string(), reason: Reason }),
+    key: "orderId",
+  }),
+  "inventory.released": defineEvent({
+    name: "inventory.released",
+    context: "inventory",
+    aggregate: "reservation",
+    event: "released",
+    schema: z.object({ orderId: Id, items: z.array(StockLine) }),
+    key: "orderId",
+  }),
+  "inventory.committed": defineEvent({
+    name: "inventory.committed",
+    context: "inventory",
+    aggregate: "reservation",
+    event: "committed",
+    schema: z.object({ orderId: Id, items: z.array(StockLine) }),
+    key: "orderId",
+  }),
+
+  "payment.charged": defineEvent({
+    name: "payment.charged",
+    context: "billing",
+    aggregate: "payment",
+    event: "charged",
+    schema: z.object({ orderId: Id, customerId: Id, amountCents: Cents }),
+    key: "orderId",
+  }),
+  "payment.declined": defineEvent({
+    name: "payment.declined",
+    context: "billing",
+    aggregate: "payment",
+    event: "declined",
+    schema: z.object({ orderId: Id, customerId: Id, amountCents: Cents, reason: Reason }),
+    key: "orderId",
+  }),
+  "payment.refunded": defineEvent({
+    name: "payment.refunded",
+    context: "billing",
+    aggregate: "payment",
+    event: "refunded",
+    schema: z.object({ orderId: Id, customerId: Id, amountCents: Cents }),
+    key: "orderId",
+  }),
+
+  // The saga's decisions and compensation requests: imperative, addressed to one service each.
+  "order.approve.requested": defineEvent({
+    name: "order.approve.requested",
+    context: "saga",
+    aggregate: "order",
+    event: "approve",
+    schema: z.object({ orderId: Id }),
+    key: "orderId",
+  }),
+  "order.cancel.requested": defineEvent({
+    name: "order.cancel.requested",
+    context: "saga",
+    aggregate: "order",
+    event: "cancel",
+    schema: z.object({ orderId: Id, reason: Reason }),
+    key: "orderId",
+  }),
+  "inventory.release.requested": defineEvent({
+    name: "inventory.release.requested",
+    context: "saga",
+    aggregate: "inventory",
+    event: "release",
+    schema: z.object({ orderId: Id, reason: Reason }),
+    key: "orderId",
+  }),
+  "payment.refund.requested": defineEvent({
+    name: "payment.refund.requested",
+    context: "saga",
+    aggregate: "payment",
+    event: "refund",
+    schema: z.object({ orderId: Id, reason: Reason }),
+    key: "orderId",
+  }),
+} as const;
+
+export type Catalog = typeof catalog;
+export type EventName = keyof Catalog;
+export type EventData<N extends EventName> = z.infer<Catalog[N]["schema"]>;
+export type Context = Catalog[EventName]["context"];
+export const eventNames = Object.keys(catalog) as EventName[];

