@@ -1,0 +1,45 @@
+import type { CloudEvent, EventData, EventName } from "@orderflow/events";
+import type { Kysely, Transaction } from "kysely";
+
+/** Any kysely handle a service's transaction can be: the outbox only touches its own tables. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDb = Kysely<any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTransaction = Transaction<any>;
+
+export interface EnqueueOptions {
+  /** The saga / order id that ties a flow together; defaults to the causing event's correlation id. */
+  readonly correlationId?: string;
+  /** The event being handled; sets ce-causationid, trace context and a deterministic id. */
+  readonly causation?: CloudEvent;
+  /** Distinguishes several events of the same type emitted for one cause (default: the event name). */
+  readonly purpose?: string;
+  /** Explicit event id (UUID); default: derived from the causation, else a fresh UUIDv7. */
+  readonly id?: string;
+}
+
+/** Writes events into the outbox table inside the caller's transaction. */
+export interface Outbox {
+  /** Returns the event id. The row commits or rolls back with `trx`. */
+  enqueue<N extends EventName>(trx: AnyTransaction, name: N, data: EventData<N>, opts?: EnqueueOptions): Promise<string>;
+}
+
+export interface HandlerContext {
+  /** The transaction the inbox row commits in; do every write of the handler through it. */
+  readonly trx: AnyTransaction;
+  /** Enqueues an event caused by the one being handled (same transaction, deterministic id). */
+  emit<N extends EventName>(name: N, data: EventData<N>, opts?: Omit<EnqueueOptions, "causation">): Promise<string>;
+}
+
+export type Handler<N extends EventName> = (event: CloudEvent<N>, ctx: HandlerContext) => Promise<void>;
+
+/** Handlers by event name; a handler receives its own event's data typed. */
+export type Handlers = { readonly [N in EventName]?: Handler<N> };
+
+/**
+ * A handler throws this for input that can never succeed (e.g. a business rule violated by the
+ * event itself): the message goes to the dead-letter stream at once instead of being retried.
+ */
+export class PermanentError extends Error {
+  override name = "PermanentError";
+}
