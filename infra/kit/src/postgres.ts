@@ -1,4 +1,5 @@
-import { mkdirSync, existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import pg from "pg";
 import { InfraError } from "./errors.js";
 import { freePort } from "./net.js";
@@ -81,6 +82,8 @@ export class EmbeddedPostgresServer {
     const port = opts.port ?? (await freePort());
     const fresh = !existsSync(`${opts.dataDir}/PG_VERSION`);
     mkdirSync(opts.dataDir, { recursive: true });
+    // As root the server runs as an unprivileged user, which must be able to reach its data dir.
+    if (process.getuid?.() === 0) chmodSync(dirname(opts.dataDir), 0o755);
     const instance = new EmbeddedPostgres({
       databaseDir: opts.dataDir,
       port,

@@ -1,0 +1,97 @@
+import { z } from "zod";
+import { OutboxError } from "./errors.js";
+
+const url = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+
+const port = z.coerce.number({ error: "must be a number" }).int("must be an integer").min(0).max(65535, "must be at most 65535");
+const positive = z.coerce.number({ error: "must be a number" }).int().positive();
+
+export const baseConfigShape = {
+  NATS_URL: z
+    .string()
+    .default("nats://127.0.0.1:4222")
+    .pipe(url(["nats:", "tls:", "ws:", "wss:"])),
+  DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/postgres").pipe(url(["postgres:", "postgresql:"])),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  NATS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_-]{0,32}$/, "letters, digits, _ or -, at most 32").default(""),
+  NATS_REPLICAS: z.coerce.number().int().refine((n) => n === 1 || n === 3 || n === 5, "must be 1, 3 or 5").default(1),
+  RELAY_BATCH_SIZE: positive.default(500),
+  RELAY_MAX_IN_FLIGHT: positive.default(1000),
+  RELAY_POLL_MS: positive.default(1000),
+  OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(24),
+  CONSUMER_CONCURRENCY: positive.default(16),
+  CONSUMER_MAX_DELIVER: positive.default(5),
+  CONSUMER_BACKOFF_MS: positive.default(200),
+};
+
+export interface BaseConfig {
+  readonly service: string;
+  readonly natsUrl: string;
+  readonly databaseUrl: string;
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: string;
+  readonly namespace: string;
+  readonly replicas: number;
+  readonly relay: { batchSize: number; maxInFlight: number; pollIntervalMs: number; retentionMs: number };
+  readonly consumer: { concurrency: number; maxDeliver: number; backoffMs: number };
+}
+
+/**
+ * Parses the environment of service `name` once. A bad value throws an OutboxError whose message is
+ * one line naming the variable, e.g. `ORDER_PORT: must be at most 65535 (got "70000")`.
+ */
+export function parseConfig<Extra extends z.ZodRawShape>(
+  env: Record<string, string | undefined>,
+  service: { name: string; database: string; defaultPort: number; config?: Extra },
+): BaseConfig & z.infer<z.ZodObject<Extra>> {
+  const prefix = service.name.toUpperCase();
+  const shape = {
+    ...baseConfigShape,
+    [`${prefix}_PORT`]: port.default(service.defaultPort),
+    [`${prefix}_DATABASE_URL`]: url(["postgres:", "postgresql:"]).optional(),
+    ...(service.config ?? {}),
+  };
+  // Empty strings count as unset, as in most twelve-factor tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const r = z.object(shape).safeParse(cleaned);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const key = String(issue.path[0]);
+    const got = cleaned[key];
+    throw new OutboxError("BAD_CONFIG", `${key}: ${issue.message}${got === undefined ? "" : ` (got "${got}")`}`);
+  }
+  const c = r.data as Record<string, unknown> & z.infer<z.ZodObject<typeof baseConfigShape>>;
+  const serverUrl = new URL(c.DATABASE_URL);
+  serverUrl.pathname = `/${service.database}`;
+  return {
+    ...(c as object),
+    service: service.name,
+    natsUrl: c.NATS_URL,
+    databaseUrl: (c[`${prefix}_DATABASE_URL`] as string | undefined) ?? serverUrl.toString(),
+    host: c.HOST,
+    port: c[`${prefix}_PORT`] as number,
+    logLevel: c.LOG_LEVEL,
+    namespace: c.NATS_NAMESPACE,
+    replicas: c.NATS_REPLICAS,
+    relay: {
+      batchSize: c.RELAY_BATCH_SIZE,
+      maxInFlight: c.RELAY_MAX_IN_FLIGHT,
+      pollIntervalMs: c.RELAY_POLL_MS,
+      retentionMs: c.OUTBOX_RETENTION_HOURS * 3_600_000,
+    },
+    consumer: {
+      concurrency: c.CONSUMER_CONCURRENCY,
+      maxDeliver: c.CONSUMER_MAX_DELIVER,
+      backoffMs: c.CONSUMER_BACKOFF_MS,
+    },
+  } as BaseConfig & z.infer<z.ZodObject<Extra>>;
+}

@@ -1,0 +1,258 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import { Kysely, PostgresDialect, sql, type Migration } from "kysely";
+import pg from "pg";
+import { pino, type Logger } from "pino";
+import { ZodError, type z } from "zod";
+import { parseConfig, type BaseConfig } from "./config.js";
+import { createConsumer, type Consumer } from "./consumer.js";
+import { describeError, isOutboxError } from "./errors.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { migrate } from "./migrations.js";
+import { createOutbox } from "./outbox.js";
+import { createRelay, type Relay } from "./relay.js";
+import { ensureStreams, Topology } from "./topology.js";
+import type { AnyDb, Handlers, Outbox } from "./types.js";
+
+export interface Worker {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface ServiceDeps<DB, Extra extends z.ZodRawShape = {}> {
+  readonly db: Kysely<DB>;
+  readonly outbox: Outbox;
+  readonly logger: Logger;
+  readonly config: BaseConfig & z.infer<z.ZodObject<Extra>>;
+  readonly metrics: Metrics;
+  readonly now: () => Date;
+}
+
+export interface ServiceDefinition<DB, Extra extends z.ZodRawShape = {}> {
+  /** `order`, `inventory`…: ce-source `/orderflow/<name>`, durable consumer name, env prefix. */
+  readonly name: string;
+  /** Database name on the `DATABASE_URL` server. */
+  readonly database: string;
+  readonly defaultPort: number;
+  readonly migrations: Record<string, Migration>;
+  readonly config?: Extra;
+  readonly handlers?: (deps: ServiceDeps<DB, Extra>) => Handlers;
+  readonly routes?: (app: FastifyInstance, deps: ServiceDeps<DB, Extra>) => void | Promise<void>;
+  readonly workers?: (deps: ServiceDeps<DB, Extra>) => Worker[];
+}
+
+export interface RunningService<DB> {
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly db: Kysely<DB>;
+  readonly nc: NatsConnection;
+  readonly relay: Relay;
+  readonly consumer: Consumer | undefined;
+  readonly config: BaseConfig;
+  /** Graceful: HTTP closed, workers and consumers finish in-flight work, relay stops, NATS drained, pool closed. */
+  stop(): Promise<void>;
+}
+
+export interface StartOverrides {
+  /** Environment to parse instead of `process.env`. */
+  readonly env?: Record<string, string | undefined>;
+  readonly now?: () => Date;
+  readonly logger?: Logger;
+}
+
+/**
+ * Starts a service in this process: config, database + migrations, NATS + streams, outbox relay,
+ * consumers, workers and the HTTP server with /healthz, /readyz and /metrics.
+ */
+export async function startService<DB, Extra extends z.ZodRawShape = {}>(
+  def: ServiceDefinition<DB, Extra>,
+  overrides: StartOverrides = {},
+): Promise<RunningService<DB>> {
+  const config = parseConfig(overrides.env ?? process.env, def);
+  const logger = overrides.logger ?? pino({ name: def.name, level: config.logLevel });
+  const now = overrides.now ?? (() => new Date());
+  const metrics = createMetrics(def.name);
+  const topology = new Topology(config.namespace);
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const undo = async () => {
+    for (const fn of cleanup.reverse()) await fn().catch(() => {});
+  };
+
+  try {
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.consumer.concurrency + 6 });
+    // An idle client losing its server must not crash the process; the pool replaces it.
+    pool.on("error", (err) => logger.warn({ err: describeError(err) }, "idle database connection lost"));
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    cleanup.push(() => db.destroy());
+    await migrate(db as unknown as AnyDb, def.migrations);
+
+    const nc = await connect({
+      servers: config.natsUrl,
+      name: `orderflow-${def.name}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    cleanup.push(() => nc.close());
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureStreams(jsm, { topology, replicas: config.replicas });
+
+    const outbox = createOutbox({ source: `/orderflow/${def.name}`, now });
+    const deps: ServiceDeps<DB, Extra> = { db, outbox, logger, config, metrics, now };
+    const relay = createRelay({
+      connectionString: config.databaseUrl,
+      js,
+      topology,
+      logger,
+      ...config.relay,
+      onPublished: (n) => metrics.published.inc(n),
+    });
+    const handlers = def.handlers?.(deps);
+    const consumer = handlers
+      ? createConsumer({
+          name: def.name,
+          db,
+          js,
+          jsm,
+          outbox,
+          handlers,
+          topology,
+          logger,
+          ...config.consumer,
+          onResult: (result) => metrics.consumed.inc({ result }),
+        })
+      : undefined;
+    const workers = def.workers?.(deps) ?? [];
+
+    const app = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      disableRequestLogging: true,
+      bodyLimit: 256 * 1024,
+    }) as unknown as FastifyInstance;
+    installErrorHandler(app, logger);
+    app.addHook("onResponse", async (req, reply) => {
+      metrics.http.observe(
+        { method: req.method, route: req.routeOptions.url ?? "unmatched", status: reply.statusCode },
+        reply.elapsedTime / 1000,
+      );
+    });
+    app.get("/healthz", async () => ({ status: "ok" }));
+    app.get("/readyz", async (_req, reply) => {
+      const checks = {
+        database: await sql`SELECT 1`.execute(db).then(
+          () => true,
+          () => false,
+        ),
+        nats: !nc.isClosed() && !nc.isDraining() && (await nc.flush().then(() => true, () => false)),
+        consumers: consumer ? consumer.running : true,
+      };
+      const ready = Object.values(checks).every(Boolean);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+    });
+    app.get("/metrics", async (_req, reply) => {
+      const r = await sql<{ n: string }>`SELECT count(*) AS n FROM orderflow_outbox WHERE published_at IS NULL`
+        .execute(db)
+        .catch(() => undefined);
+      if (r) metrics.backlog.set(Number(r.rows[0]?.n ?? 0));
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+    await def.routes?.(app, deps);
+
+    relay.start();
+    cleanup.push(() => relay.stop());
+    if (consumer) {
+      await consumer.start();
+      cleanup.push(() => consumer.stop());
+    }
+    for (const w of workers) {
+      w.start();
+      cleanup.push(() => w.stop());
+    }
+    await app.listen({ port: config.port, host: config.host });
+    cleanup.push(() => app.close());
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    logger.info({ port, host: config.host }, `${def.name} service listening`);
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`,
+      port,
+      app,
+      db,
+      nc,
+      relay,
+      consumer,
+      config,
+      stop: () => {
+        stopped ??= (async () => {
+          // Reverse start order: HTTP, workers, consumers, relay; then drain NATS and close the pool.
+          const [closeNats, destroyDb, ...rest] = cleanup;
+          for (const fn of rest.reverse()) await fn().catch((err: unknown) => logger.warn({ err: describeError(err) }, "stop step failed"));
+          await nc.drain().catch(() => closeNats?.());
+          await destroyDb?.();
+          logger.info(`${def.name} service stopped`);
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+function installErrorHandler(app: FastifyInstance, logger: Logger): void {
+  app.setErrorHandler((err: FastifyError | ZodError | Error, req, reply) => {
+    if (err instanceof ZodError) {
+      return reply.code(400).send({
+        error: "invalid request",
+        issues: err.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
+      });
+    }
+    const e = err as FastifyError;
+    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send({ error: "request body too large" });
+    if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return reply.code(415).send({ error: "content type must be application/json" });
+    if (e.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return reply.code(400).send({ error: "empty JSON body", issues: [] });
+    if (e instanceof SyntaxError || e.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+      return reply.code(400).send({ error: "malformed JSON", issues: [] });
+    }
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message });
+    logger.error({ err: describeError(err), url: req.url }, "request failed");
+    return reply.code(500).send({ error: "internal error" });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url}` }));
+}
+
+/**
+ * The whole of a service's `main.ts`: start from the environment, stop gracefully on SIGTERM/SIGINT
+ * (a second signal forces), and exit when a parent that spawned us with an IPC channel goes away.
+ * Bad configuration prints one line naming the variable and exits with code 2.
+ */
+export async function runService<DB, Extra extends z.ZodRawShape = {}>(def: ServiceDefinition<DB, Extra>): Promise<void> {
+  let svc: RunningService<DB>;
+  try {
+    svc = await startService(def);
+  } catch (err) {
+    if (isOutboxError(err) && err.code === "BAD_CONFIG") {
+      process.stderr.write(`${def.name}: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${def.name}: failed to start: ${describeError(err)}\n`);
+    process.exit(1);
+  }
+  let signals = 0;
+  const shutdown = () => {
+    if (++signals > 1) process.exit(130);
+    void svc.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+  // Spawned by the dev runner with an IPC channel: its death closes the channel, and we follow.
+  if (process.send) process.on("disconnect", shutdown);
+}
