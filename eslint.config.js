@@ -11,7 +11,8 @@ export default tseslint.config(
       "@typescript-eslint/require-await": "off",
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/restrict-template-expressions": "off",
-      "@typescript-eslint/only-throw-error": "off"
+      "@typescript-eslint/only-throw-error": "off",
+      "@typescript-eslint/no-empty-object-type": ["error", { allowObjectTypes: "always" }]
     }
   }
 );

