@@ -29,7 +29,11 @@ export interface EventDefinition<
 }
 
 /** Declares one event. Subject and CloudEvents type are derived, never written by hand. */
-export function defineEvent<const Name extends string, Schema extends z.ZodType, const Context extends string>(def: {
+export function defineEvent<
+  const Name extends string,
+  Schema extends z.ZodType,
+  const Context extends string,
+>(def: {
   name: Name;
   context: Context;
   aggregate: string;
@@ -42,7 +46,8 @@ export function defineEvent<const Name extends string, Schema extends z.ZodType,
   const version = def.version ?? 1;
   const past = def.past ?? [];
   past.forEach((p, i) => {
-    if (p.version !== version - past.length + i) throw new Error(`${def.name}: past versions must be contiguous`);
+    if (p.version !== version - past.length + i)
+      throw new Error(`${def.name}: past versions must be contiguous`);
   });
   return { ...def, version, past };
 }
@@ -52,8 +57,10 @@ export const subjectOf = (def: Pick<EventDefinition, "context" | "aggregate" | "
 
 export const ceTypeOf = (name: string, version: number): string => `orderflow.${name}.v${version}`;
 
-const CE_TYPE = /^orderflow\.([a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+)\.v([1-9][0-9]{0,3})$/;
+// Version 0 parses, so that decode can call it unsupported rather than malformed.
+const CE_TYPE = /^orderflow\.([a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+)\.v(0|[1-9][0-9]{0,8})$/;
 
+/** Splits `orderflow.<name>.v<version>`; undefined for any other form. */
 export function parseCeType(ceType: string): { name: string; version: number } | undefined {
   const m = CE_TYPE.exec(ceType);
   return m ? { name: m[1]!, version: Number(m[2]) } : undefined;

@@ -75,11 +75,40 @@ export type DecodeResult = { ok: true; event: CloudEvent } | { ok: false; error:
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+// A lone UTF-16 surrogate cannot be UTF-8 encoded: it would reach the header as U+FFFD.
+const LONE_SURROGATE = /\p{Cs}/u;
+// traceparent / tracestate travel as they are (W3C headers, not CloudEvents attributes).
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
+const REQUIRED_ATTRIBUTES = [
+  Header.SpecVersion,
+  Header.Id,
+  Header.Source,
+  Header.Type,
+  Header.Subject,
+  Header.Time,
+  Header.DataContentType,
+  Header.CorrelationId,
+];
+
+/** RFC 3339 date-time with a real calendar date: Date.parse alone accepts 2024-02-30. */
+function isRfc3339(value: string): boolean {
+  const m = RFC3339.exec(value);
+  if (!m) return false;
+  const n = (group: number): number => Number(m[group] ?? 0);
+  const [year, month, day] = [n(1), n(2), n(3)];
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+  // hour, minute, second, offset hour, offset minute
+  return day <= days && n(4) <= 23 && n(5) <= 59 && n(6) <= 59 && n(7) <= 23 && n(8) <= 59;
+}
 
 /**
  * Encodes an event of the current version as CloudEvents binary mode for NATS.
- * Throws `EventsError` when the data does not match the schema (a bug in the caller).
+ * Throws `EventsError` (`INVALID_EVENT`) when the data does not match the schema or the meta could
+ * not be decoded unchanged (id not a UUID, invalid time, empty correlation id...): a bug in the caller.
  * @example encode("order.confirmed", { orderId, customerId, totalCents }, meta)
  */
 export function encode<N extends EventName>(name: N, data: EventData<N>, meta: EventMeta): EncodedEvent {
@@ -88,21 +117,29 @@ export function encode<N extends EventName>(name: N, data: EventData<N>, meta: E
 }
 
 /** Encodes data of a past version; for replay tests and producers not yet upgraded. */
-export function encodeVersion(def: EventDefinition, version: number, data: unknown, meta: EventMeta): EncodedEvent {
+export function encodeVersion(
+  def: EventDefinition,
+  version: number,
+  data: unknown,
+  meta: EventMeta,
+): EncodedEvent {
   const schema = version === def.version ? def.schema : def.past.find((p) => p.version === version)?.schema;
   if (!schema) throw new EventsError("INVALID_EVENT", `${def.name} has no version ${version}`);
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
-    throw new EventsError("INVALID_EVENT", `${def.name}.v${version}: ${parsed.error.message}`, { cause: parsed.error });
+    throw new EventsError("INVALID_EVENT", `${def.name}.v${version}: ${parsed.error.message}`, {
+      cause: parsed.error,
+    });
   }
-  const key = (parsed.data as Record<string, unknown>)[def.key];
+  const key = String((parsed.data as Record<string, unknown>)[def.key]);
+  const time = checkMeta(def, meta, key);
   const headers: Record<string, string> = {
     [Header.SpecVersion]: SPEC_VERSION,
     [Header.Id]: meta.id,
     [Header.Source]: encodeHeaderValue(meta.source),
     [Header.Type]: ceTypeOf(def.name, version),
-    [Header.Subject]: encodeHeaderValue(String(key)),
-    [Header.Time]: meta.time.toISOString(),
+    [Header.Subject]: encodeHeaderValue(key),
+    [Header.Time]: time,
     [Header.DataContentType]: CONTENT_TYPE,
     [Header.CorrelationId]: encodeHeaderValue(meta.correlationId),
     [Header.MsgId]: meta.id,
@@ -113,7 +150,37 @@ export function encodeVersion(def: EventDefinition, version: number, data: unkno
   return { subject: subjectOf(def), headers, data: textEncoder.encode(JSON.stringify(parsed.data)) };
 }
 
-const fail = (code: DecodeErrorCode, message: string, issues?: { path: string; message: string }[]): DecodeResult => ({
+/** Rejects what decode would reject or silently alter; returns the ce-time value. */
+function checkMeta(def: EventDefinition, meta: EventMeta, key: string): string {
+  const invalid = (why: string) => new EventsError("INVALID_EVENT", `${def.name}: ${why}`);
+  if (!UUID.test(meta.id)) throw invalid(`id "${meta.id}" is not a lowercase UUID`);
+  const time = Number.isNaN(meta.time.getTime()) ? "" : meta.time.toISOString();
+  if (!isRfc3339(time)) throw invalid("time must be a valid date in the years 0000 to 9999");
+  if (!meta.source) throw invalid("source is empty");
+  if (!meta.correlationId) throw invalid("correlationId is empty");
+  const texts = {
+    source: meta.source,
+    correlationId: meta.correlationId,
+    causationId: meta.causationId,
+    [def.key]: key,
+  };
+  for (const [field, value] of Object.entries(texts)) {
+    if (value && LONE_SURROGATE.test(value)) throw invalid(`${field} contains a lone UTF-16 surrogate`);
+  }
+  for (const [field, value] of [
+    [Header.TraceParent, meta.traceparent],
+    [Header.TraceState, meta.tracestate],
+  ] as const) {
+    if (value && !HEADER_SAFE.test(value)) throw invalid(`${field} must be printable ASCII`);
+  }
+  return time;
+}
+
+const fail = (
+  code: DecodeErrorCode,
+  message: string,
+  issues?: { path: string; message: string }[],
+): DecodeResult => ({
   ok: false,
   error: new DecodeError(code, message, issues ? { issues } : undefined),
 });
@@ -125,34 +192,42 @@ const fail = (code: DecodeErrorCode, message: string, issues?: { path: string; m
 export function decode(msg: IncomingMessage, opts: { maxBytes?: number } = {}): DecodeResult {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   if (msg.data.byteLength > maxBytes) {
-    return fail(DecodeErrorCode.PayloadTooLarge, `payload is ${msg.data.byteLength} bytes, limit ${maxBytes}`);
+    return fail(
+      DecodeErrorCode.PayloadTooLarge,
+      `payload is ${msg.data.byteLength} bytes, limit ${maxBytes}`,
+    );
   }
   const h: Record<string, string> = {};
-  for (const name of [Header.SpecVersion, Header.Id, Header.Source, Header.Type, Header.Subject, Header.Time, Header.DataContentType, Header.CorrelationId]) {
+  for (const name of REQUIRED_ATTRIBUTES) {
     const raw = msg.headers?.get(name);
     if (!raw) return fail(DecodeErrorCode.MissingHeader, `missing header ${name}`);
     const value = decodeHeaderValue(raw);
-    if (value === undefined) return fail(DecodeErrorCode.InvalidHeader, `${name} is not valid percent-encoded UTF-8`);
+    if (value === undefined)
+      return fail(DecodeErrorCode.InvalidHeader, `${name} is not valid percent-encoded UTF-8`);
     h[name] = value;
   }
-  const optional = (name: string): string | undefined => {
-    const raw = msg.headers?.get(name);
-    return raw ? decodeHeaderValue(raw) : undefined;
-  };
+  const rawCausation = msg.headers?.get(Header.CausationId) || undefined;
+  const causationId = rawCausation === undefined ? undefined : decodeHeaderValue(rawCausation);
+  if (rawCausation !== undefined && causationId === undefined) {
+    return fail(DecodeErrorCode.InvalidHeader, `${Header.CausationId} is not valid percent-encoded UTF-8`);
+  }
   if (h[Header.SpecVersion] !== SPEC_VERSION) {
-    return fail(DecodeErrorCode.InvalidHeader, `${Header.SpecVersion} must be ${SPEC_VERSION}, got ${h[Header.SpecVersion]}`);
+    return fail(
+      DecodeErrorCode.InvalidHeader,
+      `${Header.SpecVersion} must be ${SPEC_VERSION}, got ${h[Header.SpecVersion]}`,
+    );
   }
   if (!UUID.test(h[Header.Id]!)) return fail(DecodeErrorCode.InvalidHeader, `${Header.Id} is not a UUID`);
-  if (!RFC3339.test(h[Header.Time]!) || Number.isNaN(Date.parse(h[Header.Time]!))) {
+  if (!isRfc3339(h[Header.Time]!)) {
     return fail(DecodeErrorCode.InvalidHeader, `${Header.Time} is not an RFC 3339 timestamp`);
   }
   if (h[Header.DataContentType] !== CONTENT_TYPE) {
     return fail(DecodeErrorCode.InvalidHeader, `${Header.DataContentType} must be ${CONTENT_TYPE}`);
   }
   const parsedType = parseCeType(h[Header.Type]!);
-  if (!parsedType) return fail(DecodeErrorCode.InvalidHeader, `${Header.Type} "${h[Header.Type]}" is malformed`);
-  const def: EventDefinition | undefined = (catalog as Record<string, EventDefinition>)[parsedType.name];
-  if (!def) return fail(DecodeErrorCode.UnknownType, `unknown event type ${h[Header.Type]}`);
+  const def: EventDefinition | undefined =
+    parsedType && (catalog as Record<string, EventDefinition>)[parsedType.name];
+  if (!parsedType || !def) return fail(DecodeErrorCode.UnknownType, `unknown event type ${h[Header.Type]}`);
   const oldest = def.past[0]?.version ?? def.version;
   if (parsedType.version > def.version || parsedType.version < oldest) {
     return fail(
@@ -162,7 +237,10 @@ export function decode(msg: IncomingMessage, opts: { maxBytes?: number } = {}): 
   }
   const expected = subjectOf(def);
   if (msg.subject !== expected && !msg.subject.endsWith(`.${expected}`)) {
-    return fail(DecodeErrorCode.SubjectMismatch, `${h[Header.Type]} must be on ${expected}, came on ${msg.subject}`);
+    return fail(
+      DecodeErrorCode.SubjectMismatch,
+      `${h[Header.Type]} must be on ${expected}, came on ${msg.subject}`,
+    );
   }
   let json: unknown;
   try {
@@ -183,7 +261,10 @@ export function decode(msg: IncomingMessage, opts: { maxBytes?: number } = {}): 
   if (!r.success) return schemaFailure(def.name, version, r.error.issues);
   const key = String((r.data as Record<string, unknown>)[def.key]);
   if (key !== h[Header.Subject]) {
-    return fail(DecodeErrorCode.InvalidHeader, `${Header.Subject} "${h[Header.Subject]}" differs from data.${def.key} "${key}"`);
+    return fail(
+      DecodeErrorCode.InvalidHeader,
+      `${Header.Subject} "${h[Header.Subject]}" differs from data.${def.key} "${key}"`,
+    );
   }
   return {
     ok: true,
@@ -196,9 +277,9 @@ export function decode(msg: IncomingMessage, opts: { maxBytes?: number } = {}): 
       time: h[Header.Time]!,
       version: parsedType.version,
       correlationId: h[Header.CorrelationId]!,
-      causationId: optional(Header.CausationId),
-      traceparent: optional(Header.TraceParent),
-      tracestate: optional(Header.TraceState),
+      causationId,
+      traceparent: msg.headers?.get(Header.TraceParent) || undefined,
+      tracestate: msg.headers?.get(Header.TraceState) || undefined,
     } as CloudEvent,
   };
 }

@@ -11,9 +11,25 @@ export {
   CONTENT_TYPE,
   DEFAULT_MAX_BYTES,
 } from "./envelope.js";
-export type { CloudEvent, EncodedEvent, EventMeta, HeaderSource, IncomingMessage, DecodeResult } from "./envelope.js";
+export type {
+  CloudEvent,
+  EncodedEvent,
+  EventMeta,
+  HeaderSource,
+  IncomingMessage,
+  DecodeResult,
+} from "./envelope.js";
 export { DecodeError, DecodeErrorCode, EventsError, isDecodeError } from "./errors.js";
 export { encodeHeaderValue, decodeHeaderValue } from "./header-codec.js";
 export { streams, deadLetterStream, streamNameOf, subjects } from "./streams.js";
 export type { StreamSpec } from "./streams.js";
 export { newEventId, derivedEventId } from "./ids.js";
+export { jsonSchemas, asyncApiDocument, schemaPath, schemaId } from "./export.js";
+export type {
+  JsonSchema,
+  AsyncApiOptions,
+  AsyncApiDocument,
+  AsyncApiChannel,
+  AsyncApiOperation,
+  AsyncApiMessage,
+} from "./export.js";

@@ -1,0 +1,13 @@
+// Writes events/schemas/<ce-type>.json and events/asyncapi.yaml; removes schemas of dropped versions.
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventsDir, SCHEMAS_DIR, schemaFiles } from "./schema-files.js";
+
+const files = schemaFiles();
+mkdirSync(join(eventsDir, SCHEMAS_DIR), { recursive: true });
+const wanted = new Set(files.map((f) => f.path));
+for (const name of readdirSync(join(eventsDir, SCHEMAS_DIR))) {
+  if (!wanted.has(`${SCHEMAS_DIR}/${name}`)) rmSync(join(eventsDir, SCHEMAS_DIR, name));
+}
+for (const file of files) writeFileSync(join(eventsDir, file.path), file.content);
+console.log(`wrote ${files.length} files under ${eventsDir}`);
