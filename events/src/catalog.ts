@@ -93,6 +93,17 @@ export const catalog = {
     key: "orderId",
   }),
 
+  // Operator changes (PUT /stock, PUT /accounts) are events too: a service's state is the fold of
+  // the events it published, which is what `orderflow rebuild` replays.
+  "stock.set": defineEvent({
+    name: "stock.set",
+    context: "inventory",
+    aggregate: "stock",
+    event: "set",
+    schema: z.object({ sku: z.string().min(1).max(64), available: z.number().int().nonnegative() }),
+    key: "sku",
+  }),
+
   "payment.charged": defineEvent({
     name: "payment.charged",
     context: "billing",
@@ -116,6 +127,15 @@ export const catalog = {
     event: "refunded",
     schema: z.object({ orderId: Id, customerId: Id, amountCents: Cents }),
     key: "orderId",
+  }),
+
+  "account.balance.set": defineEvent({
+    name: "account.balance.set",
+    context: "billing",
+    aggregate: "account",
+    event: "balance-set",
+    schema: z.object({ customerId: Id, balanceCents: Cents }),
+    key: "customerId",
   }),
 
   // The saga's decisions and compensation requests: imperative, addressed to one service each.

@@ -124,7 +124,7 @@ describe("CloudEvents SDK (HTTP binary binding)", () => {
       id: m.id,
       type: `orderflow.${name}.v${catalog[name].version}`,
       source: "/orderflow/order",
-      subject: "ord-1",
+      subject: String((samples[name] as Record<string, unknown>)[catalog[name].key]),
       time: "2025-01-02T03:04:05.678Z",
       datacontenttype: "application/json",
       data: samples[name],

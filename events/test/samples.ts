@@ -22,6 +22,8 @@ export const samples: { [N in EventName]: EventData<N> } = {
   "inventory.rejected": { orderId: "ord-1", sku: "sku-1", reason: "out of stock" },
   "inventory.released": { orderId: "ord-1", items: [{ sku: "sku-1", quantity: 2 }] },
   "inventory.committed": { orderId: "ord-1", items: [{ sku: "sku-1", quantity: 2 }] },
+  "stock.set": { sku: "sku-1", available: 40 },
+  "account.balance.set": { customerId: "cus-1", balanceCents: 100000 },
   "payment.charged": { orderId: "ord-1", customerId: "cus-1", amountCents: 2500 },
   "payment.declined": {
     orderId: "ord-1",
