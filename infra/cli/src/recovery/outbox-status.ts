@@ -1,0 +1,41 @@
+import pg from "pg";
+
+export interface OutboxStatus {
+  readonly service: string;
+  /** Rows not yet published. */
+  readonly backlog: number;
+  /** Age of the oldest unpublished row in ms; null when the backlog is empty. */
+  readonly oldestUnpublishedMs: number | null;
+  /** Published rows still retained for `republish`. */
+  readonly retained: number;
+  readonly oldestRetained: string | null;
+}
+
+/** Backlog and retention of one service's outbox. */
+export async function outboxStatus(service: string, databaseUrl: string): Promise<OutboxStatus> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{
+      backlog: string;
+      oldest_ms: string | null;
+      retained: string;
+      oldest_retained: Date | null;
+    }>(`
+      SELECT count(*) FILTER (WHERE published_at IS NULL) AS backlog,
+             (extract(epoch FROM now() - min(created_at) FILTER (WHERE published_at IS NULL)) * 1000)::bigint AS oldest_ms,
+             count(*) FILTER (WHERE published_at IS NOT NULL) AS retained,
+             min(published_at) AS oldest_retained
+      FROM orderflow_outbox`);
+    const r = rows[0]!;
+    return {
+      service,
+      backlog: Number(r.backlog),
+      oldestUnpublishedMs: r.oldest_ms === null ? null : Number(r.oldest_ms),
+      retained: Number(r.retained),
+      oldestRetained: r.oldest_retained?.toISOString() ?? null,
+    };
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,52 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { testDatabase, testNats, waitFor } from "@orderflow/infra";
+import { createOutbox, createRelay, ensureStreams, migrate, Topology } from "@orderflow/outbox";
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { outboxStatus } from "./outbox-status.js";
+import { republish } from "./republish.js";
+
+describe("republish", () => {
+  it("re-feeds a lost stream from the retained outbox, once", async () => {
+    await using nats = await testNats();
+    await using database = await testDatabase("republish");
+    const nc = await connect({ servers: nats.url });
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureStreams(jsm);
+    const pool = new pg.Pool({ connectionString: database.url });
+    pool.on("error", () => {});
+    const db = new Kysely<never>({ dialect: new PostgresDialect({ pool }) });
+    await migrate(db);
+    const outbox = createOutbox({ source: "/orderflow/billing" });
+    for (let i = 0; i < 30; i++) {
+      await db.transaction().execute((trx) =>
+        outbox.enqueue(trx, "payment.charged", { orderId: `o-${i}`, customerId: "c", amountCents: i }),
+      );
+    }
+    const status = await outboxStatus("billing", database.url);
+    expect(status).toMatchObject({ backlog: 30, retained: 0 });
+    const relay = createRelay({ connectionString: database.url, js });
+    relay.start();
+    await waitFor("30 in BILLING", async () => (await jsm.streams.info("BILLING")).state.messages === 30);
+    await waitFor("marked", async () => (await outboxStatus("billing", database.url)).retained === 30);
+    await relay.stop();
+
+    // The broker loses the stream; provisioning recreates it empty.
+    await jsm.streams.delete("BILLING");
+    await ensureStreams(jsm);
+    const topology = new Topology();
+    const since = new Date(Date.now() - 3_600_000);
+    const first = await republish({ databaseUrl: database.url, js, jsm, topology, since });
+    expect(first).toEqual({ candidates: 30, present: 0, published: 30 });
+    expect((await jsm.streams.info("BILLING")).state.messages).toBe(30);
+
+    const second = await republish({ databaseUrl: database.url, js, jsm, topology, since });
+    expect(second).toEqual({ candidates: 30, present: 30, published: 0 });
+    expect((await jsm.streams.info("BILLING")).state.messages).toBe(30);
+    await db.destroy();
+    await nc.close();
+  });
+});
