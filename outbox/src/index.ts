@@ -4,7 +4,7 @@ export { createRelay } from "./relay.js";
 export type { Relay, RelayOptions } from "./relay.js";
 export { createConsumer, DeadLetterHeader } from "./consumer.js";
 export type { Consumer, ConsumerOptions, ConsumeResult } from "./consumer.js";
-export { ensureStreams, Topology, DEFAULT_DUPLICATE_WINDOW_MS } from "./topology.js";
+export { ensureStreams, Topology, DEFAULT_DUPLICATE_WINDOW_MS, controlSubject } from "./topology.js";
 export type { ProvisionOptions, ProvisionAction } from "./topology.js";
 export { migrate, runtimeMigrations, OUTBOX_TABLE, INBOX_TABLE } from "./migrations.js";
 export type { OutboxTable, InboxTable } from "./migrations.js";

@@ -12,8 +12,9 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { migrate } from "./migrations.js";
 import { createOutbox } from "./outbox.js";
 import { createRelay, type Relay } from "./relay.js";
-import { ensureStreams, Topology } from "./topology.js";
-import type { Handlers, Outbox } from "./types.js";
+import { controlSubject, ensureStreams, Topology } from "./topology.js";
+import type { AnyTransaction, Handlers, Outbox } from "./types.js";
+import type { CloudEvent } from "@orderflow/events";
 
 export interface Worker {
   start(): void;
@@ -40,6 +41,14 @@ export interface ServiceDefinition<DB, Extra extends z.ZodRawShape = {}> {
   readonly handlers?: (deps: ServiceDeps<DB, Extra>) => Handlers;
   readonly routes?: (app: FastifyInstance, deps: ServiceDeps<DB, Extra>) => void | Promise<void>;
   readonly workers?: (deps: ServiceDeps<DB, Extra>) => Worker[];
+  /**
+   * How to rebuild the service's state from the events it published (its own stream, in order).
+   * Services whose every state change is an event they emit can offer this to `orderflow rebuild`.
+   */
+  readonly projection?: {
+    readonly context: string;
+    readonly apply: (trx: AnyTransaction, event: CloudEvent) => Promise<void>;
+  };
 }
 
 export interface RunningService<DB> {
@@ -101,29 +110,34 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
 
     const outbox = createOutbox({ source: `/orderflow/${def.name}`, now });
     const deps: ServiceDeps<DB, Extra> = { db, outbox, logger, config, metrics, now };
-    const relay = createRelay({
-      connectionString: config.databaseUrl,
-      js,
-      topology,
-      logger,
-      ...config.relay,
-      onPublished: (n) => metrics.published.inc(n),
-    });
+    const makeRelay = () =>
+      createRelay({
+        connectionString: config.databaseUrl,
+        js,
+        topology,
+        logger,
+        ...config.relay,
+        onPublished: (n) => metrics.published.inc(n),
+      });
     const handlers = def.handlers?.(deps);
-    const consumer = handlers
-      ? createConsumer({
-          name: def.name,
-          db,
-          js,
-          jsm,
-          outbox,
-          handlers,
-          topology,
-          logger,
-          ...config.consumer,
-          onResult: (result) => metrics.consumed.inc({ result }),
-        })
-      : undefined;
+    const makeConsumer = () =>
+      handlers
+        ? createConsumer({
+            name: def.name,
+            db,
+            js,
+            jsm,
+            outbox,
+            handlers,
+            topology,
+            logger,
+            ...config.consumer,
+            onResult: (result) => metrics.consumed.inc({ result }),
+          })
+        : undefined;
+    // Replaced on resume after a pause (see `control` below).
+    let relay = makeRelay();
+    let consumer = makeConsumer();
     const workers = def.workers?.(deps) ?? [];
 
     const app = Fastify({
@@ -147,6 +161,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
         ),
         nats: !nc.isClosed() && !nc.isDraining() && (await nc.flush().then(() => true, () => false)),
         consumers: consumer ? consumer.running : true,
+        active: !paused,
       };
       const ready = Object.values(checks).every(Boolean);
       return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
@@ -162,14 +177,41 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
 
     relay.start();
     cleanup.push(() => relay.stop());
-    if (consumer) {
-      await consumer.start();
-      cleanup.push(() => consumer.stop());
-    }
+    if (consumer) await consumer.start();
+    cleanup.push(async () => consumer?.stop());
     for (const w of workers) {
       w.start();
       cleanup.push(() => w.stop());
     }
+    // Recovery tooling (`orderflow rebuild`) pauses the service's consumers and relay while it
+    // replaces the database, then resumes them. One instance per service answers.
+    let paused = false;
+    const control = nc.subscribe(controlSubject(topology, def.name), {
+      callback: (_err, msg) => {
+        void (async () => {
+          const command = msg.string();
+          if (command === "pause" && !paused) {
+            paused = true;
+            await consumer?.stop();
+            await Promise.race([relay.idle(), new Promise((r) => setTimeout(r, 10_000))]);
+            await relay.stop();
+            logger.warn("paused by control request");
+          } else if (command === "resume" && paused) {
+            relay = makeRelay();
+            relay.start();
+            consumer = makeConsumer();
+            await consumer?.start();
+            paused = false;
+            logger.warn("resumed by control request");
+          }
+          msg.respond(paused ? "paused" : "running");
+        })().catch((err: unknown) => {
+          logger.error({ err: describeError(err) }, "control request failed");
+          msg.respond(`error: ${describeError(err)}`);
+        });
+      },
+    });
+    cleanup.push(async () => control.unsubscribe());
     await app.listen({ port: config.port, host: config.host });
     cleanup.push(() => app.close());
     const address = app.server.address();
@@ -183,8 +225,12 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
       app,
       db,
       nc,
-      relay,
-      consumer,
+      get relay() {
+        return relay;
+      },
+      get consumer() {
+        return consumer;
+      },
       config,
       stop: () => {
         stopped ??= (async () => {

@@ -33,6 +33,10 @@ export class Topology {
   }
 }
 
+/** Request/reply subject on which a running service accepts `pause` / `resume`. */
+export const controlSubject = (topology: Topology, service: string): string =>
+  topology.subject(`orderflow.control.${service}`);
+
 export interface ProvisionOptions {
   readonly topology?: Topology;
   /** 1 on a single server, 3 on a cluster. */

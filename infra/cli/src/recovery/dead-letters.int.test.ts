@@ -73,7 +73,7 @@ describe("dead letters", () => {
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm);
     for (let i = 0; i < 5; i++) await js.publish("orders.order.created", new Uint8Array([i]));
-    await jsm.consumers.add("ORDERS", { durable_name: "inventory", ack_policy: "explicit" as never, filter_subject: "orders.order.created" });
+    await jsm.consumers.add("ORDERS", { durable_name: "inventory", ack_policy: "explicit", filter_subject: "orders.order.created" });
     const c = await js.consumers.get("ORDERS", "inventory");
     const batch = await c.fetch({ max_messages: 3, expires: 2000 });
     for await (const m of batch) m.ack();

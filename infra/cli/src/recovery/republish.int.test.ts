@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { testDatabase, testNats, waitFor } from "@orderflow/infra";
-import { createOutbox, createRelay, ensureStreams, migrate, Topology } from "@orderflow/outbox";
+import { createOutbox, createRelay, ensureStreams, migrate, Topology, type AnyDb } from "@orderflow/outbox";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
@@ -18,7 +18,7 @@ describe("republish", () => {
     await ensureStreams(jsm);
     const pool = new pg.Pool({ connectionString: database.url });
     pool.on("error", () => {});
-    const db = new Kysely<never>({ dialect: new PostgresDialect({ pool }) });
+    const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
     await migrate(db);
     const outbox = createOutbox({ source: "/orderflow/billing" });
     for (let i = 0; i < 30; i++) {
