@@ -1,0 +1,104 @@
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { catalog, decode, streamNameOf, type EventName } from "@orderflow/events";
+import {
+  applyEvent,
+  createMetrics,
+  createOutbox,
+  parseConfig,
+  type AnyDb,
+  type ServiceDefinition,
+  type Topology,
+} from "@orderflow/outbox";
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { pino } from "pino";
+import { readStream } from "./stream-reader.js";
+
+export interface ReplayOptions {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly definition: ServiceDefinition<any, any>;
+  readonly env: Record<string, string | undefined>;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly topology: Topology;
+  /** Catalog stream name (ORDERS…); default every stream the service consumes. */
+  readonly stream?: string;
+  readonly fromSeq?: number;
+  readonly since?: Date;
+  readonly until?: Date;
+  readonly subject?: string;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface ReplayResult {
+  readonly read: number;
+  readonly applied: number;
+  readonly duplicate: number;
+  readonly ignored: number;
+  readonly invalid: number;
+}
+
+/** The catalog streams holding events the service handles. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function consumedStreams(handlers: object): string[] {
+  return [...new Set(Object.keys(handlers).map((n) => streamNameOf(catalog[n as EventName].context)))];
+}
+
+/**
+ * Re-delivers stored events to one service's handlers through the same exactly-once path as its
+ * consumers (inbox + handler + emits in one transaction): events it already applied change nothing.
+ * Runs beside the live service; both may apply the same event, and the inbox lets only one win.
+ */
+export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
+  const def = opts.definition;
+  const config = parseConfig(opts.env, def);
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
+  pool.on("error", () => {});
+  const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  const outbox = createOutbox({ source: `/orderflow/${def.name}` });
+  const deps = {
+    db,
+    outbox,
+    logger: pino({ level: "silent" }),
+    config,
+    metrics: createMetrics(def.name),
+    now: () => new Date(),
+  };
+  const handlers = def.handlers?.(deps) ?? {};
+  const streams = opts.stream ? [opts.stream] : consumedStreams(handlers);
+  const totals = { read: 0, applied: 0, duplicate: 0, ignored: 0, invalid: 0 };
+  try {
+    let expected = 0;
+    for (const s of streams) expected += (await opts.jsm.streams.info(opts.topology.stream(s))).state.messages;
+    for (const s of streams) {
+      await readStream(
+        opts.js,
+        opts.jsm,
+        opts.topology.stream(s),
+        {
+          ...(opts.subject ? { filter: opts.topology.subject(opts.subject) } : {}),
+          ...(opts.fromSeq ? { startSeq: opts.fromSeq } : {}),
+          ...(opts.since ? { startTime: opts.since } : {}),
+        },
+        async (m) => {
+          totals.read++;
+          if (opts.until && m.info.timestampNanos / 1e6 > opts.until.getTime()) {
+            totals.ignored++;
+            return;
+          }
+          const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
+          if (!decoded.ok) {
+            totals.invalid++;
+            return;
+          }
+          totals[await applyEvent({ name: def.name, db, outbox, handlers }, decoded.event)]++;
+          if (totals.read % 200 === 0) opts.onProgress?.(totals.read, expected);
+        },
+      );
+    }
+    opts.onProgress?.(totals.read, totals.read);
+    return totals;
+  } finally {
+    await db.destroy();
+  }
+}
