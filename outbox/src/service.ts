@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
 import { Kysely, PostgresDialect, sql, type Migration } from "kysely";
 import pg from "pg";
 import { pino, type Logger } from "pino";
@@ -142,7 +142,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
 
     const app = Fastify({
       loggerInstance: logger,
-      disableRequestLogging: true,
+      logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: 256 * 1024,
     }) as unknown as FastifyInstance;
     installErrorHandler(app, logger);

@@ -1,0 +1,73 @@
+import { randomBytes } from "node:crypto";
+import { dropDatabase, ensureDatabase, testNats, testPostgresServer, type TestNats } from "@orderflow/infra";
+import { startService, type RunningService, type ServiceDefinition } from "@orderflow/outbox";
+
+/** The four services started in this process over one private nats-server and fresh databases. */
+export interface TestSystem {
+  readonly nats: TestNats;
+  readonly services: Readonly<Record<string, RunningService<unknown>>>;
+  url(service: string): string;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDefinition = ServiceDefinition<any, any>;
+
+export async function startSystem(definitions: readonly AnyDefinition[], env: Record<string, string> = {}): Promise<TestSystem> {
+  const nats = await testNats();
+  const server = (await testPostgresServer()).url;
+  const suffix = randomBytes(4).toString("hex");
+  const databases: string[] = [];
+  const services: Record<string, RunningService<unknown>> = {};
+  const stopAll = async () => {
+    await Promise.all(Object.values(services).map((s) => s.stop()));
+    await nats[Symbol.asyncDispose]();
+    for (const name of databases) await dropDatabase(server, name);
+  };
+  try {
+    for (const def of definitions) {
+      const database = `e2e_${def.database}_${suffix}`;
+      databases.push(database);
+      const prefix = def.name.toUpperCase();
+      services[def.name] = await startService(def, {
+        env: {
+          NATS_URL: nats.url,
+          DATABASE_URL: server,
+          [`${prefix}_DATABASE_URL`]: await ensureDatabase(server, database),
+          [`${prefix}_PORT`]: "0",
+          LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
+          RELAY_POLL_MS: "200",
+          ...env,
+        },
+      });
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return {
+    nats,
+    services,
+    url: (name) => {
+      const s = services[name];
+      if (!s) throw new Error(`no service ${name}`);
+      return s.url;
+    },
+    [Symbol.asyncDispose]: stopAll,
+  };
+}
+
+export async function http<T = unknown>(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}

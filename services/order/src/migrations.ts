@@ -1,0 +1,51 @@
+import { sql, type Kysely, type Migration } from "kysely";
+
+export type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
+
+export interface OrderTable {
+  id: string;
+  customer_id: string;
+  status: OrderStatus;
+  reason: string | null;
+  items: { sku: string; quantity: number; unitPriceCents: number }[];
+  total_cents: string | number;
+  currency: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface IdempotencyKeyTable {
+  key: string;
+  order_id: string;
+  request_hash: string;
+}
+
+export interface OrderDb {
+  orders: OrderTable;
+  idempotency_keys: IdempotencyKeyTable;
+}
+
+export const migrations: Record<string, Migration> = {
+  "0001_orders": {
+    async up(db: Kysely<unknown>) {
+      await sql`
+        CREATE TABLE orders (
+          id uuid PRIMARY KEY,
+          customer_id text NOT NULL,
+          status text NOT NULL CHECK (status IN ('PENDING', 'CONFIRMED', 'CANCELLED')),
+          reason text,
+          items jsonb NOT NULL,
+          total_cents bigint NOT NULL CHECK (total_cents >= 0),
+          currency text NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        )`.execute(db);
+      await sql`
+        CREATE TABLE idempotency_keys (
+          key text PRIMARY KEY,
+          order_id uuid NOT NULL REFERENCES orders (id) DEFERRABLE INITIALLY DEFERRED,
+          request_hash text NOT NULL
+        )`.execute(db);
+    },
+  },
+};
