@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { dropDatabase, ensureDatabase, testNats, testPostgresServer, type TestNats } from "@orderflow/infra";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { dropDatabase, ensureDatabase, testNats, testPostgresServer, waitFor, type TestNats } from "@orderflow/infra";
 import { startService, type RunningService, type ServiceDefinition } from "@orderflow/outbox";
 
 /** The four services started in this process over one private nats-server and fresh databases. */
@@ -55,6 +56,21 @@ export async function startSystem(definitions: readonly AnyDefinition[], env: Re
     },
     [Symbol.asyncDispose]: stopAll,
   };
+}
+
+/** Waits until every durable consumer has nothing pending and every relay has drained its outbox. */
+export async function quiesce(jsm: JetStreamManager, services: Readonly<Record<string, RunningService<unknown>>>): Promise<void> {
+  await waitFor(
+    "system quiet",
+    async () => {
+      for (const s of Object.values(services)) await s.relay.idle();
+      for await (const stream of jsm.streams.list()) {
+        for await (const c of jsm.consumers.list(stream.config.name)) if (c.num_pending + c.num_ack_pending > 0) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 30_000 },
+  );
 }
 
 export async function http<T = unknown>(
