@@ -92,7 +92,8 @@ export class EmbeddedPostgresServer {
       password: "postgres",
       persistent: true,
       createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=on"],
+      // TCP only: no Unix socket in /tmp, which is not always writable for the server's user.
+      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200", "-c", "fsync=on"],
       onLog: () => {},
       onError: () => {},
     });

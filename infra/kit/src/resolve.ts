@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InfraError } from "./errors.js";
 import { findNatsServer, NatsServer } from "./nats-server.js";
@@ -8,6 +8,8 @@ import { EmbeddedPostgresServer } from "./postgres.js";
 export interface Resolved {
   readonly url: string;
   readonly source: "env" | "container" | "binary" | "embedded";
+  /** The server process we spawned (`binary`, `embedded`); undefined for `env` and `container`. */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -17,6 +19,8 @@ export interface ResolveOptions {
   readonly dataDir: string;
   /** Try testcontainers when a Docker engine answers (tests); the dev runner keeps data locally instead. */
   readonly containers?: boolean;
+  /** Extra arguments for a spawned nats-server, e.g. `["-P", pidFile]`. */
+  readonly natsArgs?: readonly string[];
 }
 
 export const NO_NATS_MESSAGE =
@@ -41,8 +45,15 @@ export async function resolveNats(opts: ResolveOptions): Promise<Resolved> {
     }
   }
   if (findNatsServer(env)) {
-    const server = await NatsServer.spawn({ storeDir: join(opts.dataDir, "nats") });
-    return { url: server.url, source: "binary", stop: () => server.stop() };
+    const server = await NatsServer.spawn({ storeDir: join(opts.dataDir, "nats"), args: opts.natsArgs ?? [] });
+    return {
+      url: server.url,
+      source: "binary",
+      get pid() {
+        return server.pid;
+      },
+      stop: () => server.stop(),
+    };
   }
   throw new InfraError("NO_NATS", NO_NATS_MESSAGE);
 }
@@ -60,6 +71,20 @@ export async function resolvePostgres(opts: ResolveOptions): Promise<Resolved> {
       // fall through to embedded
     }
   }
-  const server = await EmbeddedPostgresServer.start({ dataDir: join(opts.dataDir, "postgres") });
-  return { url: server.url, source: "embedded", stop: () => server.stop() };
+  const dir = join(opts.dataDir, "postgres");
+  const server = await EmbeddedPostgresServer.start({ dataDir: dir });
+  return {
+    url: server.url,
+    source: "embedded",
+    // The postmaster's pid, first line of its lock file (it changes across restarts).
+    get pid() {
+      try {
+        const pid = Number(readFileSync(join(dir, "postmaster.pid"), "utf8").split("\n")[0]);
+        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    stop: () => server.stop(),
+  };
 }

@@ -10,12 +10,19 @@ import { definition as saga } from "@orderflow/saga";
 import { describe, expect, it } from "vitest";
 import { http, startSystem } from "./system.js";
 
-type Saga = { state: string; steps: { inventory: string; payment: string }; history: { event: string; from: string; to: string }[] };
+type Saga = {
+  state: string;
+  steps: { inventory: string; payment: string };
+  history: { event: string; from: string; to: string }[];
+};
 
 describe("order flow under faults", () => {
   it("a step that never answers: the deadline compensates, and a late success is compensated too", async () => {
     // No billing service: payment never answers.
-    await using sys = await startSystem([order, inventory, saga], { SAGA_DEADLINE_MS: "1500", SAGA_TICK_MS: "100" });
+    await using sys = await startSystem([order, inventory, saga], {
+      SAGA_DEADLINE_MS: "1500",
+      SAGA_TICK_MS: "100",
+    });
     await http("PUT", `${sys.url("inventory")}/stock/apple`, { available: 3 });
     const placed = await http<{ orderId: string }>("POST", `${sys.url("order")}/orders`, {
       customerId: "alice",
@@ -28,18 +35,25 @@ describe("order flow under faults", () => {
     });
     expect(cancelled.reason).toBe("timed out waiting for payment");
     await waitFor("stock released", async () => {
-      const s = await http<{ available: number; reserved: number }>("GET", `${sys.url("inventory")}/stock/apple`);
+      const s = await http<{ available: number; reserved: number }>(
+        "GET",
+        `${sys.url("inventory")}/stock/apple`,
+      );
       return s.body.available === 3 && s.body.reserved === 0;
     });
 
     // The payment arrives after all: the saga asks for a refund.
     const nc = await connect({ servers: sys.nats.url });
-    const e = encode("payment.charged", { orderId: id, customerId: "alice", amountCents: 200 }, {
-      id: newEventId(),
-      source: "/orderflow/billing",
-      time: new Date(),
-      correlationId: id,
-    });
+    const e = encode(
+      "payment.charged",
+      { orderId: id, customerId: "alice", amountCents: 200 },
+      {
+        id: newEventId(),
+        source: "/orderflow/billing",
+        time: new Date(),
+        correlationId: id,
+      },
+    );
     const h = natsHeaders();
     for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
     await jetstream(nc).publish(e.subject, e.data, { headers: h, msgID: e.headers["Nats-Msg-Id"]! });
@@ -47,7 +61,9 @@ describe("order flow under faults", () => {
       const r = await http<Saga>("GET", `${sys.url("saga")}/sagas/${id}`);
       return r.body.steps.payment === "REFUND_REQUESTED" ? r.body : undefined;
     });
-    expect(s.history.map((x) => x.event)).toEqual(expect.arrayContaining(["order.created", "inventory.reserved", "deadline", "payment.charged"]));
+    expect(s.history.map((x) => x.event)).toEqual(
+      expect.arrayContaining(["order.created", "inventory.reserved", "deadline", "payment.charged"]),
+    );
     await nc.close();
   }, 60_000);
 
@@ -60,7 +76,12 @@ describe("order flow under faults", () => {
       items: [{ sku: "pear", quantity: 3, unitPriceCents: 100 }],
     });
     const id = placed.body.orderId;
-    await waitFor("confirmed", async () => (await http<{ status: string }>("GET", `${sys.url("order")}/orders/${id}`)).body.status === "CONFIRMED");
+    await waitFor(
+      "confirmed",
+      async () =>
+        (await http<{ status: string }>("GET", `${sys.url("order")}/orders/${id}`)).body.status ===
+        "CONFIRMED",
+    );
 
     const nc = await connect({ servers: sys.nats.url });
     const js = jetstream(nc);
@@ -69,18 +90,34 @@ describe("order flow under faults", () => {
     // Same event id, new Nats-Msg-Id: JetStream stores it again, as a broker redelivery would deliver it.
     const h = natsHeaders();
     for (const [k, vs] of created!.header) if (k !== "Nats-Msg-Id") for (const v of vs) h.append(k, v);
-    const before = Object.fromEntries(await Promise.all(["ORDERS", "INVENTORY", "BILLING", "SAGA"].map(async (s) => [s, (await jsm.streams.info(s)).state.messages])));
+    const before: Record<string, number> = Object.fromEntries(
+      await Promise.all(
+        ["ORDERS", "INVENTORY", "BILLING", "SAGA"].map(async (s): Promise<[string, number]> => [
+          s,
+          (await jsm.streams.info(s)).state.messages,
+        ]),
+      ),
+    );
     await js.publish(created!.subject, created!.data, { headers: h, msgID: newEventId() });
     await waitFor("every consumer caught up", async () => {
-      for (const [stream, consumer] of [["ORDERS", "inventory"], ["ORDERS", "billing"], ["ORDERS", "saga"]] as const) {
+      for (const [stream, consumer] of [
+        ["ORDERS", "inventory"],
+        ["ORDERS", "billing"],
+        ["ORDERS", "saga"],
+      ] as const) {
         const c = await jsm.consumers.info(stream, consumer);
         if (c.num_pending + c.num_ack_pending > 0) return false;
       }
       return true;
     });
-    expect((await http<{ available: number }>("GET", `${sys.url("inventory")}/stock/pear`)).body.available).toBe(7);
-    expect((await http<{ balanceCents: number }>("GET", `${sys.url("billing")}/accounts/bob`)).body.balanceCents).toBe(700);
-    for (const s of ["INVENTORY", "BILLING", "SAGA"]) expect((await jsm.streams.info(s)).state.messages).toBe(before[s]);
+    expect(
+      (await http<{ available: number }>("GET", `${sys.url("inventory")}/stock/pear`)).body.available,
+    ).toBe(7);
+    expect(
+      (await http<{ balanceCents: number }>("GET", `${sys.url("billing")}/accounts/bob`)).body.balanceCents,
+    ).toBe(700);
+    for (const s of ["INVENTORY", "BILLING", "SAGA"])
+      expect((await jsm.streams.info(s)).state.messages).toBe(before[s]);
     await nc.close();
   }, 60_000);
 });

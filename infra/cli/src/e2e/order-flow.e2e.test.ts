@@ -13,9 +13,19 @@ describe("order flow end to end (four services, real NATS and PostgreSQL)", () =
   const put = (svc: string, path: string, body: unknown) => http("PUT", `${sys.url(svc)}${path}`, body);
   const stock = async (sku: string) =>
     (await http<{ available: number; reserved: number }>("GET", `${sys.url("inventory")}/stock/${sku}`)).body;
-  const balance = async (c: string) => (await http<{ balanceCents: number }>("GET", `${sys.url("billing")}/accounts/${c}`)).body.balanceCents;
-  const place = async (customerId: string, items: { sku: string; quantity: number; unitPriceCents: number }[], key?: string) => {
-    const r = await http<{ orderId: string; status: string }>("POST", `${sys.url("order")}/orders`, { customerId, items }, key ? { "Idempotency-Key": key } : {});
+  const balance = async (c: string) =>
+    (await http<{ balanceCents: number }>("GET", `${sys.url("billing")}/accounts/${c}`)).body.balanceCents;
+  const place = async (
+    customerId: string,
+    items: { sku: string; quantity: number; unitPriceCents: number }[],
+    key?: string,
+  ) => {
+    const r = await http<{ orderId: string; status: string }>(
+      "POST",
+      `${sys.url("order")}/orders`,
+      { customerId, items },
+      key ? { "Idempotency-Key": key } : {},
+    );
     expect(r.status).toBe(201);
     return r.body.orderId;
   };
@@ -94,14 +104,17 @@ describe("order flow end to end (four services, real NATS and PostgreSQL)", () =
     const skus = { s1: 40, s2: 25, s3: 10 } as Record<string, number>;
     const customers = { c1: 20_000, c2: 5_000, c3: 800, c4: 0 } as Record<string, number>;
     for (const [sku, n] of Object.entries(skus)) await put("inventory", `/stock/${sku}`, { available: n });
-    for (const [c, n] of Object.entries(customers)) await put("billing", `/accounts/${c}`, { balanceCents: n });
+    for (const [c, n] of Object.entries(customers))
+      await put("billing", `/accounts/${c}`, { balanceCents: n });
     const skuNames = Object.keys(skus);
     const custNames = Object.keys(customers);
     const ids = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         place(custNames[i % custNames.length]!, [
           { sku: skuNames[i % skuNames.length]!, quantity: 1 + (i % 3), unitPriceCents: 50 + (i % 7) * 10 },
-          ...(i % 5 === 0 ? [{ sku: skuNames[(i + 1) % skuNames.length]!, quantity: 1, unitPriceCents: 30 }] : []),
+          ...(i % 5 === 0
+            ? [{ sku: skuNames[(i + 1) % skuNames.length]!, quantity: 1, unitPriceCents: 30 }]
+            : []),
         ]),
       ),
     );
@@ -111,7 +124,10 @@ describe("order flow end to end (four services, real NATS and PostgreSQL)", () =
 
     const items = new Map<string, { sku: string; quantity: number; unitPriceCents: number }[]>();
     for (const id of ids) {
-      const r = await http<{ items: { sku: string; quantity: number; unitPriceCents: number }[] }>("GET", `${sys.url("order")}/orders/${id}`);
+      const r = await http<{ items: { sku: string; quantity: number; unitPriceCents: number }[] }>(
+        "GET",
+        `${sys.url("order")}/orders/${id}`,
+      );
       items.set(id, r.body.items);
     }
     const confirmed = orders.filter((o) => o.status === "CONFIRMED");
@@ -123,7 +139,10 @@ describe("order flow end to end (four services, real NATS and PostgreSQL)", () =
       return true;
     });
     for (const sku of skuNames) {
-      const committed = confirmed.flatMap((o) => items.get(o.orderId)!).filter((l) => l.sku === sku).reduce((n, l) => n + l.quantity, 0);
+      const committed = confirmed
+        .flatMap((o) => items.get(o.orderId)!)
+        .filter((l) => l.sku === sku)
+        .reduce((n, l) => n + l.quantity, 0);
       const s = await stock(sku);
       expect(s.available).toBeGreaterThanOrEqual(0);
       expect(s.available + committed).toBe(skus[sku]);

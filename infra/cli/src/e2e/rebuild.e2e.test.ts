@@ -15,7 +15,7 @@ async function snapshot(url: string, queries: string[]): Promise<unknown[]> {
   const c = new pg.Client(url);
   await c.connect();
   try {
-    const out = [];
+    const out: unknown[] = [];
     for (const q of queries) out.push((await c.query(q)).rows);
     return out;
   } finally {
@@ -40,22 +40,44 @@ describe("orderflow rebuild", () => {
     }
     for (const id of ids) {
       await waitFor(`saga ${id} done`, async () => {
-        const s = await http<{ state: string; steps: { inventory: string; payment: string } }>("GET", `${sys.url("saga")}/sagas/${id}`);
-        const compensating = s.body.steps.inventory === "RELEASE_REQUESTED" || s.body.steps.payment === "REFUND_REQUESTED";
+        const s = await http<{ state: string; steps: { inventory: string; payment: string } }>(
+          "GET",
+          `${sys.url("saga")}/sagas/${id}`,
+        );
+        const compensating =
+          s.body.steps.inventory === "RELEASE_REQUESTED" || s.body.steps.payment === "REFUND_REQUESTED";
         return s.body.state === "CONFIRMED" || (s.body.state === "CANCELLED" && !compensating);
       });
     }
     const nc = await connect({ servers: sys.nats.url });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    const counts = async () =>
-      Object.fromEntries(await Promise.all(["ORDERS", "INVENTORY", "BILLING", "SAGA", "DLQ"].map(async (s) => [s, (await jsm.streams.info(s)).state.messages])));
+    type Counts = Record<"ORDERS" | "INVENTORY" | "BILLING" | "SAGA" | "DLQ", number>;
+    const counts = async (): Promise<Counts> =>
+      Object.fromEntries(
+        await Promise.all(
+          ["ORDERS", "INVENTORY", "BILLING", "SAGA", "DLQ"].map(async (s): Promise<[string, number]> => [
+            s,
+            (await jsm.streams.info(s)).state.messages,
+          ]),
+        ),
+      ) as Counts;
     await quiesce(jsm, sys.services);
     const before = await counts();
 
     const cases = [
-      { def: inventory, queries: ["SELECT * FROM stock ORDER BY sku", "SELECT * FROM reservations ORDER BY order_id, sku", "SELECT count(*) FROM orderflow_inbox"] },
-      { def: billing, queries: ["SELECT * FROM accounts ORDER BY customer_id", "SELECT * FROM payments ORDER BY order_id"] },
+      {
+        def: inventory,
+        queries: [
+          "SELECT * FROM stock ORDER BY sku",
+          "SELECT * FROM reservations ORDER BY order_id, sku",
+          "SELECT count(*) FROM orderflow_inbox",
+        ],
+      },
+      {
+        def: billing,
+        queries: ["SELECT * FROM accounts ORDER BY customer_id", "SELECT * FROM payments ORDER BY order_id"],
+      },
     ];
     for (const { def, queries } of cases) {
       const svc = sys.services[def.name]!;
@@ -63,12 +85,23 @@ describe("orderflow rebuild", () => {
       const database = url.pathname.slice(1);
       url.pathname = "/postgres";
       const want = await snapshot(svc.config.databaseUrl, queries);
-      const result = await rebuild({ definition: def, serverUrl: url.toString(), database, nc, js, jsm, topology: new Topology() });
+      const result = await rebuild({
+        definition: def,
+        serverUrl: url.toString(),
+        database,
+        nc,
+        js,
+        jsm,
+        topology: new Topology(),
+      });
       expect(result.coordinated).toBe(true);
       expect(result.applied).toBeGreaterThan(0);
       const got = await snapshot(svc.config.databaseUrl, queries.slice(0, 2));
       expect(got).toEqual(want.slice(0, 2));
-      await waitFor(`${def.name} ready again`, async () => (await http("GET", `${svc.url}/readyz`)).status === 200);
+      await waitFor(
+        `${def.name} ready again`,
+        async () => (await http("GET", `${svc.url}/readyz`)).status === 200,
+      );
     }
 
     // The rebuilt services keep working, and an order placed now still flows through them.
@@ -76,7 +109,12 @@ describe("orderflow rebuild", () => {
       customerId: "c1",
       items: [{ sku: "a", quantity: 1, unitPriceCents: 100 }],
     });
-    await waitFor("new order terminal", async () => (await http<{ status: string }>("GET", `${sys.url("order")}/orders/${r.body.orderId}`)).body.status !== "PENDING");
+    await waitFor(
+      "new order terminal",
+      async () =>
+        (await http<{ status: string }>("GET", `${sys.url("order")}/orders/${r.body.orderId}`)).body
+          .status !== "PENDING",
+    );
     await quiesce(jsm, sys.services);
     const after = await counts();
     // Exactly the new order's events were added: 1 created + 1 confirmed|cancelled in ORDERS, etc. Nothing re-published.

@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { dropDatabase, ensureDatabase, testNats, testPostgresServer, waitFor, type TestNats } from "@orderflow/infra";
+import {
+  dropDatabase,
+  ensureDatabase,
+  testNats,
+  testPostgresServer,
+  waitFor,
+  type TestNats,
+} from "@orderflow/infra";
 import { startService, type RunningService, type ServiceDefinition } from "@orderflow/outbox";
 
 /** The four services started in this process over one private nats-server and fresh databases. */
@@ -14,7 +21,10 @@ export interface TestSystem {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDefinition = ServiceDefinition<any, any>;
 
-export async function startSystem(definitions: readonly AnyDefinition[], env: Record<string, string> = {}): Promise<TestSystem> {
+export async function startSystem(
+  definitions: readonly AnyDefinition[],
+  env: Record<string, string> = {},
+): Promise<TestSystem> {
   const nats = await testNats();
   const server = (await testPostgresServer()).url;
   const suffix = randomBytes(4).toString("hex");
@@ -59,13 +69,17 @@ export async function startSystem(definitions: readonly AnyDefinition[], env: Re
 }
 
 /** Waits until every durable consumer has nothing pending and every relay has drained its outbox. */
-export async function quiesce(jsm: JetStreamManager, services: Readonly<Record<string, RunningService<unknown>>>): Promise<void> {
+export async function quiesce(
+  jsm: JetStreamManager,
+  services: Readonly<Record<string, RunningService<unknown>>>,
+): Promise<void> {
   await waitFor(
     "system quiet",
     async () => {
       for (const s of Object.values(services)) await s.relay.idle();
       for await (const stream of jsm.streams.list()) {
-        for await (const c of jsm.consumers.list(stream.config.name)) if (c.num_pending + c.num_ack_pending > 0) return false;
+        for await (const c of jsm.consumers.list(stream.config.name))
+          if (c.num_pending + c.num_ack_pending > 0) return false;
       }
       return true;
     },

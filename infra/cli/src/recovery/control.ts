@@ -15,7 +15,10 @@ export async function control(
     const reply = await nc.request(controlSubject(topology, service), command, { timeout: 30_000 });
     return reply.string();
   } catch (err) {
-    if (/no responders|503/i.test(String((err as Error).message)) || (err as { code?: string }).code === "503") {
+    if (
+      /no responders|503/i.test(String((err as Error).message)) ||
+      (err as { code?: string }).code === "503"
+    ) {
       return "not running";
     }
     throw err;

@@ -16,12 +16,16 @@ describe("dead letters", () => {
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm);
     const id = newEventId();
-    const e = encode("order.confirmed", { orderId: "o-1", customerId: "c-1", totalCents: 5 }, {
-      id,
-      source: "/orderflow/order",
-      time: new Date(),
-      correlationId: "o-1",
-    });
+    const e = encode(
+      "order.confirmed",
+      { orderId: "o-1", customerId: "c-1", totalCents: 5 },
+      {
+        id,
+        source: "/orderflow/order",
+        time: new Date(),
+        correlationId: "o-1",
+      },
+    );
     const h = natsHeaders();
     for (const [k, v] of Object.entries(e.headers)) if (k !== "Nats-Msg-Id") h.set(k, v);
     h.set(DeadLetterHeader.Consumer, "saga");
@@ -73,17 +77,29 @@ describe("dead letters", () => {
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm);
     for (let i = 0; i < 5; i++) await js.publish("orders.order.created", new Uint8Array([i]));
-    await jsm.consumers.add("ORDERS", { durable_name: "inventory", ack_policy: "explicit", filter_subject: "orders.order.created" });
+    await jsm.consumers.add("ORDERS", {
+      durable_name: "inventory",
+      ack_policy: "explicit",
+      filter_subject: "orders.order.created",
+    });
     const c = await js.consumers.get("ORDERS", "inventory");
     const batch = await c.fetch({ max_messages: 3, expires: 2000 });
     for await (const m of batch) m.ack();
     await nc.flush();
     const [state] = await listConsumers(jsm);
-    expect(state).toMatchObject({ stream: "ORDERS", consumer: "inventory", pending: 2, ackPending: 0, lag: 2 });
+    expect(state).toMatchObject({
+      stream: "ORDERS",
+      consumer: "inventory",
+      pending: 2,
+      ackPending: 0,
+      lag: 2,
+    });
     await resetConsumer(jsm, "ORDERS", "inventory", { seq: 1 });
     const [after] = await listConsumers(jsm);
     expect(after?.pending).toBe(5);
-    await expect(resetConsumer(jsm, "ORDERS", "inventory", { seq: 99 })).rejects.toThrow(/outside stream ORDERS/);
+    await expect(resetConsumer(jsm, "ORDERS", "inventory", { seq: 99 })).rejects.toThrow(
+      /outside stream ORDERS/,
+    );
     await nc.close();
   });
 });

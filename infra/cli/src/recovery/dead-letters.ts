@@ -61,7 +61,9 @@ export class DeadLetters {
     // Walk by sequence; deleted sequences (redriven letters) are skipped with next_by_subj semantics.
     let seq = state.first_seq;
     while (seq <= state.last_seq) {
-      const m = await this.#jsm.streams.getMessage(this.#stream, { seq, next_by_subj: ">" } as never).catch(() => null);
+      const m = await this.#jsm.streams
+        .getMessage(this.#stream, { seq, next_by_subj: ">" } as never)
+        .catch(() => null);
       if (!m) break;
       ids.push(m.seq);
       seq = m.seq + 1;
@@ -112,7 +114,10 @@ export class DeadLetters {
       for (const v of vs) h.append(k, v);
     }
     // A fresh Nats-Msg-Id: the original one may still be inside the stream's duplicate window.
-    const ack = await this.#js.publish(letter.subject, m.data, { headers: h, msgID: `${letter.eventId ?? "x"}:redrive:${id}` });
+    const ack = await this.#js.publish(letter.subject, m.data, {
+      headers: h,
+      msgID: `${letter.eventId ?? "x"}:redrive:${id}`,
+    });
     await this.#jsm.streams.deleteMessage(this.#stream, id, false);
     return { id, subject: letter.subject, stream: ack.stream, seq: ack.seq };
   }

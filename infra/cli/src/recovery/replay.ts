@@ -39,7 +39,7 @@ export interface ReplayResult {
 }
 
 /** The catalog streams holding events the service handles. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export function consumedStreams(handlers: object): string[] {
   return [...new Set(Object.keys(handlers).map((n) => streamNameOf(catalog[n as EventName].context)))];
 }
@@ -69,7 +69,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const totals = { read: 0, applied: 0, duplicate: 0, ignored: 0, invalid: 0 };
   try {
     let expected = 0;
-    for (const s of streams) expected += (await opts.jsm.streams.info(opts.topology.stream(s))).state.messages;
+    for (const s of streams)
+      expected += (await opts.jsm.streams.info(opts.topology.stream(s))).state.messages;
     for (const s of streams) {
       await readStream(
         opts.js,

@@ -22,9 +22,11 @@ describe("republish", () => {
     await migrate(db);
     const outbox = createOutbox({ source: "/orderflow/billing" });
     for (let i = 0; i < 30; i++) {
-      await db.transaction().execute((trx) =>
-        outbox.enqueue(trx, "payment.charged", { orderId: `o-${i}`, customerId: "c", amountCents: i }),
-      );
+      await db
+        .transaction()
+        .execute((trx) =>
+          outbox.enqueue(trx, "payment.charged", { orderId: `o-${i}`, customerId: "c", amountCents: i }),
+        );
     }
     const status = await outboxStatus("billing", database.url);
     expect(status).toMatchObject({ backlog: 30, retained: 0 });

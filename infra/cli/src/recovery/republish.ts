@@ -34,7 +34,12 @@ export async function republish(opts: RepublishOptions): Promise<RepublishResult
   const client = new pg.Client({ connectionString: opts.databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ event_id: string; subject: string; headers: Record<string, string>; payload: Buffer }>(
+    const { rows } = await client.query<{
+      event_id: string;
+      subject: string;
+      headers: Record<string, string>;
+      payload: Buffer;
+    }>(
       `SELECT event_id, subject, headers, payload FROM orderflow_outbox
        WHERE published_at IS NOT NULL AND created_at >= $1 ORDER BY id`,
       [opts.since],

@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# One image per service: docker build --build-arg SERVICE=order .  (compose.yaml builds all four)
+ARG NODE_IMAGE=node:20-slim
+
+FROM ${NODE_IMAGE} AS build
+ARG SERVICE
+RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<a directory under services/>" >&2; exit 1; }
+ENV TURBO_TELEMETRY_DISABLED=1
+WORKDIR /app
+# Manifests first, so the dependency layer is reused until a package.json or the lockfile changes.
+COPY package.json package-lock.json ./
+COPY events/package.json events/
+COPY outbox/package.json outbox/
+COPY infra/kit/package.json infra/kit/
+COPY infra/cli/package.json infra/cli/
+COPY services/order/package.json services/order/
+COPY services/inventory/package.json services/inventory/
+COPY services/billing/package.json services/billing/
+COPY services/saga/package.json services/saga/
+RUN npm ci --no-audit --no-fund
+COPY . .
+# The service and the workspaces it depends on (events, outbox), nothing else.
+RUN npx turbo run build --filter=@orderflow/${SERVICE}...
+RUN npm prune --omit=dev --no-audit --no-fund
+
+FROM ${NODE_IMAGE} AS runtime
+ARG SERVICE
+ENV NODE_ENV=production SERVICE=${SERVICE}
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/events ./events
+COPY --from=build /app/outbox ./outbox
+COPY --from=build /app/services/${SERVICE} ./services/${SERVICE}
+USER node
+# exec: node is PID 1's replacement and receives `docker stop`'s SIGTERM for a graceful stop.
+CMD exec node services/${SERVICE}/dist/main.js

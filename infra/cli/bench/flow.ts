@@ -1,0 +1,229 @@
+/**
+ * End-to-end load benchmark of the order flow (`npm run bench:flow`): the four services as separate
+ * processes over a private nats-server and fresh databases. Measures POST → terminal latency at a
+ * steady rate, the saturation rate of completed sagas, and where the time goes per hop.
+ * Prints a table and writes bench-results/flow.json. Not a test: figures depend on the machine.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connect } from "@nats-io/transport-node";
+import {
+  dropDatabase,
+  ensureDatabase,
+  freePort,
+  NatsServer,
+  resolvePostgres,
+  waitFor,
+} from "@orderflow/infra";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const RATE = Number(process.env.BENCH_RATE ?? 100);
+const STEADY_S = Number(process.env.BENCH_SECONDS ?? 10);
+const SATURATION_ORDERS = Number(process.env.BENCH_SATURATION ?? 3000);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
+const services = [
+  { name: "order", database: "orders" },
+  { name: "inventory", database: "inventory" },
+  { name: "billing", database: "billing" },
+  { name: "saga", database: "saga" },
+];
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
+};
+const round = (n: number) => Math.round(n * 100) / 100;
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), "orderflow-bench-"));
+  const nats = await NatsServer.spawn({ storeDir: join(dir, "nats") });
+  const pg = await resolvePostgres({ dataDir: dir });
+  const suffix = Date.now().toString(36);
+  const children: ChildProcess[] = [];
+  const urls: Record<string, string> = {};
+  try {
+    for (const s of services) {
+      const port = await freePort();
+      const prefix = s.name.toUpperCase();
+      const dbName = `bench_${s.database}_${suffix}`;
+      const child = spawn(process.execPath, [join(root, "services", s.name, "dist/main.js")], {
+        stdio: ["ignore", "ignore", "inherit", "ipc"],
+        env: {
+          ...process.env,
+          NATS_URL: nats.url,
+          DATABASE_URL: pg.url,
+          [`${prefix}_DATABASE_URL`]: await ensureDatabase(pg.url, dbName),
+          [`${prefix}_PORT`]: String(port),
+          LOG_LEVEL: "warn",
+        },
+      });
+      children.push(child);
+      urls[s.name] = `http://127.0.0.1:${port}`;
+    }
+    for (const [name, url] of Object.entries(urls)) {
+      await waitFor(`${name} ready`, async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok, {
+        timeoutMs: 30_000,
+      });
+    }
+    const put = (url: string, body: unknown) =>
+      fetch(url, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    for (let i = 0; i < 10; i++) await put(`${urls.inventory}/stock/sku-${i}`, { available: 1_000_000 });
+    for (let i = 0; i < 20; i++)
+      await put(`${urls.billing}/accounts/cust-${i}`, { balanceCents: 1_000_000_000 });
+
+    // Arrival time of every event per order, from a plain subscription to every stream subject.
+    const nc = await connect({ servers: nats.url });
+    const seen = new Map<string, Map<string, number>>();
+    const done = new Map<string, number>();
+    const terminalWaiters: (() => void)[] = [];
+    nc.subscribe(">", {
+      callback: (_e, m) => {
+        const id = m.headers?.get("ce-correlationid");
+        if (!id || m.subject.startsWith("$") || m.subject.startsWith("_")) return;
+        const t = performance.now();
+        let events = seen.get(id);
+        if (!events) seen.set(id, (events = new Map<string, number>()));
+        if (!events.has(m.subject)) events.set(m.subject, t);
+        if (m.subject === "orders.order.confirmed" || m.subject === "orders.order.cancelled") {
+          done.set(id, t);
+          for (const w of terminalWaiters.splice(0)) w();
+        }
+      },
+    });
+    await nc.flush();
+
+    let n = 0;
+    const post = async () => {
+      const i = n++;
+      const started = performance.now();
+      const res = await fetch(`${urls.order}/orders`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          customerId: `cust-${i % 20}`,
+          items: [{ sku: `sku-${i % 10}`, quantity: 1, unitPriceCents: 100 }],
+        }),
+      });
+      const { orderId } = (await res.json()) as { orderId: string };
+      return { orderId, started };
+    };
+    const untilDone = async (ids: string[], timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (ids.some((id) => !done.has(id)) && Date.now() < deadline) {
+        await new Promise<void>((r) => {
+          terminalWaiters.push(r);
+          setTimeout(r, 200);
+        });
+      }
+    };
+
+    // Warm-up: JIT, connection pools, consumers.
+    await untilDone(
+      await Promise.all(Array.from({ length: 50 }, async () => (await post()).orderId)),
+      30_000,
+    );
+
+    // Steady rate.
+    const steady: { orderId: string; started: number }[] = [];
+    const t0 = performance.now();
+    const total = RATE * STEADY_S;
+    const inflight: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      inflight.push(post().then((o) => void steady.push(o)));
+    }
+    await Promise.all(inflight);
+    await untilDone(
+      steady.map((o) => o.orderId),
+      60_000,
+    );
+    const latencies = steady.filter((o) => done.has(o.orderId)).map((o) => done.get(o.orderId)! - o.started);
+    const hops = (from: string, to: string) =>
+      steady
+        .map((o) => {
+          const e = seen.get(o.orderId);
+          const a = from === "POST" ? o.started : e?.get(from);
+          const b = e?.get(to);
+          return a !== undefined && b !== undefined ? b - a : undefined;
+        })
+        .filter((x): x is number => x !== undefined);
+    const hopTable = [
+      ["POST → order.created in stream", "POST", "orders.order.created"],
+      ["order.created → inventory.reserved", "orders.order.created", "inventory.reservation.reserved"],
+      ["order.created → payment.charged", "orders.order.created", "billing.payment.charged"],
+      ["payment.charged → approve requested", "billing.payment.charged", "saga.order.approve"],
+      ["approve requested → order.confirmed", "saga.order.approve", "orders.order.confirmed"],
+    ].map(([label, a, b]) => {
+      const xs = hops(a!, b!);
+      return { hop: label!, p50: round(pct(xs, 50)), p99: round(pct(xs, 99)) };
+    });
+
+    // Saturation: a fixed number of orders with a bounded number in flight (POST to terminal).
+    const satIds: string[] = [];
+    const s0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < SATURATION_ORDERS) {
+          next++;
+          const { orderId } = await post();
+          satIds.push(orderId);
+          await untilDone([orderId], 60_000);
+        }
+      }),
+    );
+    const satSeconds = (performance.now() - s0) / 1000;
+    const completed = satIds.filter((id) => done.has(id)).length;
+
+    const result = {
+      machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+      steady: {
+        rate: RATE,
+        seconds: STEADY_S,
+        orders: steady.length,
+        completed: latencies.length,
+        p50Ms: round(pct(latencies, 50)),
+        p99Ms: round(pct(latencies, 99)),
+        maxMs: round(Math.max(...latencies)),
+      },
+      saturation: {
+        orders: SATURATION_ORDERS,
+        inFlight: IN_FLIGHT,
+        completed,
+        seconds: round(satSeconds),
+        sagasPerSecond: round(completed / satSeconds),
+      },
+      hops: hopTable,
+    };
+    console.log(
+      `\nsteady ${RATE} orders/s for ${STEADY_S} s: POST → terminal p50 ${result.steady.p50Ms} ms, p99 ${result.steady.p99Ms} ms (${latencies.length}/${steady.length} completed)`,
+    );
+    console.log(
+      `saturation (${IN_FLIGHT} in flight): ${result.saturation.sagasPerSecond} completed sagas/s (${completed} in ${result.saturation.seconds} s)`,
+    );
+    console.table(hopTable);
+    mkdirSync(join(root, "bench-results"), { recursive: true });
+    writeFileSync(join(root, "bench-results", "flow.json"), JSON.stringify(result, null, 2));
+    console.log(`wrote ${join(root, "bench-results", "flow.json")}`);
+    await nc.close();
+  } finally {
+    for (const c of children) c.kill("SIGTERM");
+    await Promise.all(
+      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve())),
+    );
+    await nats.stop();
+    for (const s of services) await dropDatabase(pg.url, `bench_${s.database}_${suffix}`).catch(() => {});
+    await pg.stop();
+  }
+}
+
+await main();

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from "commander";
+import { exitCodeOf, isCliError, oneLine } from "./errors.js";
+
+const program = new Command("orderflow")
+  .description("Orderflow: run the system locally and operate it")
+  .exitOverride()
+  // Commander's own messages are reported below as one line, like every other error.
+  .configureOutput({ outputError: () => {}, writeErr: () => {} });
+
+program
+  .command("up")
+  .description("start NATS, PostgreSQL and every built service; seed demo data; Ctrl-C stops (twice forces)")
+  .addOption(
+    new Option(
+      "--data-dir <dir>",
+      "where spawned servers keep their data (default: .data/ at the repository root)",
+    ),
+  )
+  .addOption(
+    new Option("--services-dir <dir>", "where the services are (default: services/ at the repository root)"),
+  )
+  .option("--no-seed", "do not create the demo stock and accounts")
+  .action(async (opts: { dataDir?: string; servicesDir?: string; seed: boolean }) => {
+    const { up } = await import("./commands/up.js");
+    process.exitCode = await up(opts);
+  });
+
+program
+  .command("demo")
+  .description(
+    "place three orders (confirmed, out of stock, declined) against the running system and show each saga",
+  )
+  .action(async () => {
+    const { demo } = await import("./commands/demo.js");
+    process.exitCode = await demo();
+  });
+
+const recovery = () => import("./commands/recovery.js");
+const run = (fn: () => Promise<number>) => async () => {
+  process.exitCode = await fn();
+};
+
+program
+  .command("replay")
+  .description("re-deliver stored events to one service's handlers; already applied events change nothing")
+  .requiredOption("--service <name>", "order | inventory | billing | saga")
+  .option("--stream <name>", "one stream (default: every stream the service consumes)")
+  .option("--from-seq <n>", "start at this stream sequence")
+  .option("--since <time>", "start at this time (ISO 8601, or 15m / 2h / 7d ago)")
+  .option("--until <time>", "skip events stored after this time")
+  .option("--subject <filter>", "only subjects matching this filter, e.g. orders.order.created")
+  .option("--json", "machine-readable output")
+  .action(async (o: Record<string, string | boolean | undefined>) => run(async () => (await recovery()).replayCommand(o))());
+
+program
+  .command("rebuild")
+  .description("recreate a service's database from the events it published (pauses a running instance)")
+  .argument("<service>", "inventory | billing")
+  .option("--yes", "confirm: the service's database is dropped and rebuilt")
+  .option("--json", "machine-readable output")
+  .action(async (service: string, o: { yes?: boolean; json?: boolean }) => run(async () => (await recovery()).rebuildCommand(service, o))());
+
+program
+  .command("republish")
+  .description("re-feed streams from a service's retained outbox rows, skipping events the stream still has")
+  .argument("<service>", "order | inventory | billing | saga")
+  .requiredOption("--since <time>", "rows created since (ISO 8601, or 15m / 2h / 7d ago)")
+  .option("--yes", "confirm")
+  .option("--json", "machine-readable output")
+  .action(async (service: string, o: { since?: string; yes?: boolean; json?: boolean }) =>
+    run(async () => (await recovery()).republishCommand(service, o))(),
+  );
+
+const consumers = program
+  .command("consumers")
+  .description("every durable consumer with pending, ack-pending, redelivered and lag")
+  .option("--json", "machine-readable output")
+  .action(async (o: { json?: boolean }) => run(async () => (await recovery()).consumersCommand(o))());
+consumers
+  .command("reset")
+  .description("move a durable consumer to a sequence or a time")
+  .argument("<stream>")
+  .argument("<consumer>")
+  .option("--seq <n>", "next message to deliver")
+  .option("--time <time>", "first message stored at or after this time")
+  .option("--yes", "confirm")
+  .option("--json", "machine-readable output")
+  .action(async (stream: string, consumer: string, o: { seq?: string; time?: string; yes?: boolean; json?: boolean }) =>
+    run(async () => (await recovery()).consumersResetCommand(stream, consumer, o))(),
+  );
+
+const dlq = program.command("dlq").description("dead letters: list | show <id> | redrive <id>|--all | purge --yes");
+dlq
+  .command("list")
+  .option("--json", "machine-readable output")
+  .action(async (o: { json?: boolean }) => run(async () => (await recovery()).dlqListCommand(o))());
+dlq
+  .command("show")
+  .argument("<id>")
+  .action(async (id: string) => run(async () => (await recovery()).dlqShowCommand(id, {}))());
+dlq
+  .command("redrive")
+  .argument("[id]")
+  .option("--all", "every dead letter")
+  .option("--json", "machine-readable output")
+  .action(async (id: string | undefined, o: { all?: boolean; json?: boolean }) => run(async () => (await recovery()).dlqRedriveCommand(id, o))());
+dlq
+  .command("purge")
+  .option("--yes", "confirm")
+  .option("--json", "machine-readable output")
+  .action(async (o: { yes?: boolean; json?: boolean }) => run(async () => (await recovery()).dlqPurgeCommand(o))());
+
+program
+  .command("outbox")
+  .description("backlog size and oldest unpublished age per service")
+  .option("--json", "machine-readable output")
+  .action(async (o: { json?: boolean }) => run(async () => (await recovery()).outboxCommand(o))());
+
+// Commands are loaded when run: `orderflow demo` or a usage error need not load the service runtime.
+try {
+  await program.parseAsync(process.argv);
+  process.exit(process.exitCode ?? 0);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, with code 0.
+    const message =
+      err.code === "commander.help"
+        ? "missing command (see orderflow --help)"
+        : err.message.replace(/^error: /, "");
+    if (err.exitCode !== 0) process.stderr.write(`orderflow: ${message.split("\n")[0]}\n`);
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  process.stderr.write(`orderflow: ${oneLine(err)}\n`);
+  process.exit(isCliError(err) ? exitCodeOf(err.code) : 1);
+}

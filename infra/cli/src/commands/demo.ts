@@ -1,0 +1,170 @@
+import { randomUUID } from "node:crypto";
+import { waitFor } from "@orderflow/infra";
+import { CliError, oneLine } from "../errors.js";
+import { request } from "../http.js";
+
+export interface DemoOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly out?: (line: string) => void;
+  /** How long each order may take to become CONFIRMED or CANCELLED. */
+  readonly timeoutMs?: number;
+}
+
+interface Order {
+  orderId: string;
+  status: "PENDING" | "CONFIRMED" | "CANCELLED";
+  reason?: string;
+  totalCents: number;
+}
+
+interface Saga {
+  state: string;
+  history: { at: string; event: string; from: string; to: string }[];
+}
+
+interface Scenario {
+  readonly title: string;
+  readonly expect: Order["status"];
+  readonly customerId: string;
+  readonly items: { sku: string; quantity: number; unitPriceCents: number }[];
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    title: "confirmed",
+    expect: "CONFIRMED",
+    customerId: "alice",
+    items: [{ sku: "sku-apple", quantity: 2, unitPriceCents: 150 }],
+  },
+  {
+    title: "out of stock",
+    expect: "CANCELLED",
+    customerId: "bob",
+    items: [{ sku: "sku-rare", quantity: 5, unitPriceCents: 100 }],
+  },
+  {
+    title: "payment declined",
+    expect: "CANCELLED",
+    customerId: "carol-low",
+    items: [{ sku: "sku-pear", quantity: 1, unitPriceCents: 99_900 }],
+  },
+];
+
+const urlFrom = (env: NodeJS.ProcessEnv, variable: string, port: number): string => {
+  const value = env[variable] || `http://127.0.0.1:${port}`;
+  try {
+    const u = new URL(value);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http");
+  } catch {
+    throw new CliError("BAD_CONFIG", `${variable}: must be an http:// URL (got "${value}")`);
+  }
+  return value.replace(/\/+$/, "");
+};
+
+/**
+ * `orderflow demo`: three orders against the running system — one confirmed, one out of stock, one
+ * declined — each followed to its end, then its outcome and saga timeline. Resolves with the exit
+ * code: 0 when every order ended as expected, 1 otherwise.
+ */
+export async function demo(opts: DemoOptions = {}): Promise<number> {
+  const env = opts.env ?? process.env;
+  const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const timeoutMs = opts.timeoutMs ?? 40_000;
+  const urls = {
+    order: urlFrom(env, "ORDER_URL", 3000),
+    inventory: urlFrom(env, "INVENTORY_URL", 3001),
+    billing: urlFrom(env, "BILLING_URL", 3002),
+    saga: urlFrom(env, "SAGA_URL", 3003),
+  };
+  for (const [name, url] of Object.entries(urls)) {
+    const ok = await request("GET", `${url}/readyz`, undefined, { timeoutMs: 3000 }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (!ok)
+      throw new CliError(
+        "NOT_RUNNING",
+        `the system is not running: ${name} at ${url} is not ready (start it with \`npm start\`)`,
+      );
+  }
+
+  out(`orderflow demo: three orders against ${urls.order}`);
+  const run = randomUUID();
+  const placed = await Promise.all(
+    SCENARIOS.map(async (s, i) => {
+      const res = await request<{ orderId?: string; error?: string }>(
+        "POST",
+        `${urls.order}/orders`,
+        { customerId: s.customerId, items: s.items },
+        { headers: { "idempotency-key": `demo-${run}-${i}` } },
+      );
+      if (res.status !== 201 || !res.body.orderId) {
+        throw new CliError(
+          "FAILED",
+          `POST /orders for ${s.title} answered ${res.status}: ${JSON.stringify(res.body)}`,
+        );
+      }
+      return res.body.orderId;
+    }),
+  );
+
+  const outcomes = await Promise.all(
+    placed.map(async (orderId) => {
+      try {
+        const order = await waitFor(
+          `order ${orderId} to finish`,
+          async () => {
+            const r = await request<Order>("GET", `${urls.order}/orders/${orderId}`);
+            return r.status === 200 && r.body.status !== "PENDING" ? r.body : undefined;
+          },
+          { timeoutMs, intervalMs: 100 },
+        );
+        return { orderId, order };
+      } catch (err) {
+        return { orderId, order: undefined, error: oneLine(err) };
+      }
+    }),
+  );
+
+  let failures = 0;
+  for (const [i, s] of SCENARIOS.entries()) {
+    const { orderId, order } = outcomes[i]!;
+    const items = s.items.map((it) => `${it.quantity} × ${it.sku} at ${cents(it.unitPriceCents)}`).join(", ");
+    out("");
+    out(`${i + 1}. ${s.title}: ${s.customerId} orders ${items}`);
+    if (!order) {
+      failures++;
+      out(`   order ${orderId}: still PENDING after ${timeoutMs / 1000} s`);
+    } else {
+      const ok = order.status === s.expect;
+      if (!ok) failures++;
+      out(
+        `   order ${orderId}: ${order.status}${order.reason ? ` (${order.reason})` : ""}${ok ? "" : `, expected ${s.expect}`}`,
+      );
+    }
+    const saga = await request<Saga>("GET", `${urls.saga}/sagas/${orderId}`).catch(() => undefined);
+    if (saga?.status !== 200 || !Array.isArray(saga.body.history)) {
+      out(`   saga: ${saga ? `GET /sagas/${orderId} answered ${saga.status}` : "unreachable"}`);
+      continue;
+    }
+    // Offsets from the earliest entry: replies from inventory and billing race, so `at` is not sorted.
+    const times = saga.body.history.map((h) => Date.parse(h.at)).filter((t) => !Number.isNaN(t));
+    const t0 = Math.min(...times);
+    out(`   saga ${saga.body.state}${times.length ? ` (from ${new Date(t0).toISOString()})` : ""}:`);
+    for (const h of saga.body.history) {
+      const dt = Date.parse(h.at) - t0;
+      out(
+        `     ${`+${Number.isNaN(dt) ? "?" : dt} ms`.padStart(9)}  ${h.event.padEnd(28)} ${h.from} → ${h.to}`,
+      );
+    }
+  }
+  out("");
+  out(
+    failures
+      ? `demo: ${failures} of ${SCENARIOS.length} orders did not end as expected`
+      : "demo: every order ended as expected",
+  );
+  return failures ? 1 : 0;
+}
+
+const cents = (n: number) => `${(n / 100).toFixed(2)}`;

@@ -1,0 +1,228 @@
+import { ensureDatabase } from "@orderflow/infra";
+import { parseConfig } from "@orderflow/outbox";
+import { CliError } from "../errors.js";
+import { listConsumers, resetConsumer } from "../recovery/consumers.js";
+import {
+  assertStream,
+  broker,
+  loadService,
+  parseSeq,
+  parseTime,
+  requireYes,
+  serviceNames,
+} from "../recovery/context.js";
+import { DeadLetters } from "../recovery/dead-letters.js";
+import { outboxStatus } from "../recovery/outbox-status.js";
+import { print, progress } from "../recovery/output.js";
+import { rebuild } from "../recovery/rebuild.js";
+import { replay } from "../recovery/replay.js";
+import { republish } from "../recovery/republish.js";
+
+interface Common {
+  json?: boolean;
+}
+
+export async function consumersCommand(opts: Common): Promise<number> {
+  await using b = await broker();
+  print(await listConsumers(b.jsm), opts.json ?? false);
+  return 0;
+}
+
+export async function consumersResetCommand(
+  stream: string,
+  consumer: string,
+  opts: Common & { seq?: string; time?: string; yes?: boolean },
+): Promise<number> {
+  if ((opts.seq === undefined) === (opts.time === undefined))
+    throw new CliError("BAD_CONFIG", "give exactly one of --seq N or --time T");
+  const to =
+    opts.seq !== undefined ? { seq: parseSeq(opts.seq, "--seq") } : { time: parseTime(opts.time!, "--time") };
+  requireYes(opts.yes, `resetting ${stream}/${consumer}`);
+  await using b = await broker();
+  await assertStream(b, stream);
+  const known = await b.jsm.consumers.info(stream, consumer).then(
+    () => true,
+    () => false,
+  );
+  if (!known) throw new CliError("BAD_CONFIG", `unknown consumer "${consumer}" on stream ${stream}`);
+  try {
+    await resetConsumer(b.jsm, stream, consumer, to);
+  } catch (err) {
+    if (err instanceof RangeError) throw new CliError("BAD_CONFIG", err.message);
+    throw err;
+  }
+  print(
+    [{ stream, consumer, ...("seq" in to ? { seq: to.seq } : { time: to.time.toISOString() }) }],
+    opts.json ?? false,
+  );
+  return 0;
+}
+
+export async function dlqListCommand(opts: Common): Promise<number> {
+  await using b = await broker();
+  const rows = await new DeadLetters(b).list();
+  print(
+    rows.map((r) => ({
+      id: r.id,
+      time: r.time,
+      consumer: r.consumer,
+      code: r.code,
+      subject: r.subject,
+      deliveries: r.deliveries,
+      reason: r.reason,
+    })),
+    opts.json ?? false,
+    "no dead letters",
+  );
+  return 0;
+}
+
+export async function dlqShowCommand(id: string, _opts: Common): Promise<number> {
+  await using b = await broker();
+  const letter = await new DeadLetters(b).show(parseSeq(id, "id"));
+  if (!letter) throw new CliError("BAD_CONFIG", `no dead letter ${id}`);
+  process.stdout.write(`${JSON.stringify(letter, null, 2)}\n`);
+  return 0;
+}
+
+export async function dlqRedriveCommand(
+  id: string | undefined,
+  opts: Common & { all?: boolean },
+): Promise<number> {
+  if ((id === undefined) === !opts.all) throw new CliError("BAD_CONFIG", "give a dead-letter id or --all");
+  await using b = await broker();
+  const dlq = new DeadLetters(b);
+  const ids = opts.all ? await dlq.ids() : [parseSeq(id!, "id")];
+  const bar = progress("redrive", opts.json ?? false);
+  const done = [];
+  for (const n of ids) {
+    try {
+      done.push(await dlq.redrive(n));
+    } catch (err) {
+      if (err instanceof RangeError) throw new CliError("BAD_CONFIG", err.message);
+      throw err;
+    }
+    bar.update(done.length, ids.length);
+  }
+  bar.stop();
+  print(done, opts.json ?? false, "nothing to redrive");
+  return 0;
+}
+
+export async function dlqPurgeCommand(opts: Common & { yes?: boolean }): Promise<number> {
+  requireYes(opts.yes, "purging the dead-letter stream");
+  await using b = await broker();
+  print([{ purged: await new DeadLetters(b).purge() }], opts.json ?? false);
+  return 0;
+}
+
+export async function outboxCommand(opts: Common): Promise<number> {
+  await using b = await broker();
+  const rows = [];
+  for (const name of serviceNames) {
+    const def = await loadService(name);
+    const config = parseConfig(b.env, def);
+    rows.push(await outboxStatus(name, config.databaseUrl));
+  }
+  print(rows, opts.json ?? false);
+  return 0;
+}
+
+export async function replayCommand(
+  opts: Common & {
+    service?: string;
+    stream?: string;
+    fromSeq?: string;
+    since?: string;
+    until?: string;
+    subject?: string;
+  },
+): Promise<number> {
+  if (!opts.service) throw new CliError("BAD_CONFIG", "--service is required");
+  if (opts.fromSeq && opts.since) throw new CliError("BAD_CONFIG", "give --from-seq or --since, not both");
+  const definition = await loadService(opts.service);
+  const fromSeq = opts.fromSeq ? parseSeq(opts.fromSeq, "--from-seq") : undefined;
+  const since = opts.since ? parseTime(opts.since, "--since") : undefined;
+  const until = opts.until ? parseTime(opts.until, "--until") : undefined;
+  await using b = await broker();
+  if (opts.stream) await assertStream(b, b.topology.stream(opts.stream));
+  if (fromSeq && opts.stream) {
+    const { state } = await b.jsm.streams.info(b.topology.stream(opts.stream));
+    if (fromSeq > state.last_seq)
+      throw new CliError(
+        "BAD_CONFIG",
+        `--from-seq ${fromSeq} is past the end of ${opts.stream} (last ${state.last_seq})`,
+      );
+  }
+  const bar = progress(`replay ${opts.service}`, opts.json ?? false);
+  const result = await replay({
+    definition,
+    env: b.env,
+    js: b.js,
+    jsm: b.jsm,
+    topology: b.topology,
+    ...(opts.stream ? { stream: opts.stream } : {}),
+    ...(fromSeq ? { fromSeq } : {}),
+    ...(since ? { since } : {}),
+    ...(until ? { until } : {}),
+    ...(opts.subject ? { subject: opts.subject } : {}),
+    onProgress: (d, t) => bar.update(d, t),
+  });
+  bar.stop();
+  print([{ service: opts.service, ...result }], opts.json ?? false);
+  return 0;
+}
+
+export async function rebuildCommand(service: string, opts: Common & { yes?: boolean }): Promise<number> {
+  const definition = await loadService(service);
+  if (!definition.projection)
+    throw new CliError(
+      "BAD_CONFIG",
+      `service ${service} cannot be rebuilt from its events (inventory and billing can)`,
+    );
+  requireYes(opts.yes, `rebuilding ${service} drops its database and`);
+  await using b = await broker();
+  const config = parseConfig(b.env, definition);
+  const url = new URL(config.databaseUrl);
+  const database = url.pathname.slice(1);
+  url.pathname = "/postgres";
+  await ensureDatabase(url.toString(), database);
+  const bar = progress(`rebuild ${service}`, opts.json ?? false);
+  const result = await rebuild({
+    definition,
+    serverUrl: url.toString(),
+    database,
+    nc: b.nc,
+    js: b.js,
+    jsm: b.jsm,
+    topology: b.topology,
+    onProgress: (d, t) => bar.update(d, t),
+  });
+  bar.stop();
+  print([{ service, ...result }], opts.json ?? false);
+  return 0;
+}
+
+export async function republishCommand(
+  service: string,
+  opts: Common & { since?: string; yes?: boolean },
+): Promise<number> {
+  const definition = await loadService(service);
+  if (!opts.since) throw new CliError("BAD_CONFIG", "--since is required");
+  const since = parseTime(opts.since, "--since");
+  requireYes(opts.yes, "republishing");
+  await using b = await broker();
+  const config = parseConfig(b.env, definition);
+  const bar = progress(`republish ${service}`, opts.json ?? false);
+  const result = await republish({
+    databaseUrl: config.databaseUrl,
+    js: b.js,
+    jsm: b.jsm,
+    topology: b.topology,
+    since,
+    onProgress: (d, t) => bar.update(d, t),
+  });
+  bar.stop();
+  print([{ service, ...result }], opts.json ?? false);
+  return 0;
+}

@@ -1,0 +1,126 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { baseConfigShape } from "@orderflow/outbox";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { REPO_ROOT } from "../test/up-process.js";
+
+interface ComposeService {
+  image?: string;
+  build?: { context?: string; args?: Record<string, string> };
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  healthcheck?: { test?: string[] | string };
+  depends_on?: Record<string, { condition?: string }>;
+}
+
+const compose = parse(readFileSync(join(REPO_ROOT, "compose.yaml"), "utf8"), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
+const INFRA = ["nats", "postgres"];
+const serviceDirs = readdirSync(join(REPO_ROOT, "services"), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(REPO_ROOT, "services", d.name, "package.json")))
+  .map((d) => d.name)
+  .sort();
+const initSql = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sql"), "utf8");
+const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
+
+/** The service's definition source, where its defaultPort, database and own env vars are declared. */
+function serviceSource(name: string): string {
+  const file = join(REPO_ROOT, "services", name, "src", "service.ts");
+  if (!existsSync(file))
+    throw new Error(`services/${name}/src/service.ts is missing: the service's definition is expected there`);
+  return readFileSync(file, "utf8");
+}
+
+function declared(name: string, what: "defaultPort" | "database"): string {
+  const re = what === "defaultPort" ? /defaultPort:\s*(\d+)/ : /database:\s*"(\w+)"/;
+  const m = re.exec(serviceSource(name));
+  if (!m?.[1]) throw new Error(`services/${name}/src/service.ts declares no ${what} (looked for ${re})`);
+  return m[1];
+}
+
+const healthTest = (s: ComposeService) =>
+  Array.isArray(s.healthcheck?.test) ? s.healthcheck.test.join(" ") : (s.healthcheck?.test ?? "");
+
+describe("compose.yaml", () => {
+  it("has one compose service per services/* directory, and no other besides nats and postgres", () => {
+    expect(serviceDirs.length).toBeGreaterThan(0);
+    const composed = Object.keys(compose.services)
+      .filter((n) => !INFRA.includes(n))
+      .sort();
+    expect(composed).toEqual(serviceDirs);
+  });
+
+  it("runs nats with JetStream on a volume and postgres with the init script, both with health checks", () => {
+    const { nats, postgres } = compose.services;
+    expect(nats?.image).toMatch(/^nats:2\.10/);
+    expect(healthTest(nats!)).toContain("http://localhost:8222/healthz");
+    expect(postgres?.image).toBe("postgres:15");
+    expect(postgres?.environment).toMatchObject({ POSTGRES_HOST_AUTH_METHOD: "trust" });
+    expect(healthTest(postgres!)).toContain("pg_isready");
+    expect(JSON.stringify(postgres)).toContain("./infra/postgres/init.sql:/docker-entrypoint-initdb.d/");
+  });
+
+  describe.each(serviceDirs)("service %s", (name) => {
+    const svc = () => {
+      const s = compose.services[name];
+      if (!s) throw new Error(`compose.yaml has no service ${name}`);
+      return s;
+    };
+    const prefix = name.toUpperCase();
+
+    it("is built from the root Dockerfile with SERVICE set to its directory", () => {
+      expect(svc().build).toMatchObject({ context: ".", args: { SERVICE: name } });
+      expect(dockerfile).toContain(`COPY services/${name}/package.json services/${name}/`);
+    });
+
+    it("publishes the default port of its source, and listens there", () => {
+      const port = declared(name, "defaultPort");
+      expect(svc().ports).toEqual([`${port}:${port}`]);
+      expect(String(svc().environment?.[`${prefix}_PORT`])).toBe(port);
+      expect(svc().environment?.HOST).toBe("0.0.0.0");
+    });
+
+    it("sets only environment variables the runtime reads", () => {
+      const own = [...serviceSource(name).matchAll(/\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\s*:/g)].map(
+        (m) => m[1],
+      );
+      const known = new Set([
+        ...Object.keys(baseConfigShape),
+        `${prefix}_PORT`,
+        `${prefix}_DATABASE_URL`,
+        ...own,
+      ]);
+      const unknown = Object.keys(svc().environment ?? {}).filter((k) => !known.has(k));
+      expect(unknown).toEqual([]);
+      expect(svc().environment?.NATS_URL).toBe("nats://nats:4222");
+      expect(svc().environment?.DATABASE_URL).toMatch(/@postgres:5432\//);
+    });
+
+    it("is healthy when GET /readyz on its port answers", () => {
+      expect(healthTest(svc())).toContain(`http://127.0.0.1:${declared(name, "defaultPort")}/readyz`);
+    });
+
+    it("waits for healthy nats and postgres", () => {
+      expect(svc().depends_on).toEqual({
+        nats: { condition: "service_healthy" },
+        postgres: { condition: "service_healthy" },
+      });
+    });
+
+    it("finds its database created by the init script", () => {
+      expect(initSql).toMatch(new RegExp(`^CREATE DATABASE "?${declared(name, "database")}"?;`, "m"));
+    });
+  });
+});
+
+describe("Dockerfile", () => {
+  it("builds one service given by ARG SERVICE on node:20-slim and runs its dist/main.js", () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-slim$/m);
+    expect(dockerfile).toMatch(/^ARG SERVICE$/m);
+    expect(dockerfile).toContain("RUN npm ci");
+    expect(dockerfile).toContain("npx turbo run build --filter=@orderflow/${SERVICE}...");
+    expect(dockerfile).toMatch(/^CMD exec node services\/\$\{SERVICE\}\/dist\/main\.js$/m);
+  });
+});

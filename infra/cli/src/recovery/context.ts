@@ -1,0 +1,103 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { baseConfigShape, Topology, type ServiceDefinition } from "@orderflow/outbox";
+import { z } from "zod";
+import { CliError, oneLine } from "../errors.js";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDefinition = ServiceDefinition<any, any>;
+
+/** The services the recovery commands know, loaded on demand. */
+const loaders: Record<string, () => Promise<AnyDefinition>> = {
+  order: async () => (await import("@orderflow/order")).definition as AnyDefinition,
+  inventory: async () => (await import("@orderflow/inventory")).definition as AnyDefinition,
+  billing: async () => (await import("@orderflow/billing")).definition as AnyDefinition,
+  saga: async () => (await import("@orderflow/saga")).definition as AnyDefinition,
+};
+
+export const serviceNames = Object.keys(loaders);
+
+export async function loadService(name: string): Promise<AnyDefinition> {
+  const load = loaders[name];
+  if (!load)
+    throw new CliError("BAD_CONFIG", `unknown service "${name}" (one of ${serviceNames.join(", ")})`);
+  return load();
+}
+
+const envShape = z.object({
+  NATS_URL: baseConfigShape.NATS_URL,
+  DATABASE_URL: baseConfigShape.DATABASE_URL,
+  NATS_NAMESPACE: baseConfigShape.NATS_NAMESPACE,
+});
+
+export interface Broker {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly topology: Topology;
+  readonly serverUrl: string;
+  readonly env: Record<string, string | undefined>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Connects to the system's NATS from the same environment variables the services read. */
+export async function broker(env: Record<string, string | undefined> = process.env): Promise<Broker> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const parsed = envShape.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new CliError("BAD_CONFIG", `${String(issue.path[0])}: ${issue.message}`);
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: parsed.data.NATS_URL, timeout: 3000 });
+  } catch (err) {
+    throw new CliError("NOT_RUNNING", `NATS_URL: cannot reach ${parsed.data.NATS_URL}: ${oneLine(err)}`);
+  }
+  return {
+    nc,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    topology: new Topology(parsed.data.NATS_NAMESPACE),
+    serverUrl: parsed.data.DATABASE_URL,
+    env: cleaned,
+    async [Symbol.asyncDispose]() {
+      await nc.close();
+    },
+  };
+}
+
+/** Parses a time given as ISO 8601 or as a duration ago (`15m`, `2h`, `7d`). */
+export function parseTime(value: string, option: string): Date {
+  const ago = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (ago) {
+    const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s" | "m" | "h" | "d"];
+    return new Date(Date.now() - Number(ago[1]) * unit);
+  }
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) {
+    throw new CliError(
+      "BAD_CONFIG",
+      `${option}: "${value}" is not a time (ISO 8601 like 2026-01-31T12:00:00Z, or 15m / 2h / 7d ago)`,
+    );
+  }
+  return new Date(t);
+}
+
+export function parseSeq(value: string, option: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(value))
+    throw new CliError("BAD_CONFIG", `${option}: "${value}" is not a positive sequence number`);
+  return Number(value);
+}
+
+export function requireYes(yes: boolean | undefined, what: string): void {
+  if (!yes) throw new CliError("BAD_CONFIG", `${what} is destructive: add --yes to proceed`);
+}
+
+export async function assertStream(b: Broker, stream: string): Promise<void> {
+  const ok = await b.jsm.streams.info(stream).then(
+    () => true,
+    () => false,
+  );
+  if (!ok) throw new CliError("BAD_CONFIG", `unknown stream "${stream}"`);
+}

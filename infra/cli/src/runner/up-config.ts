@@ -1,0 +1,164 @@
+import { createServer } from "node:net";
+import { connect } from "@nats-io/transport-node";
+import { isOutboxError, parseConfig } from "@orderflow/outbox";
+import pg from "pg";
+import { z } from "zod";
+import { CliError, oneLine, redact } from "../errors.js";
+import type { ServiceEntry } from "./paths.js";
+
+export interface ServicePlan {
+  readonly entry: ServiceEntry;
+  readonly portVar: string;
+  readonly port: number;
+  /** `<NAME>_DATABASE_URL` when set; otherwise the service uses its database on the server. */
+  readonly databaseUrl: string | undefined;
+}
+
+export interface UpConfig {
+  /** From the environment; undefined means "spawn one". */
+  readonly natsUrl: string | undefined;
+  readonly databaseUrl: string | undefined;
+  /** Where services listen; probes use 127.0.0.1 when it is 0.0.0.0. */
+  readonly host: string;
+  /** The built services, to start. */
+  readonly services: readonly ServicePlan[];
+  /** What every service gets on top of the runner's environment (servers are added once known). */
+  readonly childEnv: Readonly<Record<string, string>>;
+}
+
+// The runner probes each service on its port, so 0 ("any free port") cannot work here.
+const runnerPort = z.coerce
+  .number({ error: "must be a number" })
+  .int("must be an integer")
+  .min(1, "must be between 1 and 65535")
+  .max(65535, "must be between 1 and 65535");
+
+/**
+ * Validates the environment for `orderflow up` with the services' own rules (`parseConfig` of
+ * @orderflow/outbox, once per service, built or not) plus the runner's: ports from 1 to 65535, all
+ * distinct.
+ * Throws a BAD_CONFIG CliError whose message is one line naming the variable.
+ */
+export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly ServiceEntry[]): UpConfig {
+  // Empty strings count as unset, as in the services' own parsing.
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") cleaned[k] = v;
+  const withDefaults: Record<string, string> = { LOG_LEVEL: "warn", ...cleaned };
+
+  const plans: ServicePlan[] = [];
+  for (const entry of services) {
+    const portVar = `${entry.name.toUpperCase()}_PORT`;
+    if (entry.defaultPort === undefined && withDefaults[portVar] === undefined) {
+      throw new CliError(
+        "BAD_CONFIG",
+        `${portVar}: not set, and services/${entry.name} declares no defaultPort`,
+      );
+    }
+    let parsed: ReturnType<typeof parseConfig>;
+    try {
+      parsed = parseConfig(withDefaults, {
+        name: entry.name,
+        database: entry.database,
+        defaultPort: entry.defaultPort ?? 0,
+        config: entry.config ?? {},
+      });
+    } catch (err) {
+      if (isOutboxError(err) && err.code === "BAD_CONFIG")
+        throw new CliError("BAD_CONFIG", err.message, { cause: err });
+      throw err;
+    }
+    const r = runnerPort.safeParse(parsed.port);
+    if (!r.success) {
+      throw new CliError(
+        "BAD_CONFIG",
+        `${portVar}: ${r.error.issues[0]?.message ?? "invalid"} (got "${parsed.port}")`,
+      );
+    }
+    const taken = plans.find((p) => p.port === r.data);
+    if (taken) {
+      // Blame the variable the user set, not the default it collides with.
+      const [blamed, other] =
+        withDefaults[portVar] !== undefined ? [portVar, taken.portVar] : [taken.portVar, portVar];
+      throw new CliError("BAD_CONFIG", `${blamed}: port ${r.data} is also ${other}`);
+    }
+    plans.push({
+      entry,
+      portVar,
+      port: r.data,
+      databaseUrl: withDefaults[`${entry.name.toUpperCase()}_DATABASE_URL`],
+    });
+  }
+  // With no service to parse it, the shared variables still have to be valid.
+  if (services.length === 0) {
+    try {
+      parseConfig(withDefaults, { name: "orderflow", database: "postgres", defaultPort: 1 });
+    } catch (err) {
+      if (isOutboxError(err)) throw new CliError("BAD_CONFIG", err.message, { cause: err });
+      throw err;
+    }
+  }
+
+  const childEnv: Record<string, string> = { LOG_LEVEL: withDefaults.LOG_LEVEL! };
+  for (const p of plans) childEnv[p.portVar] = String(p.port);
+  return {
+    natsUrl: cleaned.NATS_URL,
+    databaseUrl: cleaned.DATABASE_URL,
+    host: withDefaults.HOST ?? "127.0.0.1",
+    services: plans.filter((p) => p.entry.built),
+    childEnv,
+  };
+}
+
+/** Fails with one line naming the variable when a server given by URL does not answer. */
+export async function checkServers(config: UpConfig): Promise<void> {
+  await Promise.all([
+    config.natsUrl === undefined ? undefined : checkNats(config.natsUrl),
+    config.databaseUrl === undefined ? undefined : checkPostgres("DATABASE_URL", config.databaseUrl),
+  ]);
+}
+
+async function checkNats(url: string): Promise<void> {
+  let nc;
+  try {
+    nc = await connect({ servers: url, timeout: 3000, reconnect: false, name: "orderflow-up-check" });
+  } catch (err) {
+    throw new CliError("BAD_CONFIG", `NATS_URL: cannot connect to ${redact(url)}: ${oneLine(err)}`, {
+      cause: err,
+    });
+  }
+  const jetstream = nc.info?.jetstream === true;
+  await nc.close().catch(() => {});
+  if (!jetstream)
+    throw new CliError(
+      "BAD_CONFIG",
+      `NATS_URL: ${redact(url)} has JetStream disabled (start nats-server with -js)`,
+    );
+}
+
+async function checkPostgres(variable: string, url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+  } catch (err) {
+    throw new CliError("BAD_CONFIG", `${variable}: cannot connect to ${redact(url)}: ${oneLine(err)}`, {
+      cause: err,
+    });
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Fails with one line naming the variable when a service's port is already taken. */
+export async function checkPorts(config: UpConfig): Promise<void> {
+  for (const p of config.services) {
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen({ port: p.port, host: config.host, exclusive: true }, () => srv.close(() => resolve(true)));
+    });
+    if (!free)
+      throw new CliError("BAD_CONFIG", `${p.portVar}: port ${p.port} on ${config.host} is already in use`);
+  }
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import type { ServiceEntry } from "./paths.js";
+import { parseUpConfig } from "./up-config.js";
+
+const entry = (name: string, defaultPort: number | undefined, built = true): ServiceEntry => ({
+  name,
+  main: `/repo/services/${name}/dist/main.js`,
+  built,
+  defaultPort,
+  database: name,
+});
+const four = [entry("billing", 3002), entry("inventory", 3001), entry("order", 3000), entry("saga", 3003)];
+const badConfig = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return { code: (err as { code?: string }).code, message: (err as Error).message };
+  }
+  throw new Error("expected a configuration error");
+};
+
+describe("parseUpConfig", () => {
+  it("defaults: servers to spawn, the contract's ports, quieter logs", () => {
+    const c = parseUpConfig({}, four);
+    expect(c.natsUrl).toBeUndefined();
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.host).toBe("127.0.0.1");
+    expect(c.childEnv).toEqual({
+      LOG_LEVEL: "warn",
+      ORDER_PORT: "3000",
+      INVENTORY_PORT: "3001",
+      BILLING_PORT: "3002",
+      SAGA_PORT: "3003",
+    });
+  });
+
+  it("takes what is set; empty strings count as unset", () => {
+    const c = parseUpConfig(
+      {
+        NATS_URL: "nats://n:4222",
+        DATABASE_URL: "",
+        ORDER_PORT: "4000",
+        LOG_LEVEL: "debug",
+        HOST: "0.0.0.0",
+      },
+      four,
+    );
+    expect(c.natsUrl).toBe("nats://n:4222");
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.host).toBe("0.0.0.0");
+    expect(c.childEnv).toMatchObject({ ORDER_PORT: "4000", LOG_LEVEL: "debug" });
+  });
+
+  it("validates services that are not built yet, but plans only the built ones", () => {
+    const services = [entry("order", 3000, false), entry("saga", 3003)];
+    expect(parseUpConfig({}, services).services.map((p) => p.entry.name)).toEqual(["saga"]);
+    expect(badConfig(() => parseUpConfig({ ORDER_PORT: "x" }, services))).toEqual({
+      code: "BAD_CONFIG",
+      message: 'ORDER_PORT: must be a number (got "x")',
+    });
+  });
+
+  it("blames the variable that was set when two ports collide", () => {
+    expect(badConfig(() => parseUpConfig({ SAGA_PORT: "3001" }, four)).message).toBe(
+      "SAGA_PORT: port 3001 is also INVENTORY_PORT",
+    );
+    expect(badConfig(() => parseUpConfig({ BILLING_PORT: "3003" }, four)).message).toBe(
+      "BILLING_PORT: port 3003 is also SAGA_PORT",
+    );
+  });
+
+  it("needs a port for a service that declares none", () => {
+    expect(badConfig(() => parseUpConfig({}, [entry("extra", undefined)])).message).toBe(
+      "EXTRA_PORT: not set, and services/extra declares no defaultPort",
+    );
+    expect(parseUpConfig({ EXTRA_PORT: "4100" }, [entry("extra", undefined)]).services[0]?.port).toBe(4100);
+  });
+
+  it("still checks the shared variables when there is no service at all", () => {
+    expect(badConfig(() => parseUpConfig({ NATS_URL: "http://x" }, [])).message).toMatch(
+      /^NATS_URL: must be a URL/,
+    );
+  });
+});

@@ -1,0 +1,293 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitFor } from "@orderflow/infra";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { request } from "./http.js";
+import {
+  alive,
+  assertBuilt,
+  cleanEnv,
+  CliProcess,
+  FIXTURE_SERVICES,
+  killAll,
+  readProcessTree,
+  REPO_ROOT,
+  runCli,
+} from "../test/up-process.js";
+
+const gone = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+};
+
+/** A temp dir the embedded PostgreSQL (running as `postgres` when we are root) can reach. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+interface Up {
+  readonly proc: CliProcess;
+  /** name → pid for the runner, infra-host, nats-server, postgres and every service. */
+  readonly tree: Map<string, number>;
+  readonly url: (service: string) => string;
+}
+
+/**
+ * `orderflow up` on its own spawned nats-server and embedded PostgreSQL in `dataDir` (NATS_URL and
+ * DATABASE_URL unset), with free ports; resolves once it printed its ready line.
+ */
+async function startUp(
+  dataDir: string,
+  opts: {
+    servicesDir?: string;
+    services: readonly string[];
+    env?: Record<string, string>;
+    leftovers: Set<number>;
+  },
+): Promise<Up> {
+  const ports: Record<string, number> = {};
+  for (const s of opts.services) ports[s] = await freePort();
+  const env = cleanEnv({
+    ...Object.fromEntries(opts.services.map((s) => [`${s.toUpperCase()}_PORT`, String(ports[s])])),
+    ...opts.env,
+  });
+  const args = [
+    "up",
+    "--data-dir",
+    dataDir,
+    ...(opts.servicesDir ? ["--services-dir", opts.servicesDir] : []),
+  ];
+  const proc = new CliProcess(args, env);
+  opts.leftovers.add(proc.pid);
+  const tree = new Map<string, number>();
+  // A test that fails half-way must not leave its runner holding the data dir for the next one.
+  onTestFinished(async () => {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+    proc.child.kill("SIGTERM");
+    const stopped = await Promise.race([
+      proc.exited.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 8000).unref()),
+    ]);
+    if (!stopped) killAll([proc.pid, ...tree.values()]);
+  });
+  await proc.line(/^orderflow: ready in [\d.]+ s/, 30_000);
+  for (const [name, pid] of readProcessTree(dataDir)) {
+    tree.set(name, pid);
+    opts.leftovers.add(pid);
+  }
+  return { proc, tree, url: (s) => `http://127.0.0.1:${ports[s]}` };
+}
+
+describe("orderflow up with a stand-in service", () => {
+  let tmp: string;
+  const leftovers = new Set<number>();
+  const up = (dataDir: string, env: Record<string, string> = {}) =>
+    startUp(dataDir, { servicesDir: FIXTURE_SERVICES, services: ["inventory"], env, leftovers });
+
+  beforeAll(() => {
+    assertBuilt();
+    tmp = tempDir("orderflow-cli-up-");
+  });
+  afterAll(() => {
+    killAll(leftovers);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("starts NATS, PostgreSQL and the service, seeds, and on SIGTERM stops every process and exits 0", async () => {
+    const dataDir = join(tmp, "graceful");
+    const { proc, tree, url } = await up(dataDir);
+
+    expect(proc.stdout).toContain(`orderflow: data in ${dataDir}`);
+    expect(proc.stdout.join("\n")).toMatch(
+      /^ {2}nats {6}nats:\/\/127\.0\.0\.1:\d+ {2}\(nats-server, store .*, pid \d+\)$/m,
+    );
+    expect(proc.stdout.join("\n")).toMatch(
+      /^ {2}postgres {2}postgres:\/\/\S+ {2}\(embedded, data .*, pid \d+\)$/m,
+    );
+    const line = await proc.line(/^ {2}inventory (http:\/\/\S+) {2}\(pid (\d+)\)$/);
+    expect(line[1]).toBe(url("inventory"));
+    expect(Number(line[2])).toBe(tree.get("inventory"));
+    expect([...tree.keys()].sort()).toEqual(["infra-host", "inventory", "nats-server", "postgres", "runner"]);
+    for (const pid of tree.values()) expect(alive(pid)).toBe(true);
+
+    expect((await request("GET", `${url("inventory")}/readyz`)).status).toBe(200);
+    expect((await request("GET", `${url("inventory")}/stock/sku-apple`)).body).toMatchObject({
+      available: 100,
+    });
+
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+    expect(proc.stdout.at(-1)).toBe("orderflow: stopped");
+    for (const [name, pid] of tree) expect(gone(pid), `${name} (pid ${pid}) is gone`).toBe(true);
+    expect(existsSync(join(dataDir, "orderflow.pid"))).toBe(false);
+    expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(false);
+    expect(existsSync(join(dataDir, "nats", "nats-server.pid"))).toBe(false);
+  }, 60_000);
+
+  it("after kill -9 of the runner the services exit by themselves, the servers follow, and a restart keeps the data", async () => {
+    const dataDir = join(tmp, "runner-killed");
+    const first = await up(dataDir);
+    expect((await request("PUT", `${first.url("inventory")}/stock/sku-apple`, { available: 7 })).status).toBe(
+      200,
+    );
+
+    first.proc.child.kill("SIGKILL");
+    expect(await first.proc.exited).toEqual({ code: null, signal: "SIGKILL" });
+    // Nobody signals the service: it notices its parent's death on the IPC channel.
+    await waitFor("the service to exit", () => !alive(first.tree.get("inventory")!), { timeoutMs: 15_000 });
+    await waitFor(
+      "every process of the killed run to exit",
+      () => [...first.tree.values()].every((pid) => !alive(pid)),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+
+    const second = await up(dataDir);
+    expect(second.proc.stdout).toContain(
+      "orderflow: demo data kept from earlier runs: stock sku-apple, stock sku-pear, stock sku-rare",
+    );
+    expect((await request("GET", `${second.url("inventory")}/stock/sku-apple`)).body).toMatchObject({
+      available: 7,
+    });
+    second.proc.child.kill("SIGTERM");
+    expect((await second.proc.exited).code).toBe(0);
+  }, 90_000);
+
+  it("after kill -9 of every process, a restart removes the stale pid files and recovers the data", async () => {
+    const dataDir = join(tmp, "all-killed");
+    const first = await up(dataDir);
+    expect((await request("PUT", `${first.url("inventory")}/stock/sku-pear`, { available: 3 })).status).toBe(
+      200,
+    );
+    killAll(first.tree.values());
+    await waitFor("every process to die", () => [...first.tree.values()].every((pid) => !alive(pid)), {
+      timeoutMs: 10_000,
+    });
+    expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(true);
+
+    const second = await up(dataDir);
+    expect(second.proc.stdout.join("\n")).toMatch(
+      /^orderflow: removed .*postmaster\.pid left by an earlier run/m,
+    );
+    expect((await request("GET", `${second.url("inventory")}/stock/sku-pear`)).body).toMatchObject({
+      available: 3,
+    });
+
+    // While it runs, a second runner on the same data dir stops at once, naming the first.
+    const other = await runCli(
+      ["up", "--data-dir", dataDir, "--services-dir", FIXTURE_SERVICES],
+      cleanEnv({ INVENTORY_PORT: "1" }),
+    );
+    expect(other.stderr).toEqual([`orderflow: another orderflow is running (pid ${second.proc.pid})`]);
+    expect(other.code).toBe(1);
+
+    second.proc.child.kill("SIGTERM");
+    expect((await second.proc.exited).code).toBe(0);
+  }, 90_000);
+
+  it("a second signal forces: a service stuck on stop is killed, nothing is left, exit 130", async () => {
+    const dataDir = join(tmp, "forced");
+    const { proc, tree } = await up(dataDir, { FIXTURE_STUCK_ON_STOP: "1" });
+    proc.child.kill("SIGINT");
+    await proc.line(/^orderflow: SIGINT, stopping gracefully/);
+    // Stuck: the graceful stop cannot finish by itself.
+    expect(alive(tree.get("inventory")!)).toBe(true);
+    // A second Ctrl-C (signals right after the first count as copies of it, as npm forwards them).
+    await waitFor(
+      "the runner to take a second SIGINT as forcing",
+      () => {
+        if (proc.stdout.includes("orderflow: SIGINT again, forcing")) return true;
+        proc.child.kill("SIGINT");
+        return false;
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+    expect(await proc.exited).toEqual({ code: 130, signal: null });
+    await waitFor("every process to exit", () => [...tree.values()].every((pid) => !alive(pid)), {
+      timeoutMs: 10_000,
+    });
+  }, 60_000);
+});
+
+const SERVICES = ["order", "inventory", "billing", "saga"] as const;
+const servicesBuilt = SERVICES.every((s) => existsSync(join(REPO_ROOT, "services", s, "dist", "main.js")));
+
+describe.skipIf(!servicesBuilt)("orderflow up with the four services", () => {
+  let dataDir: string;
+  const leftovers = new Set<number>();
+  const up = () => startUp(dataDir, { services: SERVICES, leftovers });
+
+  // In beforeAll, not at collection: a skipped suite must not leave a directory behind.
+  let tmp: string;
+  beforeAll(() => {
+    assertBuilt();
+    tmp = tempDir("orderflow-cli-up4-");
+    dataDir = join(tmp, "data");
+  });
+  afterAll(() => {
+    killAll(leftovers);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("starts everything from nothing within 30 s, runs the demo, and stops every process on SIGTERM", async () => {
+    const { proc, tree, url } = await up();
+    for (const s of SERVICES) {
+      const line = await proc.line(new RegExp(`^ {2}${s} +(http://\\S+) {2}\\(pid (\\d+)\\)$`));
+      expect(line[1]).toBe(url(s));
+      expect((await request("GET", `${url(s)}/readyz`)).status, `${s} /readyz`).toBe(200);
+    }
+    expect(proc.stdout.join("\n")).toContain("orderflow: demo data created:");
+
+    const demo = await runCli(
+      ["demo"],
+      cleanEnv({
+        ORDER_URL: url("order"),
+        INVENTORY_URL: url("inventory"),
+        BILLING_URL: url("billing"),
+        SAGA_URL: url("saga"),
+      }),
+    );
+    const text = demo.stdout.join("\n");
+    expect(demo.code, `${text}\n${demo.stderr.join("\n")}`).toBe(0);
+    expect(text).toMatch(/1\. confirmed: .*\n {3}order \S+: CONFIRMED/);
+    expect(text).toMatch(/2\. out of stock: .*\n {3}order \S+: CANCELLED \(/);
+    expect(text).toMatch(/3\. payment declined: .*\n {3}order \S+: CANCELLED \(/);
+    expect(text).toMatch(/ → /);
+
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+    for (const [name, pid] of tree) expect(gone(pid), `${name} (pid ${pid}) is gone`).toBe(true);
+  }, 120_000);
+
+  it("after kill -9 of the runner the services exit by themselves, and a restart finds the seeded stock", async () => {
+    const first = await up();
+    const before = await request<{ available: number }>("GET", `${first.url("inventory")}/stock/sku-rare`);
+    expect(before.status).toBe(200);
+    first.proc.child.kill("SIGKILL");
+    await first.proc.exited;
+    await waitFor("the services to exit", () => SERVICES.every((s) => !alive(first.tree.get(s)!)), {
+      timeoutMs: 20_000,
+    });
+    await waitFor("the servers to exit", () => [...first.tree.values()].every((pid) => !alive(pid)), {
+      timeoutMs: 30_000,
+    });
+
+    const second = await up();
+    expect(second.proc.stdout.join("\n")).toMatch(
+      /^orderflow: demo data kept from earlier runs: .*stock sku-rare/m,
+    );
+    expect((await request("GET", `${second.url("inventory")}/stock/sku-rare`)).body).toMatchObject({
+      available: before.body.available,
+    });
+    second.proc.child.kill("SIGTERM");
+    expect((await second.proc.exited).code).toBe(0);
+  }, 120_000);
+});
