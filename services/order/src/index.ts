@@ -1,5 +1,6 @@
 export { definition } from "./service.js";
-export { decide, evolve, totalOf } from "./decide.js";
-export type { OrderState, OrderDecision, OrderEvent } from "./decide.js";
-export { CreateOrder } from "./routes.js";
-export type { OrderDb, OrderStatus } from "./migrations.js";
+export { decide, evolve, ignoredBecause, totalOf } from "./order-decider.js";
+export type { OrderState, OrderStatus, OrderCommand, OrderEvent } from "./order-decider.js";
+export { CreateOrderRequest, IdempotencyHeaders, requestHash } from "./create-order.js";
+export type { OrderView } from "./order-store.js";
+export type { OrderDb, OrderLineRow } from "./migrations.js";

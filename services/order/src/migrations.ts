@@ -1,14 +1,22 @@
-import { sql, type Kysely, type Migration } from "kysely";
+import { sql, type ColumnType, type Kysely, type Migration } from "kysely";
+import type { OrderStatus } from "./order-decider.js";
 
-export type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
+export interface OrderLineRow {
+  sku: string;
+  quantity: number;
+  unitPriceCents: number;
+}
 
 export interface OrderTable {
+  /** UUIDv7. */
   id: string;
   customer_id: string;
   status: OrderStatus;
   reason: string | null;
-  items: { sku: string; quantity: number; unitPriceCents: number }[];
-  total_cents: string | number;
+  /** jsonb: written as a JSON string, read back parsed. */
+  items: ColumnType<OrderLineRow[], string, string>;
+  /** bigint: pg returns it as a string. */
+  total_cents: ColumnType<string, number, number>;
   currency: string;
   created_at: Date;
   updated_at: Date;

@@ -1,7 +1,7 @@
 import type { ServiceDefinition } from "@orderflow/outbox";
-import { handlers } from "./handlers.js";
 import { migrations, type OrderDb } from "./migrations.js";
-import { routes } from "./routes.js";
+import { orderHandlers } from "./order-handlers.js";
+import { orderRoutes } from "./order-routes.js";
 
 /** Takes orders over HTTP and applies the saga's decision to them. */
 export const definition: ServiceDefinition<OrderDb> = {
@@ -9,6 +9,6 @@ export const definition: ServiceDefinition<OrderDb> = {
   database: "orders",
   defaultPort: 3000,
   migrations,
-  handlers,
-  routes,
+  handlers: orderHandlers,
+  routes: (app, deps) => orderRoutes(app, deps),
 };

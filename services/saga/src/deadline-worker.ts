@@ -1,69 +1,91 @@
 import { derivedEventId } from "@orderflow/events";
 import { describeError, type ServiceDeps, type Worker } from "@orderflow/outbox";
-import { sql } from "kysely";
 import type { SagaDb } from "./migrations.js";
-import { applyInput } from "./store.js";
+import { applySagaInput } from "./saga-store.js";
 
-export interface DeadlineConfig {
-  SAGA_DEADLINE_MS: number;
-  SAGA_TICK_MS: number;
+export interface DeadlineWorkerOptions {
+  readonly db: ServiceDeps<SagaDb>["db"];
+  readonly outbox: ServiceDeps<SagaDb>["outbox"];
+  readonly logger: ServiceDeps<SagaDb>["logger"];
+  readonly now: () => Date;
+  readonly deadlineMs: number;
+  readonly tickMs: number;
+  /** Sagas handled per transaction. */
+  readonly batchSize?: number;
 }
 
 /**
- * Every tick, fails the sagas whose deadline passed while still awaiting a reply. Instances share
- * the work with SKIP LOCKED; compensations get ids derived from the order, so a retried tick
- * re-enqueues nothing new.
+ * Every `tickMs`, feeds the `deadline` input to the sagas still AWAITING past their deadline.
+ * Instances share the work through `FOR UPDATE SKIP LOCKED`; commands get ids derived from the
+ * order, so a tick re-run after a crash re-enqueues ids the outbox already holds.
  */
-export function deadlineWorker({
-  db,
-  outbox,
-  now,
-  logger,
-  config,
-}: Pick<ServiceDeps<SagaDb>, "db" | "outbox" | "now" | "logger"> & { config: DeadlineConfig }): Worker {
+export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { tick(): Promise<number> } {
+  const { db, outbox, logger, now } = opts;
+  const batchSize = opts.batchSize ?? 100;
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
+  let inFlight: Promise<unknown> | undefined;
+  let stopped = true;
 
-  async function tick(): Promise<number> {
-    return db.transaction().execute(async (trx) => {
+  /** One pass; returns how many sagas it timed out. */
+  const tick = (): Promise<number> =>
+    db.transaction().execute(async (trx) => {
       const at = now();
-      const due = await sql<{ order_id: string }>`
-        SELECT order_id FROM sagas WHERE status = 'AWAITING' AND deadline_at <= ${at}
-        ORDER BY deadline_at LIMIT 100 FOR UPDATE SKIP LOCKED`.execute(trx);
-      for (const { order_id: orderId } of due.rows) {
-        await applyInput(trx, { name: "deadline", data: { orderId } }, {
-          now: at,
-          deadlineMs: config.SAGA_DEADLINE_MS,
-          send: (c) =>
-            outbox.enqueue(trx, c.name, c.data as never, { correlationId: orderId, id: derivedEventId(`${orderId}:deadline`, c.name) }),
-        });
+      const due = await trx
+        .selectFrom("sagas")
+        .select("order_id")
+        .where("state", "=", "AWAITING")
+        .where("deadline_at", "<=", at)
+        .orderBy("deadline_at")
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      for (const { order_id: orderId } of due) {
+        const t = await applySagaInput(
+          trx,
+          { name: "deadline", data: { orderId } },
+          {
+            now: at,
+            deadlineMs: opts.deadlineMs,
+            send: (c) =>
+              outbox.enqueue(trx, c.name, c.data, {
+                correlationId: orderId,
+                id: derivedEventId(`${orderId}:deadline`, c.name),
+              }),
+          },
+        );
+        if (t.sent.length)
+          logger.info(
+            { orderId, reason: t.after.reason, sent: t.sent.map((c) => c.name) },
+            "saga deadline passed",
+          );
       }
-      return due.rows.length;
+      return due.length;
     });
-  }
 
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = tick()
-        .then((n) => {
-          if (n) logger.info({ sagas: n }, "saga deadlines passed");
-        })
-        .catch((err: unknown) => logger.warn({ err: describeError(err) }, "deadline tick failed"))
-        .finally(schedule);
-    }, config.SAGA_TICK_MS);
+      inFlight = tick()
+        .catch((err: unknown) => logger.warn({ err: describeError(err) }, "saga deadline tick failed"))
+        .finally(() => {
+          inFlight = undefined;
+          schedule();
+        });
+    }, opts.tickMs);
   };
 
   return {
+    tick,
     start() {
+      if (!stopped) return;
       stopped = false;
       schedule();
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await running;
+      await inFlight;
     },
   };
 }

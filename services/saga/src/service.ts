@@ -1,23 +1,27 @@
 import type { ServiceDefinition } from "@orderflow/outbox";
-import { z } from "zod";
-import { deadlineWorker } from "./deadline-worker.js";
-import { handlers } from "./handlers.js";
+import { createDeadlineWorker } from "./deadline-worker.js";
 import { migrations, type SagaDb } from "./migrations.js";
-import { routes } from "./routes.js";
+import { sagaConfig, type SagaConfigShape } from "./saga-config.js";
+import { sagaHandlers } from "./saga-handlers.js";
+import { sagaRoutes } from "./saga-routes.js";
 
-const config = {
-  SAGA_DEADLINE_MS: z.coerce.number({ error: "must be a number" }).int().positive().default(30_000),
-  SAGA_TICK_MS: z.coerce.number({ error: "must be a number" }).int().positive().default(200),
-};
-
-/** The coordinator: one persisted state machine per order. */
-export const definition: ServiceDefinition<SagaDb, typeof config> = {
+/** The coordinator: one persisted state machine per order, with a deadline per saga. */
+export const definition: ServiceDefinition<SagaDb, SagaConfigShape> = {
   name: "saga",
   database: "saga",
   defaultPort: 3003,
   migrations,
-  config,
-  handlers,
-  routes,
-  workers: (deps) => [deadlineWorker(deps)],
+  config: sagaConfig,
+  handlers: sagaHandlers,
+  routes: sagaRoutes,
+  workers: ({ db, outbox, logger, now, config }) => [
+    createDeadlineWorker({
+      db,
+      outbox,
+      logger,
+      now,
+      deadlineMs: config.SAGA_DEADLINE_MS,
+      tickMs: config.SAGA_TICK_MS,
+    }),
+  ],
 };

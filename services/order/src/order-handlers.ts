@@ -1,0 +1,33 @@
+import { PermanentError, type HandlerContext, type Handlers, type ServiceDeps } from "@orderflow/outbox";
+import type { OrderDb } from "./migrations.js";
+import { decide, evolve, ignoredBecause, type OrderCommand } from "./order-decider.js";
+import { loadOrderForUpdate, saveOrder } from "./order-store.js";
+
+/** Applies the saga's decisions: PENDING → CONFIRMED | CANCELLED, once. */
+export function orderHandlers({ now, logger }: Pick<ServiceDeps<OrderDb>, "now" | "logger">): Handlers {
+  const apply = async (command: OrderCommand, { trx, emit }: HandlerContext): Promise<void> => {
+    const orderId = command.data.orderId;
+    const order = await loadOrderForUpdate(trx, orderId);
+    // The saga decides only on orders this service published: anything else can never apply.
+    if (!order) throw new PermanentError(`unknown order ${orderId}`);
+    const events = decide(command, order);
+    if (!events.length) {
+      const why = ignoredBecause(command, order);
+      if (why?.conflict) logger.warn({ orderId, command: command.name, status: order.status }, why.message);
+      else
+        logger.debug(
+          { orderId, command: command.name, status: order.status },
+          why?.message ?? "nothing to do",
+        );
+      return;
+    }
+    const next = events.reduce(evolve, order);
+    await saveOrder(trx, next, now());
+    for (const e of events) await emit(e.name, e.data, { correlationId: orderId });
+    logger.info({ orderId, status: next.status, reason: next.reason }, `order ${next.status.toLowerCase()}`);
+  };
+  return {
+    "order.approve.requested": (e, ctx) => apply({ name: e.name, data: e.data }, ctx),
+    "order.cancel.requested": (e, ctx) => apply({ name: e.name, data: e.data }, ctx),
+  };
+}

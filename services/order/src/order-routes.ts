@@ -1,0 +1,49 @@
+import { newEventId } from "@orderflow/events";
+import type { ServiceDeps } from "@orderflow/outbox";
+import type { FastifyInstance } from "fastify";
+import { CreateOrderRequest, IdempotencyHeaders } from "./create-order.js";
+import type { OrderDb } from "./migrations.js";
+import { placeOrder, readOrder } from "./order-store.js";
+
+export interface OrderRoutesOptions {
+  /** Order ids; UUIDv7 by default. */
+  readonly newId?: () => string;
+}
+
+/**
+ * `POST /orders` and `GET /orders/:orderId`. Validation errors are thrown as ZodErrors: the
+ * runtime answers them 400 `{error, issues:[{path, message}]}`.
+ */
+export function orderRoutes(
+  app: FastifyInstance,
+  { db, outbox, now }: Pick<ServiceDeps<OrderDb>, "db" | "outbox" | "now">,
+  { newId = newEventId }: OrderRoutesOptions = {},
+): void {
+  app.post("/orders", async (req, reply) => {
+    const { "idempotency-key": idempotencyKey } = IdempotencyHeaders.parse(req.headers);
+    const body = CreateOrderRequest.parse(req.body);
+    const result = await placeOrder(db, body, { outbox, now, newId, idempotencyKey });
+    switch (result.kind) {
+      case "created":
+        return reply.code(201).send({ orderId: result.orderId, status: result.status });
+      case "replayed":
+        return reply
+          .code(201)
+          .header("idempotent-replayed", "true")
+          .send({ orderId: result.orderId, status: result.status });
+      case "key-reused":
+        return reply
+          .code(422)
+          .send({ error: "Idempotency-Key was already used with a different request body" });
+      default: {
+        const never: never = result;
+        return never;
+      }
+    }
+  });
+
+  app.get<{ Params: { orderId: string } }>("/orders/:orderId", async (req, reply) => {
+    const { orderId } = req.params;
+    return (await readOrder(db, orderId)) ?? reply.code(404).send({ error: `unknown order ${orderId}` });
+  });
+}

@@ -1,0 +1,143 @@
+import type { AnyTransaction, Outbox } from "@orderflow/outbox";
+import type { Kysely, Selectable, Transaction } from "kysely";
+import { requestHash, type CreateOrderRequest } from "./create-order.js";
+import type { OrderDb, OrderLineRow, OrderTable } from "./migrations.js";
+import { totalOf, type OrderState, type OrderStatus } from "./order-decider.js";
+
+/** Every order is taken in this currency until prices carry their own. */
+export const CURRENCY = "USD";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Order ids are UUIDs; anything else cannot name an order (and must not reach a uuid column). */
+export const isOrderId = (id: string): boolean => UUID.test(id);
+
+export interface PlaceOrderOptions {
+  readonly outbox: Outbox;
+  readonly now: () => Date;
+  readonly newId: () => string;
+  readonly idempotencyKey?: string | undefined;
+}
+
+export type PlaceOrderResult =
+  | { readonly kind: "created"; readonly orderId: string; readonly status: "PENDING" }
+  | { readonly kind: "replayed"; readonly orderId: string; readonly status: "PENDING" }
+  | { readonly kind: "key-reused" };
+
+/**
+ * Inserts the order PENDING and enqueues `order.created` in one transaction. With an idempotency
+ * key, the key is claimed first in the same transaction: a concurrent request with the same key
+ * waits on the key's unique index until this one commits, then finds it taken.
+ */
+export async function placeOrder(
+  db: Kysely<OrderDb>,
+  req: CreateOrderRequest,
+  opts: PlaceOrderOptions,
+): Promise<PlaceOrderResult> {
+  const hash = requestHash(req);
+  return db.transaction().execute(async (trx): Promise<PlaceOrderResult> => {
+    const orderId = opts.newId();
+    if (opts.idempotencyKey !== undefined) {
+      const claimed = await trx
+        .insertInto("idempotency_keys")
+        .values({ key: opts.idempotencyKey, order_id: orderId, request_hash: hash })
+        .onConflict((oc) => oc.column("key").doNothing())
+        .returning("order_id")
+        .executeTakeFirst();
+      if (!claimed) {
+        const existing = await trx
+          .selectFrom("idempotency_keys")
+          .select(["order_id", "request_hash"])
+          .where("key", "=", opts.idempotencyKey)
+          .executeTakeFirstOrThrow();
+        return existing.request_hash === hash
+          ? { kind: "replayed", orderId: existing.order_id, status: "PENDING" }
+          : { kind: "key-reused" };
+      }
+    }
+    const at = opts.now();
+    const items = req.items.map(({ sku, quantity, unitPriceCents }) => ({ sku, quantity, unitPriceCents }));
+    const totalCents = totalOf(items);
+    await trx
+      .insertInto("orders")
+      .values({
+        id: orderId,
+        customer_id: req.customerId,
+        status: "PENDING",
+        reason: null,
+        items: JSON.stringify(items),
+        total_cents: totalCents,
+        currency: CURRENCY,
+        created_at: at,
+        updated_at: at,
+      })
+      .execute();
+    await opts.outbox.enqueue(
+      trx,
+      "order.created",
+      { orderId, customerId: req.customerId, items, totalCents, currency: CURRENCY },
+      { correlationId: orderId },
+    );
+    return { kind: "created", orderId, status: "PENDING" };
+  });
+}
+
+export interface OrderView {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly status: OrderStatus;
+  readonly reason?: string;
+  readonly items: readonly OrderLineRow[];
+  readonly totalCents: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+const viewOf = (o: Selectable<OrderTable>): OrderView => ({
+  orderId: o.id,
+  customerId: o.customer_id,
+  status: o.status,
+  ...(o.reason !== null ? { reason: o.reason } : {}),
+  items: o.items,
+  totalCents: Number(o.total_cents),
+  createdAt: o.created_at.toISOString(),
+  updatedAt: o.updated_at.toISOString(),
+});
+
+/** The order as `GET /orders/:orderId` answers; undefined if unknown. */
+export async function readOrder(db: Kysely<OrderDb>, orderId: string): Promise<OrderView | undefined> {
+  if (!isOrderId(orderId)) return undefined;
+  const row = await db.selectFrom("orders").selectAll().where("id", "=", orderId).executeTakeFirst();
+  return row && viewOf(row);
+}
+
+/** Loads and locks an order for a decision; undefined if unknown. */
+export async function loadOrderForUpdate(
+  trx: AnyTransaction,
+  orderId: string,
+): Promise<OrderState | undefined> {
+  if (!isOrderId(orderId)) return undefined;
+  const row = await (trx as Transaction<OrderDb>)
+    .selectFrom("orders")
+    .select(["id", "customer_id", "status", "total_cents", "reason"])
+    .where("id", "=", orderId)
+    .forUpdate()
+    .executeTakeFirst();
+  return (
+    row && {
+      orderId: row.id,
+      customerId: row.customer_id,
+      status: row.status,
+      totalCents: Number(row.total_cents),
+      reason: row.reason ?? undefined,
+    }
+  );
+}
+
+/** Persists an order's new status. */
+export async function saveOrder(trx: AnyTransaction, order: OrderState, at: Date): Promise<void> {
+  await (trx as Transaction<OrderDb>)
+    .updateTable("orders")
+    .set({ status: order.status, reason: order.reason ?? null, updated_at: at })
+    .where("id", "=", order.orderId)
+    .execute();
+}

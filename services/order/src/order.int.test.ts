@@ -1,0 +1,297 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { newEventId } from "@orderflow/events";
+import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
+import { startService, type RunningService } from "@orderflow/outbox";
+import { sql } from "kysely";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventsOf, publish } from "../test/events.js";
+import type { OrderDb } from "./migrations.js";
+import type { OrderView } from "./order-store.js";
+import { definition } from "./service.js";
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const apple = { sku: "sku-apple", quantity: 2, unitPriceCents: 150 };
+const pear = { sku: "sku-pear", quantity: 3, unitPriceCents: 99 };
+
+describe("order service over real NATS and PostgreSQL", () => {
+  let nats: TestNats;
+  let database: TestDatabase;
+  let svc: RunningService<OrderDb>;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+  const logs: { level: number; msg: string; orderId?: string }[] = [];
+
+  beforeAll(async () => {
+    nats = await testNats();
+    database = await testDatabase("order");
+    svc = await startService(definition, {
+      env: {
+        NATS_URL: nats.url,
+        ORDER_DATABASE_URL: database.url,
+        ORDER_PORT: "0",
+        LOG_LEVEL: "silent",
+        RELAY_POLL_MS: "100",
+      },
+      logger: pino(
+        { level: "warn" },
+        { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) },
+      ),
+    });
+    nc = await connect({ servers: nats.url });
+    js = jetstream(nc);
+    jsm = await jetstreamManager(nc);
+  }, 30_000);
+  afterAll(async () => {
+    await nc?.close();
+    await svc?.stop();
+    await nats?.[Symbol.asyncDispose]();
+    await database?.[Symbol.asyncDispose]();
+  }, 30_000);
+
+  const post = async (body: unknown, headers: Record<string, string> = {}) => {
+    const r = await fetch(`${svc.url}/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return { status: r.status, headers: r.headers, body: (await r.json()) as Record<string, unknown> };
+  };
+  const get = async (orderId: string) => {
+    const r = await fetch(`${svc.url}/orders/${orderId}`);
+    return { status: r.status, body: (await r.json()) as OrderView & { error?: string } };
+  };
+  const place = async (items = [apple], customerId = "alice") => {
+    const r = await post({ customerId, items });
+    expect(r.status).toBe(201);
+    return r.body.orderId as string;
+  };
+  const outboxRows = async () =>
+    Number((await sql<{ n: string }>`SELECT count(*) AS n FROM orderflow_outbox`.execute(svc.db)).rows[0]!.n);
+  /** Waits until the service consumed everything on SAGA and published its whole outbox. */
+  const settle = () =>
+    waitFor("order service caught up and published", async () => {
+      const c = await jsm.consumers.info("SAGA", "order");
+      if (c.num_pending + c.num_ack_pending > 0) return false;
+      const r = await sql<{
+        n: string;
+      }>`SELECT count(*) AS n FROM orderflow_outbox WHERE published_at IS NULL`.execute(svc.db);
+      return Number(r.rows[0]!.n) === 0;
+    });
+  const orderEvents = async (orderId: string) => {
+    await settle();
+    return eventsOf(jsm, "ORDERS", orderId);
+  };
+  const statusIs = (orderId: string, status: string) =>
+    waitFor(`order ${orderId} ${status}`, async () => {
+      const r = await get(orderId);
+      return r.body.status === status ? r.body : undefined;
+    });
+
+  describe("POST /orders", () => {
+    it("creates the order PENDING and publishes order.created (v2) with its total", async () => {
+      const r = await post({ customerId: "alice", items: [apple, pear] });
+      expect(r.status).toBe(201);
+      const orderId = r.body.orderId as string;
+      expect(r.body).toEqual({ orderId, status: "PENDING" });
+      expect(orderId).toMatch(UUID_V7);
+
+      const events = await orderEvents(orderId);
+      expect(events.map((e) => e.name)).toEqual(["order.created"]);
+      expect(events[0]).toMatchObject({
+        subject: "orders.order.created",
+        correlationId: orderId,
+        data: {
+          orderId,
+          customerId: "alice",
+          items: [apple, pear],
+          totalCents: 2 * 150 + 3 * 99,
+          currency: "USD",
+        },
+      });
+
+      const o = await get(orderId);
+      expect(o.status).toBe(200);
+      expect(o.body).toEqual({
+        orderId,
+        customerId: "alice",
+        status: "PENDING",
+        items: [apple, pear],
+        totalCents: 597,
+        createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as string,
+        updatedAt: o.body.createdAt,
+      });
+      expect("reason" in o.body).toBe(false);
+    });
+
+    it("the same Idempotency-Key returns the same order and enqueues nothing more", async () => {
+      const key = `key-${newEventId()}`;
+      const before = await outboxRows();
+      const first = await post({ customerId: "bob", items: [apple] }, { "Idempotency-Key": key });
+      expect(first.status).toBe(201);
+      // Formatting and key order do not make a different request.
+      const again = await post(
+        `{"items":[{"unitPriceCents":150,"quantity":2,"sku":"sku-apple"}],  "customerId":"bob"}`,
+        { "Idempotency-Key": key },
+      );
+      expect(again.status).toBe(201);
+      expect(again.body).toEqual(first.body);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(await outboxRows()).toBe(before + 1);
+      expect((await orderEvents(first.body.orderId as string)).map((e) => e.name)).toEqual(["order.created"]);
+
+      // Another key, same body: another order.
+      const other = await post({ customerId: "bob", items: [apple] }, { "Idempotency-Key": `${key}-2` });
+      expect(other.body.orderId).not.toBe(first.body.orderId);
+    });
+
+    it("the same Idempotency-Key with another body → 422, nothing created", async () => {
+      const key = `key-${newEventId()}`;
+      const first = await post({ customerId: "carol", items: [apple] }, { "Idempotency-Key": key });
+      const before = await outboxRows();
+      const r = await post({ customerId: "carol", items: [pear] }, { "Idempotency-Key": key });
+      expect(r.status).toBe(422);
+      expect(r.body.error).toMatch(/Idempotency-Key/);
+      expect(await outboxRows()).toBe(before);
+      expect((await get(first.body.orderId as string)).body.items).toEqual([apple]);
+    });
+
+    it("concurrent requests with one Idempotency-Key create one order", async () => {
+      const key = `key-${newEventId()}`;
+      const before = await outboxRows();
+      const rs = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          post({ customerId: "dave", items: [pear] }, { "Idempotency-Key": key }),
+        ),
+      );
+      expect(rs.map((r) => r.status)).toEqual(Array(12).fill(201));
+      expect(new Set(rs.map((r) => r.body.orderId)).size).toBe(1);
+      expect(await outboxRows()).toBe(before + 1);
+      const n = await svc.db
+        .selectFrom("orders")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .where("customer_id", "=", "dave")
+        .executeTakeFirstOrThrow();
+      expect(Number(n.n)).toBe(1);
+    });
+
+    it.each([
+      [{ items: [apple] }, ["customerId"]],
+      [{ customerId: "", items: [apple] }, ["customerId"]],
+      [{ customerId: "alice", items: [] }, ["items"]],
+      [{ customerId: "alice" }, ["items"]],
+      [{ customerId: "alice", items: Array(101).fill(apple) }, ["items"]],
+      [{ customerId: "alice", items: [{ ...apple, quantity: 0 }] }, ["items.0.quantity"]],
+      [{ customerId: "alice", items: [apple, { ...pear, unitPriceCents: -5 }] }, ["items.1.unitPriceCents"]],
+      [{ customerId: "alice", items: [{ ...apple, sku: "s".repeat(65) }] }, ["items.0.sku"]],
+      [
+        { customerId: 7, items: [{ quantity: 1.5 }] },
+        ["customerId", "items.0.sku", "items.0.quantity", "items.0.unitPriceCents"],
+      ],
+    ])("400 for %j, naming %j", async (body, paths) => {
+      const before = await outboxRows();
+      const r = await post(body);
+      expect(r.status).toBe(400);
+      expect(r.body.error).toBeTypeOf("string");
+      const issues = r.body.issues as { path: string; message: string }[];
+      expect(issues.map((i) => i.path)).toEqual(paths);
+      for (const i of issues) expect(i.message).toBeTypeOf("string");
+      expect(await outboxRows()).toBe(before);
+    });
+
+    it("400 for malformed JSON and for an empty Idempotency-Key; 413 for a body over the limit", async () => {
+      const malformed = await post(`{"customerId": "alice", "items": [`);
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.error).toMatch(/malformed JSON/);
+
+      const emptyKey = await post({ customerId: "alice", items: [apple] }, { "Idempotency-Key": "" });
+      expect(emptyKey.status).toBe(400);
+      expect((emptyKey.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["idempotency-key"]);
+
+      const huge = await post({ customerId: "alice", items: [apple], padding: "x".repeat(300 * 1024) });
+      expect(huge.status).toBe(413);
+    });
+  });
+
+  describe("GET /orders/:orderId", () => {
+    it("404 with an error for an unknown id, a non-UUID id and an id that is almost a UUID", async () => {
+      for (const id of [
+        newEventId(),
+        "not-an-order",
+        "0190f3b4-2c1e-7e5a-9b1d-3f0c2a4b5c6",
+        "'; DROP TABLE orders; --",
+      ]) {
+        const r = await get(encodeURIComponent(id));
+        expect(r.status, id).toBe(404);
+        expect(r.body.error, id).toMatch(/unknown order/);
+      }
+    });
+  });
+
+  describe("the saga's decisions", () => {
+    it("order.approve.requested → CONFIRMED and order.confirmed; later decisions change nothing", async () => {
+      const orderId = await place([apple, pear], "erin");
+      const approveId = await publish(
+        js,
+        "order.approve.requested",
+        { orderId },
+        { correlationId: orderId, source: "/orderflow/saga" },
+      );
+      const o = await statusIs(orderId, "CONFIRMED");
+      expect("reason" in o).toBe(false);
+      expect(Date.parse(o.updatedAt)).toBeGreaterThanOrEqual(Date.parse(o.createdAt));
+
+      let events = await orderEvents(orderId);
+      expect(events.map((e) => e.name)).toEqual(["order.created", "order.confirmed"]);
+      expect(events[1]).toMatchObject({
+        data: { orderId, customerId: "erin", totalCents: 597 },
+        correlationId: orderId,
+        causationId: approveId,
+      });
+
+      // A duplicate approval (new event id) and a cancel after the confirmation: ignored.
+      await publish(js, "order.approve.requested", { orderId }, { correlationId: orderId });
+      await publish(
+        js,
+        "order.cancel.requested",
+        { orderId, reason: "too late" },
+        { correlationId: orderId },
+      );
+      events = await orderEvents(orderId);
+      expect(events.map((e) => e.name)).toEqual(["order.created", "order.confirmed"]);
+      expect((await get(orderId)).body.status).toBe("CONFIRMED");
+      // The conflicting decision is logged as a warning; the repeated one is not.
+      expect(logs.filter((l) => l.orderId === orderId).map((l) => [l.level, l.msg])).toEqual([
+        [40, "order.cancel.requested ignored: order already CONFIRMED"],
+      ]);
+    });
+
+    it("order.cancel.requested → CANCELLED with the reason and order.cancelled", async () => {
+      const orderId = await place([apple], "frank");
+      const reason = "out of stock: insufficient stock for sku-apple: requested 2, available 1";
+      await publish(js, "order.cancel.requested", { orderId, reason }, { correlationId: orderId });
+      const o = await statusIs(orderId, "CANCELLED");
+      expect(o.reason).toBe(reason);
+      const events = await orderEvents(orderId);
+      expect(events.map((e) => e.name)).toEqual(["order.created", "order.cancelled"]);
+      expect(events[1]!.data).toEqual({ orderId, customerId: "frank", reason });
+
+      // An approval after the cancellation is ignored.
+      await publish(js, "order.approve.requested", { orderId }, { correlationId: orderId });
+      expect((await orderEvents(orderId)).map((e) => e.name)).toEqual(["order.created", "order.cancelled"]);
+      expect((await get(orderId)).body).toMatchObject({ status: "CANCELLED", reason });
+    });
+
+    it("a decision about an order this service never took is dead-lettered, not retried", async () => {
+      const before = (await jsm.streams.info("DLQ")).state.messages;
+      const unknown = newEventId();
+      await publish(js, "order.approve.requested", { orderId: unknown }, { correlationId: unknown });
+      await waitFor("dead letter", async () => (await jsm.streams.info("DLQ")).state.messages === before + 1);
+      const m = await jsm.streams.getMessage("DLQ", { seq: (await jsm.streams.info("DLQ")).state.last_seq });
+      expect(m?.header.get("Orderflow-Dlq-Code")).toBe("PERMANENT");
+      expect(m?.header.get("Orderflow-Dlq-Reason")).toContain(`unknown order ${unknown}`);
+    });
+  });
+});

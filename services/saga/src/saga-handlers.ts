@@ -1,0 +1,49 @@
+import type { HandlerContext, Handlers, ServiceDeps } from "@orderflow/outbox";
+import type { SagaDb } from "./migrations.js";
+import type { SagaConfigShape } from "./saga-config.js";
+import type { SagaInput } from "./saga-decider.js";
+import { applySagaInput } from "./saga-store.js";
+
+/**
+ * Feeds every event the saga listens to through decide/evolve. Commands are emitted in the
+ * handler's transaction with ids derived from the causing event, so a re-run re-emits the same ids.
+ */
+export function sagaHandlers({
+  now,
+  config,
+  logger,
+}: Pick<ServiceDeps<SagaDb, SagaConfigShape>, "now" | "config" | "logger">): Handlers {
+  const apply = async (input: SagaInput, { trx, emit }: HandlerContext): Promise<void> => {
+    const orderId = input.data.orderId;
+    const t = await applySagaInput(trx, input, {
+      now: now(),
+      deadlineMs: config.SAGA_DEADLINE_MS,
+      send: (c) => emit(c.name, c.data, { correlationId: orderId }),
+    });
+    if (!t.events.length) {
+      logger.debug({ orderId, event: input.name, state: t.before.status }, "saga: input changed nothing");
+    } else if (t.before.status !== t.after.status || t.sent.length) {
+      logger.info(
+        {
+          orderId,
+          event: input.name,
+          from: t.before.status,
+          to: t.after.status,
+          sent: t.sent.map((c) => c.name),
+        },
+        "saga transition",
+      );
+    }
+  };
+  return {
+    "order.created": apply,
+    "inventory.reserved": apply,
+    "inventory.rejected": apply,
+    "inventory.released": apply,
+    "payment.charged": apply,
+    "payment.declined": apply,
+    "payment.refunded": apply,
+    "order.confirmed": apply,
+    "order.cancelled": apply,
+  };
+}

@@ -1,0 +1,168 @@
+import type { AnyTransaction } from "@orderflow/outbox";
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { SagaDb, SagaTable } from "./migrations.js";
+import {
+  commandsOf,
+  decide,
+  evolve,
+  type SagaCommand,
+  type SagaEvent,
+  type SagaInput,
+  type SagaState,
+} from "./saga-decider.js";
+
+export interface ApplyInputOptions {
+  readonly now: Date;
+  /** How long the saga waits for the replies once it learns of the order. */
+  readonly deadlineMs: number;
+  /** Enqueues one command in the same transaction. */
+  readonly send: (command: SagaCommand) => Promise<unknown>;
+}
+
+export interface Transition {
+  readonly before: SagaState;
+  readonly after: SagaState;
+  readonly events: readonly SagaEvent[];
+  readonly sent: readonly SagaCommand[];
+}
+
+const db = (trx: AnyTransaction) => trx as Transaction<SagaDb>;
+
+export function stateOf(row: SagaTable): SagaState {
+  return {
+    orderId: row.order_id,
+    status: row.state,
+    inventory: row.inventory,
+    payment: row.payment,
+    order:
+      row.customer_id === null
+        ? undefined
+        : {
+            customerId: row.customer_id,
+            totalCents: Number(row.total_cents),
+            currency: row.currency ?? "USD",
+          },
+    reason: row.reason ?? undefined,
+    orderCancelled: row.order_cancelled,
+  };
+}
+
+/**
+ * Applies one input to an order's saga under its row lock: creates the saga on the first input of
+ * any kind (replies can overtake `order.created`), decides, persists the new state and one history
+ * row, and sends the resulting commands through `send` — all in `trx`. An input that teaches the
+ * saga nothing writes nothing.
+ */
+export async function applySagaInput(
+  trx: AnyTransaction,
+  input: SagaInput,
+  opts: ApplyInputOptions,
+): Promise<Transition> {
+  const orderId = input.data.orderId;
+  const t = db(trx);
+  await t
+    .insertInto("sagas")
+    .values({
+      order_id: orderId,
+      state: "AWAITING",
+      inventory: "PENDING",
+      payment: "PENDING",
+      reason: null,
+      customer_id: null,
+      total_cents: null,
+      currency: null,
+      order_cancelled: false,
+      deadline_at: null,
+      created_at: opts.now,
+      updated_at: opts.now,
+    })
+    .onConflict((oc) => oc.column("order_id").doNothing())
+    .execute();
+  const row = await t
+    .selectFrom("sagas")
+    .selectAll()
+    .where("order_id", "=", orderId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  const before = stateOf(row);
+  const events = decide(input, before);
+  if (!events.length) return { before, after: before, events, sent: [] };
+
+  const after = events.reduce(evolve, before);
+  const sent = commandsOf(orderId, events);
+  // The deadline runs from the moment the saga learns of the order, not from the first reply.
+  const learnsOrder = !before.order && after.order !== undefined;
+  await t
+    .updateTable("sagas")
+    .set({
+      state: after.status,
+      inventory: after.inventory,
+      payment: after.payment,
+      reason: after.reason ?? null,
+      customer_id: after.order?.customerId ?? null,
+      total_cents: after.order?.totalCents ?? null,
+      currency: after.order?.currency ?? null,
+      order_cancelled: after.orderCancelled,
+      ...(learnsOrder ? { deadline_at: new Date(opts.now.getTime() + opts.deadlineMs) } : {}),
+      updated_at: opts.now,
+    })
+    .where("order_id", "=", orderId)
+    .execute();
+  await sql`
+    INSERT INTO saga_history (order_id, seq, at, event, from_state, to_state, inventory, payment, sent)
+    SELECT ${orderId}, coalesce(max(seq), 0) + 1, ${opts.now}, ${input.name}, ${before.status}, ${after.status},
+           ${after.inventory}, ${after.payment}, ${JSON.stringify(sent.map((c) => c.name))}::jsonb
+    FROM saga_history WHERE order_id = ${orderId}`.execute(trx);
+  for (const command of sent) await opts.send(command);
+  return { before, after, events, sent };
+}
+
+export interface SagaView {
+  readonly orderId: string;
+  readonly state: SagaState["status"];
+  readonly steps: { readonly inventory: SagaState["inventory"]; readonly payment: SagaState["payment"] };
+  readonly reason?: string;
+  readonly order?: { readonly customerId: string; readonly totalCents: number; readonly currency: string };
+  readonly deadlineAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly history: readonly {
+    readonly at: string;
+    readonly event: string;
+    readonly from: SagaState["status"];
+    readonly to: SagaState["status"];
+    readonly steps: { readonly inventory: SagaState["inventory"]; readonly payment: SagaState["payment"] };
+    readonly sent: readonly string[];
+  }[];
+}
+
+/** The saga of one order with its timeline, as `GET /sagas/:orderId` answers; undefined if unknown. */
+export async function readSaga(kdb: Kysely<SagaDb>, orderId: string): Promise<SagaView | undefined> {
+  const row = await kdb.selectFrom("sagas").selectAll().where("order_id", "=", orderId).executeTakeFirst();
+  if (!row) return undefined;
+  const s = stateOf(row);
+  const history = await kdb
+    .selectFrom("saga_history")
+    .selectAll()
+    .where("order_id", "=", orderId)
+    .orderBy("seq")
+    .execute();
+  return {
+    orderId,
+    state: s.status,
+    steps: { inventory: s.inventory, payment: s.payment },
+    ...(s.reason ? { reason: s.reason } : {}),
+    ...(s.order ? { order: s.order } : {}),
+    deadlineAt: row.deadline_at?.toISOString() ?? null,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    history: history.map((h) => ({
+      at: h.at.toISOString(),
+      event: h.event,
+      from: h.from_state,
+      to: h.to_state,
+      steps: { inventory: h.inventory, payment: h.payment },
+      sent: h.sent,
+    })),
+  };
+}

@@ -1,0 +1,356 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { derivedEventId, newEventId, type EventData } from "@orderflow/events";
+import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
+import { startService, type RunningService } from "@orderflow/outbox";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventsOf, publish, type StoredEvent } from "../test/events.js";
+import type { SagaDb } from "./migrations.js";
+import { definition } from "./service.js";
+import type { SagaView } from "./saga-store.js";
+
+interface Rig {
+  readonly svc: RunningService<SagaDb>;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  close(): Promise<void>;
+}
+
+async function startSaga(env: Record<string, string> = {}): Promise<Rig> {
+  const nats: TestNats = await testNats();
+  const db: TestDatabase = await testDatabase("saga");
+  const svc = await startService(definition, {
+    env: {
+      NATS_URL: nats.url,
+      SAGA_DATABASE_URL: db.url,
+      SAGA_PORT: "0",
+      LOG_LEVEL: "silent",
+      RELAY_POLL_MS: "100",
+      ...env,
+    },
+  });
+  const nc: NatsConnection = await connect({ servers: nats.url });
+  return {
+    svc,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    async close() {
+      await nc.close();
+      await svc.stop();
+      await nats[Symbol.asyncDispose]();
+      await db[Symbol.asyncDispose]();
+    },
+  };
+}
+
+const created = (orderId: string): EventData<"order.created"> => ({
+  orderId,
+  customerId: "alice",
+  items: [{ sku: "sku-rare", quantity: 5, unitPriceCents: 100 }],
+  totalCents: 500,
+  currency: "USD",
+});
+const reserved = (orderId: string) => ({ orderId, items: [{ sku: "sku-rare", quantity: 5 }] });
+const rejected = (orderId: string) => ({
+  orderId,
+  sku: "sku-rare",
+  reason: "insufficient stock for sku-rare: requested 5, available 1",
+});
+const charged = (orderId: string) => ({ orderId, customerId: "alice", amountCents: 500 });
+const declined = (orderId: string) => ({
+  orderId,
+  customerId: "alice",
+  amountCents: 500,
+  reason: "insufficient funds",
+});
+
+function helpers(rig: () => Rig) {
+  const send = <N extends Parameters<typeof publish>[1]>(name: N, data: EventData<N>, id?: string) =>
+    publish(rig().js, name, data, {
+      correlationId: (data as { orderId: string }).orderId,
+      ...(id ? { id } : {}),
+    });
+  const get = async (orderId: string) => {
+    const r = await fetch(`${rig().svc.url}/sagas/${encodeURIComponent(orderId)}`);
+    return { status: r.status, body: (await r.json()) as SagaView & { error?: string } };
+  };
+  const sagaIs = (orderId: string, predicate: (s: SagaView) => boolean, what: string) =>
+    waitFor(`saga ${orderId} ${what}`, async () => {
+      const r = await get(orderId);
+      return r.status === 200 && predicate(r.body) ? r.body : undefined;
+    });
+  /** Waits until the saga consumed everything published and its outbox is empty. */
+  const settle = async () => {
+    const { jsm, svc } = rig();
+    await waitFor("saga caught up and published", async () => {
+      for (const stream of ["ORDERS", "INVENTORY", "BILLING"]) {
+        const c = await jsm.consumers.info(stream, "saga");
+        if (c.num_pending + c.num_ack_pending > 0) return false;
+      }
+      const r = await sql<{
+        n: string;
+      }>`SELECT count(*) AS n FROM orderflow_outbox WHERE published_at IS NULL`.execute(svc.db);
+      return Number(r.rows[0]!.n) === 0;
+    });
+  };
+  const commands = async (orderId: string): Promise<StoredEvent[]> => {
+    await settle();
+    return eventsOf(rig().jsm, "SAGA", orderId);
+  };
+  return { send, get, sagaIs, settle, commands };
+}
+
+describe("saga coordinator over real NATS and PostgreSQL", () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await startSaga();
+  }, 30_000);
+  afterAll(async () => {
+    await rig?.close();
+  }, 30_000);
+  const { send, get, sagaIs, commands } = helpers(() => rig);
+
+  it("reserved + charged → one order.approve.requested; order.confirmed → CONFIRMED", async () => {
+    const id = newEventId();
+    await send("order.created", created(id));
+    const reservedId = await send("inventory.reserved", reserved(id));
+    const chargedId = await send("payment.charged", charged(id));
+    await sagaIs(id, (s) => s.state === "APPROVED", "approved");
+
+    const sent = await commands(id);
+    expect(sent.map((e) => e.name)).toEqual(["order.approve.requested"]);
+    expect(sent[0]).toMatchObject({
+      subject: "saga.order.approve",
+      data: { orderId: id },
+      correlationId: id,
+    });
+    // Caused by whichever reply completed the pair.
+    expect([reservedId, chargedId]).toContain(sent[0]!.causationId);
+
+    await send("order.confirmed", { orderId: id, customerId: "alice", totalCents: 500 });
+    const s = await sagaIs(id, (x) => x.state === "CONFIRMED", "confirmed");
+    expect(s).toMatchObject({
+      orderId: id,
+      steps: { inventory: "RESERVED", payment: "CHARGED" },
+      order: { customerId: "alice", totalCents: 500, currency: "USD" },
+    });
+    expect(s.reason).toBeUndefined();
+    expect(s.history.map((h) => h.event).sort()).toEqual([
+      "inventory.reserved",
+      "order.confirmed",
+      "order.created",
+      "payment.charged",
+    ]);
+    expect(s.history.at(-1)).toMatchObject({ event: "order.confirmed", from: "APPROVED", to: "CONFIRMED" });
+    expect(s.history.find((h) => h.to === "APPROVED")?.sent).toEqual(["order.approve.requested"]);
+    for (const h of s.history) expect(new Date(h.at).toISOString()).toBe(h.at);
+  }, 30_000);
+
+  it("replies before order.created, duplicated: approves once; the deadline starts with the order", async () => {
+    const id = newEventId();
+    const reservedId = await send("inventory.reserved", reserved(id));
+    await send("payment.charged", charged(id));
+    await send("inventory.reserved", reserved(id), reservedId); // same id: JetStream drops it
+    await send("payment.charged", charged(id)); // same content, new id: the saga ignores it
+    const early = await sagaIs(id, (s) => s.state === "APPROVED", "approved before the order");
+    expect(early.deadlineAt).toBeNull();
+    expect(early.order).toBeUndefined();
+
+    await send("order.created", created(id));
+    const s = await sagaIs(id, (x) => x.order !== undefined, "knows the order");
+    expect(s.deadlineAt).not.toBeNull();
+    expect(s.state).toBe("APPROVED");
+    expect((await commands(id)).map((e) => e.name)).toEqual(["order.approve.requested"]);
+  }, 30_000);
+
+  it("rejected + charged → payment.refund.requested and order.cancel.requested; acknowledgements → CANCELLED", async () => {
+    const id = newEventId();
+    await send("order.created", created(id));
+    await send("payment.charged", charged(id));
+    await send("inventory.rejected", rejected(id));
+    await sagaIs(id, (s) => s.state === "COMPENSATING", "compensating");
+
+    const sent = await commands(id);
+    expect(sent.map((e) => e.name).sort()).toEqual(["order.cancel.requested", "payment.refund.requested"]);
+    const reason = "out of stock: insufficient stock for sku-rare: requested 5, available 1";
+    expect(sent.find((e) => e.name === "order.cancel.requested")?.data).toEqual({ orderId: id, reason });
+    expect(sent.find((e) => e.name === "payment.refund.requested")?.data).toEqual({
+      orderId: id,
+      reason: `order cancelled: ${reason}`,
+    });
+    expect((await get(id)).body).toMatchObject({
+      reason,
+      steps: { inventory: "REJECTED", payment: "REFUND_REQUESTED" },
+    });
+
+    await send("payment.refunded", { orderId: id, customerId: "alice", amountCents: 500 });
+    await send("order.cancelled", { orderId: id, customerId: "alice", reason });
+    const done = await sagaIs(id, (s) => s.state === "CANCELLED", "cancelled");
+    expect(done.steps).toEqual({ inventory: "REJECTED", payment: "REFUNDED" });
+    expect((await commands(id)).length).toBe(2);
+  }, 30_000);
+
+  it("reserved + declined → inventory.release.requested and order.cancel.requested", async () => {
+    const id = newEventId();
+    await send("order.created", created(id));
+    await send("inventory.reserved", reserved(id));
+    await send("payment.declined", declined(id));
+    await sagaIs(id, (s) => s.state === "COMPENSATING", "compensating");
+    const sent = await commands(id);
+    expect(sent.map((e) => e.name).sort()).toEqual(["inventory.release.requested", "order.cancel.requested"]);
+    expect(sent.find((e) => e.name === "order.cancel.requested")?.data).toEqual({
+      orderId: id,
+      reason: "payment declined: insufficient funds",
+    });
+
+    // Duplicated failures and acknowledgements change nothing more.
+    await send("payment.declined", declined(id));
+    await send("inventory.released", { orderId: id, items: [{ sku: "sku-rare", quantity: 5 }] });
+    await send("inventory.released", { orderId: id, items: [{ sku: "sku-rare", quantity: 5 }] });
+    await send("order.cancelled", {
+      orderId: id,
+      customerId: "alice",
+      reason: "payment declined: insufficient funds",
+    });
+    const done = await sagaIs(id, (s) => s.state === "CANCELLED", "cancelled");
+    expect(done.steps).toEqual({ inventory: "RELEASED", payment: "DECLINED" });
+    expect((await commands(id)).length).toBe(2);
+  }, 30_000);
+
+  it("both fail → cancel only, nothing to compensate", async () => {
+    const id = newEventId();
+    await send("order.created", created(id));
+    await send("inventory.rejected", rejected(id));
+    await send("payment.declined", declined(id));
+    await sagaIs(
+      id,
+      (s) => s.steps.inventory === "REJECTED" && s.steps.payment === "DECLINED",
+      "both failed",
+    );
+    expect((await commands(id)).map((e) => e.name)).toEqual(["order.cancel.requested"]);
+  }, 30_000);
+
+  it("a burst of replies for many orders, in parallel and duplicated, decides each saga once", async () => {
+    const ids = Array.from({ length: 20 }, () => newEventId());
+    await Promise.all(
+      ids.flatMap((id, i) => [
+        send("order.created", created(id)),
+        send("inventory.reserved", reserved(id)),
+        send("inventory.reserved", reserved(id)),
+        i % 2 ? send("payment.charged", charged(id)) : send("payment.declined", declined(id)),
+        i % 2 ? send("payment.charged", charged(id)) : send("payment.declined", declined(id)),
+      ]),
+    );
+    for (const [i, id] of ids.entries()) {
+      await sagaIs(id, (s) => s.state === (i % 2 ? "APPROVED" : "COMPENSATING"), "decided");
+      const names = (await commands(id)).map((e) => e.name).sort();
+      expect(names).toEqual(
+        i % 2 ? ["order.approve.requested"] : ["inventory.release.requested", "order.cancel.requested"],
+      );
+    }
+  }, 60_000);
+
+  it("answers 404 for an unknown saga", async () => {
+    const r = await get(newEventId());
+    expect(r.status).toBe(404);
+    expect(r.body.error).toMatch(/unknown saga/);
+    expect((await get("not-an-order")).status).toBe(404);
+  });
+});
+
+describe("saga deadline", () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await startSaga({ SAGA_DEADLINE_MS: "400", SAGA_TICK_MS: "50" });
+  }, 30_000);
+  afterAll(async () => {
+    await rig?.close();
+  }, 30_000);
+  const { send, sagaIs, commands } = helpers(() => rig);
+
+  it("a missing payment: release what was reserved, cancel; the late charge is refunded", async () => {
+    const id = newEventId();
+    await send("order.created", created(id));
+    await send("inventory.reserved", reserved(id));
+    const s = await sagaIs(id, (x) => x.state === "COMPENSATING", "timed out");
+    expect(s).toMatchObject({
+      reason: "timed out waiting for payment",
+      steps: { inventory: "RELEASE_REQUESTED", payment: "TIMED_OUT" },
+    });
+    expect(s.history.find((h) => h.event === "deadline")).toMatchObject({
+      from: "AWAITING",
+      to: "COMPENSATING",
+      sent: ["inventory.release.requested", "order.cancel.requested"],
+    });
+    const sent = await commands(id);
+    expect(sent.map((e) => e.name)).toEqual(["inventory.release.requested", "order.cancel.requested"]);
+    expect(sent[0]!.id).toBe(derivedEventId(`${id}:deadline`, "inventory.release.requested"));
+    expect(sent[1]).toMatchObject({
+      id: derivedEventId(`${id}:deadline`, "order.cancel.requested"),
+      correlationId: id,
+    });
+    expect(sent[1]!.data).toEqual({ orderId: id, reason: "timed out waiting for payment" });
+
+    // Done compensating, then the charge shows up after all.
+    await send("inventory.released", { orderId: id, items: [{ sku: "sku-rare", quantity: 5 }] });
+    await send("order.cancelled", {
+      orderId: id,
+      customerId: "alice",
+      reason: "timed out waiting for payment",
+    });
+    await sagaIs(id, (x) => x.state === "CANCELLED", "cancelled");
+    await send("payment.charged", charged(id));
+    await send("payment.charged", charged(id));
+    await sagaIs(
+      id,
+      (x) => x.steps.payment === "REFUND_REQUESTED" && x.state === "COMPENSATING",
+      "refund requested",
+    );
+    const all = await commands(id);
+    expect(all.map((e) => e.name)).toEqual([
+      "inventory.release.requested",
+      "order.cancel.requested",
+      "payment.refund.requested",
+    ]);
+    expect(all[2]!.data).toEqual({ orderId: id, reason: "order cancelled: timed out waiting for payment" });
+
+    await send("payment.refunded", { orderId: id, customerId: "alice", amountCents: 500 });
+    await sagaIs(id, (x) => x.state === "CANCELLED" && x.steps.payment === "REFUNDED", "cancelled again");
+  }, 30_000);
+
+  it("no reply at all: cancel with 'timed out waiting for inventory and payment', compensate nothing; late reservation released", async () => {
+    const id = newEventId();
+    await send("order.created", created(id));
+    await sagaIs(id, (x) => x.state === "COMPENSATING", "timed out");
+    expect((await commands(id)).map((e) => e.name)).toEqual(["order.cancel.requested"]);
+    expect((await commands(id))[0]!.data).toEqual({
+      orderId: id,
+      reason: "timed out waiting for inventory and payment",
+    });
+
+    await send("inventory.reserved", reserved(id));
+    await send("payment.declined", declined(id));
+    await sagaIs(
+      id,
+      (x) => x.steps.inventory === "RELEASE_REQUESTED" && x.steps.payment === "DECLINED",
+      "late replies",
+    );
+    expect((await commands(id)).map((e) => e.name)).toEqual([
+      "order.cancel.requested",
+      "inventory.release.requested",
+    ]);
+  }, 30_000);
+
+  it("a saga that only saw replies has no deadline yet", async () => {
+    const orphan = newEventId();
+    await send("inventory.reserved", reserved(orphan));
+    await sagaIs(orphan, (x) => x.steps.inventory === "RESERVED", "created by a reply");
+    // A saga that learns of its order later times out; the orphan, older, still waits.
+    const later = newEventId();
+    await send("order.created", created(later));
+    await sagaIs(later, (x) => x.state === "COMPENSATING", "later one timed out");
+    const s = await sagaIs(orphan, () => true, "read");
+    expect(s).toMatchObject({ state: "AWAITING", deadlineAt: null });
+  }, 30_000);
+});
