@@ -5,7 +5,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentel
 import { catalog, decode, streamNameOf, subjectOf, type CloudEvent, type EventName } from "@orderflow/events";
 import { sql } from "kysely";
 import type { Logger } from "pino";
-import { describeError, OutboxError } from "./errors.js";
+import { describeError, isDatabaseUnavailable, OutboxError } from "./errors.js";
 import { isNotFound, Topology } from "./topology.js";
 import { parseTraceparent, tracer } from "./trace.js";
 import { PermanentError, type AnyDb, type Handler, type Handlers, type HandlerContext, type Outbox } from "./types.js";
@@ -29,6 +29,13 @@ export interface ConsumerOptions {
   readonly maxBackoffMs?: number;
   readonly ackWaitMs?: number;
   readonly onResult?: (result: ConsumeResult, event: string) => void;
+  /**
+   * Runs after the inbox transaction committed and before the ack. A test seam: a crash here
+   * leaves an applied but unacknowledged message, which JetStream redelivers after `ackWaitMs` and
+   * the inbox turns into a `duplicate`. A throw counts as a failed delivery (the message is
+   * redelivered and found in the inbox).
+   */
+  readonly afterCommit?: (event: CloudEvent, result: "applied" | "duplicate") => Promise<void> | void;
 }
 
 export type ConsumeResult = "applied" | "duplicate" | "ignored" | "retried" | "dead-lettered";
@@ -41,6 +48,8 @@ export interface Consumer {
   readonly running: boolean;
   readonly durables: readonly { stream: string; consumer: string; filter: string }[];
 }
+
+const DB_RETRY_MAX_MS = 5000;
 
 /** Dead-letter headers added to the original message's headers. */
 export const DeadLetterHeader = {
@@ -84,7 +93,8 @@ class Slots {
  * Runs a service's handlers over durable pull consumers, one per stream it listens to.
  * Each message: decode and validate; in one transaction insert the inbox row (a duplicate stops
  * here), run the handler and its emits; commit; then ack. Undecodable messages, PermanentErrors and
- * messages out of deliveries go to the dead-letter stream and are terminated.
+ * messages out of deliveries go to the dead-letter stream and are terminated. A failure that only
+ * says the database is unreachable is retried, never dead-lettered for it.
  */
 export function createConsumer(opts: ConsumerOptions): Consumer {
   const topology = opts.topology ?? new Topology();
@@ -163,7 +173,9 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       m.nak(backoffMs);
       return "retried";
     }
-    m.term(oneLine(reason).slice(0, 200));
+    // A bare +TERM: servers before 2.10.4 ignore "+TERM <reason>" and would redeliver the message
+    // after ack_wait forever. The reason travels in the dead letter's headers instead.
+    m.term();
     log?.error({ subject: m.subject, seq: m.info.streamSequence, code, reason }, "message dead-lettered");
     return "dead-lettered";
   }
@@ -204,6 +216,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       async (span) => {
         try {
           const result = await apply(event, handler);
+          await opts.afterCommit?.(event, result);
           m.ack();
           return result;
         } catch (err) {
@@ -218,10 +231,18 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
             err: describeError(err),
           };
           if (err instanceof PermanentError) return deadLetter(m, "PERMANENT", describeError(err));
+          const delay = Math.min(backoffMs * 2 ** (deliveries - 1), maxBackoffMs);
+          // The database being down says nothing about the message: retry without ever dead-lettering,
+          // and often enough to notice its return within seconds.
+          if (isDatabaseUnavailable(err)) {
+            const retryInMs = Math.min(delay, DB_RETRY_MAX_MS);
+            log?.warn({ ...fields, retryInMs }, "database unavailable; retrying");
+            m.nak(retryInMs);
+            return "retried";
+          }
           if (deliveries >= maxDeliver) {
             return deadLetter(m, "MAX_DELIVERIES", `failed ${deliveries} times; last error ${describeError(err)}`);
           }
-          const delay = Math.min(backoffMs * 2 ** (deliveries - 1), maxBackoffMs);
           log?.warn({ ...fields, retryInMs: delay }, "handler failed; retrying");
           m.nak(delay);
           return "retried";

@@ -24,3 +24,17 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
+
+/**
+ * True for errors that say the database is unreachable rather than that a statement is wrong:
+ * SQLSTATE class 08 (connection exception), 57P0x (shutdown, cannot connect now), 53300 (too many
+ * connections), socket errors, and node-postgres's own "connection terminated / not queryable".
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  const code = typeof e?.code === "string" ? e.code : "";
+  if (code.startsWith("08") || code.startsWith("57P") || code === "53300") return true;
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND"].includes(code)) return true;
+  const message = typeof e?.message === "string" ? e.message : "";
+  return /Connection terminated|not queryable|timeout exceeded when trying to connect|Client was closed|ECONNRE/i.test(message);
+}

@@ -91,8 +91,14 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
 
   try {
     const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.consumer.concurrency + 6 });
-    // An idle client losing its server must not crash the process; the pool replaces it.
+    // A client losing its server must not crash the process. The pool listens only while a client
+    // is idle; a checked-out client (mid-transaction) emits 'error' with nobody listening, which
+    // would be an uncaught exception. The statement in flight fails anyway, and the pool drops the
+    // client when it comes back unusable.
     pool.on("error", (err) => logger.warn({ err: describeError(err) }, "idle database connection lost"));
+    pool.on("connect", (client) => {
+      client.on("error", (err) => logger.warn({ err: describeError(err) }, "database connection lost"));
+    });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     cleanup.push(() => db.destroy());
     await migrate(db, def.migrations);
