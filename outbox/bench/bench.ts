@@ -8,6 +8,10 @@
  * (b) commit-to-PubAck latency at a steady 1,000 events/s, each event its own transaction;
  * (c) consumer runtime (decode + tx + inbox + ack, trivial handler) vs raw consume + ack;
  * (d) (a) and (b) for a polling relay (`listen: false, pollIntervalMs: 100`).
+ *
+ * The machine is shared, so the kinds of each measure alternate (TRIALS rounds): throughput shows
+ * the median round, latency pools the samples of all rounds. A "floor" row publishes each event
+ * right after its commit with no relay at all: what the machine allows under the same load.
  */
 import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -139,12 +143,24 @@ interface Latency {
   max: number;
 }
 
+function summarise(samples: number[]): Latency {
+  const lat = [...samples].sort((x, y) => x - y);
+  return { events: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1]! };
+}
+
 /**
- * (b) commit-to-PubAck: `RATE` transactions per second for `STEADY_SECONDS`, one event each.
+ * (b) commit-to-PubAck: `RATE` transactions per second for `seconds`, one event each; returns the
+ * latency of every event in ms.
  * With `"floor"` no relay runs: each event is published by the writer itself right after its
  * commit — the machine's floor for the same load (PostgreSQL commits + JetStream round trips).
  */
-async function steadyLatency(db: AnyDb, url: string, js: JetStreamClient, tuning: RelayTuning | "floor"): Promise<Latency> {
+async function steadyLatency(
+  db: AnyDb,
+  url: string,
+  js: JetStreamClient,
+  tuning: RelayTuning | "floor",
+  seconds: number,
+): Promise<number[]> {
   await sql`TRUNCATE orderflow_outbox`.execute(db);
   await purge(js);
   const outbox = createOutbox({ source: "/orderflow/bench" });
@@ -166,7 +182,7 @@ async function steadyLatency(db: AnyDb, url: string, js: JetStreamClient, tuning
     for (const [k, v] of Object.entries(headersOf(id, i))) h.set(k, v);
     probe.publish(template.subject, template.data, { msgID: id, headers: h, timeout: 5000 }).catch(() => void failed++);
   };
-  const total = RATE * STEADY_SECONDS;
+  const total = Math.round(RATE * seconds);
   let sent = 0;
   let failed = 0;
   const writes: Promise<void>[] = [];
@@ -196,8 +212,7 @@ async function steadyLatency(db: AnyDb, url: string, js: JetStreamClient, tuning
   await waitFor("every event acknowledged", () => ackedAt.size >= total - failed, { timeoutMs: 60_000 });
   await relay?.stop();
   if (failed) throw new Error(`${failed} writes failed`);
-  const lat = [...committedAt].map(([id, c]) => ackedAt.get(id)! - c).sort((x, y) => x - y);
-  return { events: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1]! };
+  return [...committedAt].map(([id, c]) => ackedAt.get(id)! - c);
 }
 
 /** (c) the consumer runtime over the stream's `n` messages, and raw consume + ack over the same. */
@@ -250,8 +265,19 @@ async function main(): Promise<void> {
   const js = jetstream(nc);
   await ensureStreams(await jetstreamManager(nc));
   const pool = new pg.Pool({ connectionString: database.url, max: 24 });
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
-  await migrate(db);
+  try {
+    await migrate(db);
+    await run(db, database.url, js, nc.info?.version ?? "unknown");
+  } finally {
+    await db.destroy();
+    await nc.close();
+  }
+}
+
+async function run(db: AnyDb, url: string, js: JetStreamClient, serverVersion: string): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
   // Throughput trials alternate (raw, relay, polling relay) so that a noisy neighbour on the
@@ -263,21 +289,27 @@ async function main(): Promise<void> {
     await purge(js);
     trials.raw.push(await rawPublish(js, BACKLOG));
     log(`trial ${t}/${TRIALS}: relay drain of a ${BACKLOG}-row backlog…`);
-    trials.drain.push(await relayDrain(db, database.url, js, BACKLOG, {}));
+    trials.drain.push(await relayDrain(db, url, js, BACKLOG, {}));
     log(`trial ${t}/${TRIALS}: polling relay drain…`);
-    trials.pollDrain.push(await relayDrain(db, database.url, js, BACKLOG, polling));
+    trials.pollDrain.push(await relayDrain(db, url, js, BACKLOG, polling));
   }
   const raw = median(trials.raw);
   const drain = median(trials.drain);
   const pollDrain = median(trials.pollDrain);
   log(`consumer runtime vs raw consume over ${CONSUME} messages…`);
   const consume = await consumers(db, js, CONSUME);
-  log(`floor: publish right after each commit at ${RATE}/s for ${STEADY_SECONDS} s…`);
-  const floor = await steadyLatency(db, database.url, js, "floor");
-  log(`commit-to-PubAck at ${RATE}/s for ${STEADY_SECONDS} s…`);
-  const latency = await steadyLatency(db, database.url, js, {});
-  log(`polling relay: commit-to-PubAck…`);
-  const pollLatency = await steadyLatency(db, database.url, js, polling);
+  // Latency too alternates: each kind gets STEADY_SECONDS in all, in TRIALS slices.
+  const samples = { floor: [] as number[], listen: [] as number[], poll: [] as number[] };
+  const slice = STEADY_SECONDS / TRIALS;
+  for (let t = 1; t <= TRIALS; t++) {
+    log(`trial ${t}/${TRIALS}: ${RATE} commits/s for ${slice.toFixed(1)} s each: floor, relay, polling relay…`);
+    samples.floor.push(...(await steadyLatency(db, url, js, "floor", slice)));
+    samples.listen.push(...(await steadyLatency(db, url, js, {}, slice)));
+    samples.poll.push(...(await steadyLatency(db, url, js, polling, slice)));
+  }
+  const floor = summarise(samples.floor);
+  const latency = summarise(samples.listen);
+  const pollLatency = summarise(samples.poll);
 
   const r0 = (x: number) => Math.round(x);
   const ms = (x: number) => Number(x.toFixed(2));
@@ -304,7 +336,6 @@ async function main(): Promise<void> {
   for (const r of rows) table.push(line(r.measure, String(r.value), r.target));
   process.stdout.write(`${table.join("\n")}\n`);
 
-  const serverVersion = nc.info?.version ?? "unknown";
   const pgVersion = (await sql<{ v: string }>`SELECT current_setting('server_version') AS v`.execute(db)).rows[0]?.v ?? "unknown";
   const dir = new URL("../bench-results/", import.meta.url);
   mkdirSync(dir, { recursive: true });
@@ -342,8 +373,6 @@ async function main(): Promise<void> {
       2,
     )}\n`,
   );
-  await db.destroy();
-  await nc.close();
 }
 
 await main();
