@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { spawnChild } from "../test/child.js";
 import { countRows, createEffects, effectCounts, recordEffect, rig, streamMessages } from "../test/fixture.js";
 import { enqueueOrders, order } from "../test/workload.js";
-import { createConsumer, createOutbox, createRelay, DeadLetterHeader, PermanentError, type ConsumeResult } from "./index.js";
+import { createConsumer, createOutbox, createRelay, DeadLetterHeader, PermanentError, type ApplyResult, type ConsumeResult } from "./index.js";
 
 const outbox = createOutbox({ source: "/orderflow/test" });
 
@@ -39,7 +39,7 @@ describe("consumer faults", () => {
     expect(inbox.rows.map((x) => x.event_id)).toEqual([committed]);
 
     // The same durable in a new process (here: in-process) gets the message again after ack_wait.
-    const results = new Map<string, "applied" | "duplicate">();
+    const results = new Map<string, ApplyResult>();
     const consumer = createConsumer({
       name: "killed",
       db: r.db,

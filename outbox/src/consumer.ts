@@ -3,12 +3,12 @@ import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { catalog, decode, streamNameOf, subjectOf, type CloudEvent, type EventName } from "@orderflow/events";
-import { sql } from "kysely";
 import type { Logger } from "pino";
+import { applyEvent, type ApplyResult } from "./apply.js";
 import { describeError, isDatabaseUnavailable, OutboxError } from "./errors.js";
 import { isNotFound, Topology } from "./topology.js";
 import { parseTraceparent, tracer } from "./trace.js";
-import { PermanentError, type AnyDb, type Handler, type Handlers, type HandlerContext, type Outbox } from "./types.js";
+import { PermanentError, type AnyDb, type Handler, type Handlers, type Outbox } from "./types.js";
 
 export interface ConsumerOptions {
   /** Durable consumer name on each stream, and the inbox key; usually the service name. */
@@ -35,7 +35,7 @@ export interface ConsumerOptions {
    * the inbox turns into a `duplicate`. A throw counts as a failed delivery (the message is
    * redelivered and found in the inbox).
    */
-  readonly afterCommit?: (event: CloudEvent, result: "applied" | "duplicate") => Promise<void> | void;
+  readonly afterCommit?: (event: CloudEvent, result: ApplyResult) => Promise<void> | void;
 }
 
 export type ConsumeResult = "applied" | "duplicate" | "ignored" | "retried" | "dead-lettered";
@@ -180,21 +180,6 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     return "dead-lettered";
   }
 
-  async function apply(event: CloudEvent, handler: Handler<EventName>): Promise<"applied" | "duplicate"> {
-    return opts.db.transaction().execute(async (trx) => {
-      const inserted = await sql`
-        INSERT INTO orderflow_inbox (consumer, event_id) VALUES (${opts.name}, ${event.id})
-        ON CONFLICT DO NOTHING RETURNING 1`.execute(trx);
-      if (!inserted.rows.length) return "duplicate";
-      const ctx: HandlerContext = {
-        trx,
-        emit: (name, data, o) => opts.outbox.enqueue(trx, name, data, { ...o, causation: event }),
-      };
-      await handler(event, ctx);
-      return "applied";
-    });
-  }
-
   async function process(m: JsMsg): Promise<ConsumeResult> {
     const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
     if (!decoded.ok) return deadLetter(m, decoded.error.code, decoded.error.message);
@@ -215,7 +200,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       ctx,
       async (span) => {
         try {
-          const result = await apply(event, handler);
+          const result = await applyEvent(opts, event);
           await opts.afterCommit?.(event, result);
           m.ack();
           return result;
