@@ -17,7 +17,11 @@ COPY services/order/package.json services/order/
 COPY services/inventory/package.json services/inventory/
 COPY services/billing/package.json services/billing/
 COPY services/saga/package.json services/saga/
-RUN npm ci --no-audit --no-fund
+# `npm install`, not `npm ci`, as in .ci/run: the lockfile leaves out optional platform packages
+# (@rollup/rollup-darwin-*, …) that the registry mirror it was made with does not serve, and `npm ci`
+# refuses it ("Missing: … from lock file"). `npm install` installs the locked versions and adds only
+# those. Back to `npm ci` once the lockfile is regenerated against the public registry.
+RUN npm install --no-audit --no-fund
 COPY . .
 # The service and the workspaces it depends on (events, outbox), nothing else.
 RUN npx turbo run build --filter=@orderflow/${SERVICE}...

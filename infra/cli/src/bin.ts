@@ -51,7 +51,9 @@ program
   .option("--until <time>", "skip events stored after this time")
   .option("--subject <filter>", "only subjects matching this filter, e.g. orders.order.created")
   .option("--json", "machine-readable output")
-  .action(async (o: Record<string, string | boolean | undefined>) => run(async () => (await recovery()).replayCommand(o))());
+  .action(async (o: Record<string, string | boolean | undefined>) =>
+    run(async () => (await recovery()).replayCommand(o))(),
+  );
 
 program
   .command("rebuild")
@@ -59,7 +61,9 @@ program
   .argument("<service>", "inventory | billing")
   .option("--yes", "confirm: the service's database is dropped and rebuilt")
   .option("--json", "machine-readable output")
-  .action(async (service: string, o: { yes?: boolean; json?: boolean }) => run(async () => (await recovery()).rebuildCommand(service, o))());
+  .action(async (service: string, o: { yes?: boolean; json?: boolean }) =>
+    run(async () => (await recovery()).rebuildCommand(service, o))(),
+  );
 
 program
   .command("republish")
@@ -86,11 +90,17 @@ consumers
   .option("--time <time>", "first message stored at or after this time")
   .option("--yes", "confirm")
   .option("--json", "machine-readable output")
-  .action(async (stream: string, consumer: string, o: { seq?: string; time?: string; yes?: boolean; json?: boolean }) =>
-    run(async () => (await recovery()).consumersResetCommand(stream, consumer, o))(),
+  .action(
+    async (
+      stream: string,
+      consumer: string,
+      o: { seq?: string; time?: string; yes?: boolean; json?: boolean },
+    ) => run(async () => (await recovery()).consumersResetCommand(stream, consumer, o))(),
   );
 
-const dlq = program.command("dlq").description("dead letters: list | show <id> | redrive <id>|--all | purge --yes");
+const dlq = program
+  .command("dlq")
+  .description("dead letters: list | show <id> | redrive <id>|--all | purge --yes");
 dlq
   .command("list")
   .option("--json", "machine-readable output")
@@ -104,12 +114,16 @@ dlq
   .argument("[id]")
   .option("--all", "every dead letter")
   .option("--json", "machine-readable output")
-  .action(async (id: string | undefined, o: { all?: boolean; json?: boolean }) => run(async () => (await recovery()).dlqRedriveCommand(id, o))());
+  .action(async (id: string | undefined, o: { all?: boolean; json?: boolean }) =>
+    run(async () => (await recovery()).dlqRedriveCommand(id, o))(),
+  );
 dlq
   .command("purge")
   .option("--yes", "confirm")
   .option("--json", "machine-readable output")
-  .action(async (o: { yes?: boolean; json?: boolean }) => run(async () => (await recovery()).dlqPurgeCommand(o))());
+  .action(async (o: { yes?: boolean; json?: boolean }) =>
+    run(async () => (await recovery()).dlqPurgeCommand(o))(),
+  );
 
 program
   .command("outbox")

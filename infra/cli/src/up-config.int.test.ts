@@ -70,7 +70,9 @@ describe("orderflow up: configuration errors", () => {
     "SAGA_DEADLINE_MS=soon (the saga's own variable) → one line naming it, exit 2",
     async () => {
       const r = await runCli(["up", "--data-dir", dataDir], cleanEnv({ SAGA_DEADLINE_MS: "soon" }));
-      expect(r.stderr).toEqual(['orderflow: SAGA_DEADLINE_MS: must be a number of milliseconds (got "soon")']);
+      expect(r.stderr).toEqual([
+        'orderflow: SAGA_DEADLINE_MS: must be a number of milliseconds (got "soon")',
+      ]);
       expect(r.code).toBe(2);
     },
   );

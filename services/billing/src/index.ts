@@ -1,5 +1,15 @@
 export { definition } from "./service.js";
-export { decide, evolve, ACCOUNT_CURRENCY } from "./decide.js";
-export type { BillingState, BillingInput, BillingEvent } from "./decide.js";
-export { applyOwnEvent } from "./store.js";
+export { decide, evolve, ACCOUNT_CURRENCY, billingEventNames, isPublished } from "./billing-decider.js";
+export type {
+  BillingState,
+  BillingCommand,
+  BillingEvent,
+  PublishedBillingEvent,
+  TombstoneRecorded,
+  Account,
+  Payment,
+  Tombstone,
+} from "./billing-decider.js";
+export { applyOwnEvent } from "./billing-store.js";
+export type { AccountView } from "./billing-store.js";
 export type { BillingDb } from "./migrations.js";

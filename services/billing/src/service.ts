@@ -1,24 +1,22 @@
 import type { ServiceDefinition } from "@orderflow/outbox";
-import type { BillingEvent } from "./decide.js";
-import { handlers } from "./handlers.js";
+import { accountRoutes } from "./account-routes.js";
+import { billingEventNames, type BillingEvent } from "./billing-decider.js";
+import { billingHandlers } from "./billing-handlers.js";
+import { applyOwnEvent } from "./billing-store.js";
 import { migrations, type BillingDb } from "./migrations.js";
-import { routes } from "./routes.js";
-import { applyOwnEvent } from "./store.js";
 
-const own = new Set<string>(["account.balance.set", "payment.charged", "payment.declined", "payment.refunded"]);
-
-/** Customer accounts and payments per order. */
+/** Customer accounts and a payment per order: charge only what the balance covers, refund once. */
 export const definition: ServiceDefinition<BillingDb> = {
   name: "billing",
   database: "billing",
   defaultPort: 3002,
   migrations,
-  handlers,
-  routes,
+  handlers: billingHandlers,
+  routes: accountRoutes,
   projection: {
     context: "billing",
     apply: async (trx, event) => {
-      if (own.has(event.name)) await applyOwnEvent(trx, event as unknown as BillingEvent);
+      if (billingEventNames.has(event.name)) await applyOwnEvent(trx, event as BillingEvent);
     },
   },
 };

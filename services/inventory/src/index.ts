@@ -1,5 +1,15 @@
 export { definition } from "./service.js";
-export { decide, evolve, linesBySku } from "./decide.js";
-export type { InventoryState, InventoryInput, InventoryEvent } from "./decide.js";
-export { applyOwnEvent } from "./store.js";
+export { decide, evolve, linesBySku, inventoryEventNames, isPublished } from "./inventory-decider.js";
+export type {
+  InventoryState,
+  InventoryCommand,
+  InventoryEvent,
+  PublishedInventoryEvent,
+  TombstoneRecorded,
+  Reservation,
+  StockLevel,
+  StockLine,
+} from "./inventory-decider.js";
+export { applyOwnEvent } from "./inventory-store.js";
+export type { StockView } from "./inventory-store.js";
 export type { InventoryDb } from "./migrations.js";

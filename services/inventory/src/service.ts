@@ -1,24 +1,22 @@
 import type { ServiceDefinition } from "@orderflow/outbox";
-import type { InventoryEvent } from "./decide.js";
-import { handlers } from "./handlers.js";
+import { inventoryEventNames, type InventoryEvent } from "./inventory-decider.js";
+import { inventoryHandlers } from "./inventory-handlers.js";
+import { applyOwnEvent } from "./inventory-store.js";
 import { migrations, type InventoryDb } from "./migrations.js";
-import { routes } from "./routes.js";
-import { applyOwnEvent } from "./store.js";
+import { stockRoutes } from "./stock-routes.js";
 
-const own = new Set<string>(["stock.set", "inventory.reserved", "inventory.rejected", "inventory.released", "inventory.committed"]);
-
-/** Stock per SKU and reservations per order. */
+/** Stock per SKU and a reservation per order: reserve all or none, then release or commit once. */
 export const definition: ServiceDefinition<InventoryDb> = {
   name: "inventory",
   database: "inventory",
   defaultPort: 3001,
   migrations,
-  handlers,
-  routes,
+  handlers: inventoryHandlers,
+  routes: stockRoutes,
   projection: {
     context: "inventory",
     apply: async (trx, event) => {
-      if (own.has(event.name)) await applyOwnEvent(trx, event as unknown as InventoryEvent);
+      if (inventoryEventNames.has(event.name)) await applyOwnEvent(trx, event as InventoryEvent);
     },
   },
 };

@@ -6,7 +6,7 @@ import { startService, type RunningService } from "@orderflow/outbox";
 import { sql } from "kysely";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventsOf, publish } from "../test/events.js";
+import { eventsOf, publish } from "@orderflow/outbox/testing";
 import type { OrderDb } from "./migrations.js";
 import type { OrderView } from "./order-store.js";
 import { definition } from "./service.js";

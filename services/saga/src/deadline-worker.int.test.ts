@@ -6,7 +6,7 @@ import { createOutbox, startService } from "@orderflow/outbox";
 import pg from "pg";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { publish } from "../test/events.js";
+import { publish } from "@orderflow/outbox/testing";
 import { createDeadlineWorker } from "./deadline-worker.js";
 import { readSaga } from "./saga-store.js";
 import { definition } from "./service.js";

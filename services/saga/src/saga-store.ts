@@ -5,6 +5,7 @@ import {
   commandsOf,
   decide,
   evolve,
+  initialState,
   type SagaCommand,
   type SagaEvent,
   type SagaInput,
@@ -48,10 +49,10 @@ export function stateOf(row: SagaTable): SagaState {
 }
 
 /**
- * Applies one input to an order's saga under its row lock: creates the saga on the first input of
- * any kind (replies can overtake `order.created`), decides, persists the new state and one history
- * row, and sends the resulting commands through `send` — all in `trx`. An input that teaches the
- * saga nothing writes nothing.
+ * Applies one input to an order's saga under its row lock: creates the saga on the first input that
+ * decides something (replies can overtake `order.created`), decides, persists the new state and one
+ * history row, and sends the resulting commands through `send` — all in `trx`. An input that
+ * teaches the saga nothing writes nothing, not even the saga's row.
  */
 export async function applySagaInput(
   trx: AnyTransaction,
@@ -60,30 +61,35 @@ export async function applySagaInput(
 ): Promise<Transition> {
   const orderId = input.data.orderId;
   const t = db(trx);
-  await t
-    .insertInto("sagas")
-    .values({
-      order_id: orderId,
-      state: "AWAITING",
-      inventory: "PENDING",
-      payment: "PENDING",
-      reason: null,
-      customer_id: null,
-      total_cents: null,
-      currency: null,
-      order_cancelled: false,
-      deadline_at: null,
-      created_at: opts.now,
-      updated_at: opts.now,
-    })
-    .onConflict((oc) => oc.column("order_id").doNothing())
-    .execute();
-  const row = await t
-    .selectFrom("sagas")
-    .selectAll()
-    .where("order_id", "=", orderId)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
+  const lock = () =>
+    t.selectFrom("sagas").selectAll().where("order_id", "=", orderId).forUpdate().executeTakeFirst();
+  let row = await lock();
+  if (!row) {
+    // Only an input that starts something creates the saga: a stray acknowledgement leaves no row.
+    const fresh = initialState(orderId);
+    if (!decide(input, fresh).length) return { before: fresh, after: fresh, events: [], sent: [] };
+    // Concurrent first inputs: one inserts, the others wait on the key, then all lock the row.
+    await t
+      .insertInto("sagas")
+      .values({
+        order_id: orderId,
+        state: fresh.status,
+        inventory: fresh.inventory,
+        payment: fresh.payment,
+        reason: null,
+        customer_id: null,
+        total_cents: null,
+        currency: null,
+        order_cancelled: false,
+        deadline_at: null,
+        created_at: opts.now,
+        updated_at: opts.now,
+      })
+      .onConflict((oc) => oc.column("order_id").doNothing())
+      .execute();
+    row = await lock();
+    if (!row) throw new Error(`saga ${orderId} vanished after insert`);
+  }
   const before = stateOf(row);
   const events = decide(input, before);
   if (!events.length) return { before, after: before, events, sent: [] };

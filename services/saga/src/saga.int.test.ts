@@ -5,7 +5,7 @@ import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } fro
 import { startService, type RunningService } from "@orderflow/outbox";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventsOf, publish, type StoredEvent } from "../test/events.js";
+import { eventsOf, publish, type StoredEvent } from "@orderflow/outbox/testing";
 import type { SagaDb } from "./migrations.js";
 import { definition } from "./service.js";
 import type { SagaView } from "./saga-store.js";
@@ -250,6 +250,16 @@ describe("saga coordinator over real NATS and PostgreSQL", () => {
       );
     }
   }, 60_000);
+
+  it("acknowledgements about an order the saga never saw leave no saga behind", async () => {
+    const id = newEventId();
+    await send("order.confirmed", { orderId: id, customerId: "alice", totalCents: 500 });
+    await send("order.cancelled", { orderId: id, customerId: "alice", reason: "whatever" });
+    await send("inventory.released", { orderId: id, items: [{ sku: "sku-rare", quantity: 5 }] });
+    await send("payment.refunded", charged(id));
+    expect(await commands(id)).toEqual([]);
+    expect((await get(id)).status).toBe(404);
+  });
 
   it("answers 404 for an unknown saga", async () => {
     const r = await get(newEventId());

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { databaseUrl, ensureDatabase, waitFor } from "@orderflow/infra";
 import { CliError, exitCodeOf, isCliError, oneLine, redact } from "../errors.js";
 import { inspectPidFile, isAlive, removeFile } from "./pid-files.js";
 import { NATS_PID_FILE, type HostReply, type HostRequest, type ServerInfo } from "./protocol.js";
 import { seedDemoData } from "./seed.js";
+import { StderrTail } from "./stderr-tail.js";
 import { checkPorts, type ServicePlan, type UpConfig } from "./up-config.js";
 
 export interface DevRunnerOptions {
@@ -21,6 +22,10 @@ export interface DevRunnerOptions {
 }
 
 export const LOCK_FILE = "orderflow.pid";
+/** Each service's stderr goes to `<data dir>/logs/<name>.stderr.log` (see StderrTail for why a file). */
+export const LOG_DIR = "logs";
+/** How many of its last stderr lines are shown when a service exits on its own. */
+const LAST_LINES = 20;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 30_000;
 /** How long a server left by a previous run may take to finish stopping before we give up on it. */
@@ -32,6 +37,8 @@ interface Proc {
   readonly name: string;
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** A service's stderr, followed from its log file. */
+  readonly stderr?: { readonly file: string; readonly tail: StderrTail };
   gone: boolean;
 }
 
@@ -250,7 +257,7 @@ export class DevRunner {
         }).catch(() => {
           throw new CliError(
             "ALREADY_RUNNING",
-            `another orderflow is running (pid ${pid}: ${what} on ${relative(process.cwd(), file) || file})`,
+            `another orderflow is running (pid ${pid}: ${what} on ${shown(file)})`,
           );
         });
         state = inspectPidFile(file, looksLike);
@@ -266,7 +273,7 @@ export class DevRunner {
 
   // --- processes --------------------------------------------------------------------------------
 
-  #track(name: string, child: ChildProcess, critical: boolean): Proc {
+  #track(name: string, child: ChildProcess, critical: boolean, stderr?: Proc["stderr"]): Proc {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once("exit", (code, signal) => resolve({ code, signal }));
       child.once("error", (err) => {
@@ -275,10 +282,19 @@ export class DevRunner {
         this.#opts.err(`orderflow: ${name}: ${oneLine(err)}`);
       });
     });
-    const proc: Proc = { name, child, exited, gone: false };
+    const proc: Proc = { name, child, exited, stderr, gone: false };
     void exited.then((how) => {
       proc.gone = true;
-      if (critical && !this.#stopping) this.#abort(new CliError("FAILED", `${name} ${describeExit(how)}`));
+      stderr?.tail.close();
+      if (critical && !this.#stopping) {
+        // Its last words, together: live they may be lost among the other services' output.
+        const last = stderr ? stderr.tail.lastLines() : [];
+        if (stderr && last.length) {
+          this.#opts.err(`orderflow: last stderr lines of ${name} (all of it in ${shown(stderr.file)}):`);
+          for (const line of last) this.#opts.err(`    ${line}`);
+        }
+        this.#abort(new CliError("FAILED", `${name} ${describeExit(how)}`));
+      }
     });
     return proc;
   }
@@ -334,15 +350,28 @@ export class DevRunner {
   }
 
   #spawnService(plan: ServicePlan, env: Record<string, string | undefined>): void {
-    const child = spawn(process.execPath, [relative(this.#opts.root, plan.entry.main)], {
-      cwd: this.#opts.root,
-      // Own process group: a Ctrl-C reaches the runner only, which stops services before servers.
-      detached: true,
-      // The IPC channel is how a service notices the runner's death (runService exits on 'disconnect').
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      env,
-    });
-    this.#services.push(this.#track(plan.entry.name, child, true));
+    const name = plan.entry.name;
+    const logDir = join(this.#opts.dataDir, LOG_DIR);
+    mkdirSync(logDir, { recursive: true });
+    const file = join(logDir, `${name}.stderr.log`);
+    const fd = openSync(file, "w");
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, [relative(this.#opts.root, plan.entry.main)], {
+        cwd: this.#opts.root,
+        // Own process group: a Ctrl-C reaches the runner only, which stops services before servers.
+        detached: true,
+        // stdout (its logs) to ours; stderr to a file we follow, which outlives us (see StderrTail).
+        // The IPC channel is how a service notices the runner's death: when the runner dies, the
+        // channel closes and the child gets 'disconnect' (runService of @orderflow/outbox stops on it).
+        stdio: ["ignore", "inherit", fd, "ipc"],
+        env,
+      });
+    } finally {
+      closeSync(fd); // the child has its own copy
+    }
+    const tail = new StderrTail({ file, onLine: (line) => this.#opts.err(line), keep: LAST_LINES });
+    this.#services.push(this.#track(name, child, true, { file, tail }));
   }
 
   async #waitReady(): Promise<void> {
@@ -460,6 +489,12 @@ export class DevRunner {
       this.#host?.child.kill("SIGTERM");
     }
   }
+}
+
+/** A path as the user would type it from here: relative below the working directory, else absolute. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }
 
 function serverLine(name: string, info: ServerInfo, where: string): string {

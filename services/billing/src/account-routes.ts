@@ -1,0 +1,43 @@
+import type { ServiceDeps } from "@orderflow/outbox";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { decide, isPublished } from "./billing-decider.js";
+import { loadBilling, persist, readAccount, type AccountView } from "./billing-store.js";
+import type { BillingDb } from "./migrations.js";
+
+/** Customer ids as orders carry them (`POST /orders` caps them at 64 characters). */
+const CustomerId = z.string().min(1).max(64);
+const AccountParams = z.object({ customerId: CustomerId });
+const SetBalanceBody = z.object({
+  balanceCents: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+});
+
+/**
+ * `GET /accounts/:customerId` and `PUT /accounts/:customerId`. A PUT opens the account or sets its
+ * balance and publishes `account.balance.set`, unless the balance is already that.
+ */
+export function accountRoutes(
+  app: FastifyInstance,
+  { db, outbox }: Pick<ServiceDeps<BillingDb>, "db" | "outbox">,
+): void {
+  app.get("/accounts/:customerId", async (req, reply) => {
+    const { customerId } = AccountParams.parse(req.params);
+    return (
+      (await readAccount(db, customerId)) ?? reply.code(404).send({ error: `unknown customer ${customerId}` })
+    );
+  });
+
+  app.put("/accounts/:customerId", async (req): Promise<AccountView> => {
+    const { customerId } = AccountParams.parse(req.params);
+    const { balanceCents } = SetBalanceBody.parse(req.body);
+    return db.transaction().execute(async (trx) => {
+      const before = await loadBilling(trx, { customerId });
+      const events = decide({ name: "set-balance", data: { customerId, balanceCents } }, before);
+      await persist(trx, before, events);
+      for (const e of events) {
+        if (isPublished(e)) await outbox.enqueue(trx, e.name, e.data, { correlationId: customerId });
+      }
+      return { customerId, balanceCents };
+    });
+  });
+}

@@ -1,0 +1,183 @@
+import type { AnyTransaction } from "@orderflow/outbox";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
+import { evolve, type BillingEvent, type BillingState, type Payment } from "./billing-decider.js";
+import type { BillingDb, PaymentTable } from "./migrations.js";
+
+const db = (trx: AnyTransaction) => trx as Transaction<BillingDb>;
+
+/** What a decision reads. */
+export interface BillingScope {
+  /** The order whose payment the decision needs. */
+  readonly orderId?: string;
+  /** The account to read and lock; omitted: the account the order's payment was charged to. */
+  readonly customerId?: string;
+}
+
+const paymentOf = (p: Selectable<PaymentTable>): Payment => ({
+  orderId: p.order_id,
+  customerId: p.customer_id,
+  amountCents: Number(p.amount_cents),
+  status: p.state,
+});
+
+/**
+ * Serialises everything billing does about one order, including what has no row yet to lock: a
+ * refund request racing the order's `order.created` must not see "no payment" while the charge is
+ * being written. Taken first, before the account; one order per transaction.
+ */
+export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`.execute(trx);
+}
+
+/**
+ * Loads and locks what a decision needs: the account first, then the order's payment or tombstone
+ * (every path locks in that order), so two orders of one customer are charged one after the other.
+ */
+export async function loadBilling(trx: AnyTransaction, scope: BillingScope): Promise<BillingState> {
+  const t = db(trx);
+  const { orderId, customerId } = scope;
+  const account =
+    customerId !== undefined || orderId !== undefined
+      ? await t
+          .selectFrom("accounts")
+          .select(["customer_id", "balance_cents"])
+          .where((eb) =>
+            customerId !== undefined
+              ? eb("customer_id", "=", customerId)
+              : eb(
+                  "customer_id",
+                  "=",
+                  eb.selectFrom("payments").select("customer_id").where("order_id", "=", orderId!),
+                ),
+          )
+          .forUpdate()
+          .executeTakeFirst()
+      : undefined;
+  const payment =
+    orderId === undefined
+      ? undefined
+      : await t
+          .selectFrom("payments")
+          .selectAll()
+          .where("order_id", "=", orderId)
+          .forUpdate()
+          .executeTakeFirst();
+  const tombstone =
+    orderId === undefined || payment
+      ? undefined
+      : await t.selectFrom("tombstones").select("reason").where("order_id", "=", orderId).executeTakeFirst();
+  return {
+    account: account && { customerId: account.customer_id, balanceCents: Number(account.balance_cents) },
+    payment: payment
+      ? paymentOf(payment)
+      : tombstone && { orderId: orderId!, status: "tombstone", reason: tombstone.reason },
+  };
+}
+
+/** Writes what changed from `before` to `after` (both from the same load). */
+export async function saveBilling(
+  trx: AnyTransaction,
+  before: BillingState,
+  after: BillingState,
+): Promise<void> {
+  const t = db(trx);
+  const a = after.account;
+  if (a && a.balanceCents !== before.account?.balanceCents) {
+    await t
+      .insertInto("accounts")
+      .values({ customer_id: a.customerId, balance_cents: a.balanceCents })
+      .onConflict((oc) =>
+        oc.column("customer_id").doUpdateSet((eb) => ({ balance_cents: eb.ref("excluded.balance_cents") })),
+      )
+      .execute();
+  }
+  const p = after.payment;
+  const was = before.payment;
+  if (!p || p === was) return;
+  if (p.status === "tombstone") {
+    await t
+      .insertInto("tombstones")
+      .values({ order_id: p.orderId, reason: p.reason })
+      .onConflict((oc) => oc.column("order_id").doNothing())
+      .execute();
+    return;
+  }
+  if (!was || was.status === "tombstone") {
+    // A tombstone has done its job once the order is decided.
+    if (was) await t.deleteFrom("tombstones").where("order_id", "=", p.orderId).execute();
+    await t
+      .insertInto("payments")
+      .values({
+        order_id: p.orderId,
+        customer_id: p.customerId,
+        amount_cents: p.amountCents,
+        state: p.status,
+      })
+      .execute();
+  } else {
+    await t.updateTable("payments").set({ state: p.status }).where("order_id", "=", p.orderId).execute();
+  }
+}
+
+/**
+ * Writes billing's events onto the state they were decided from and returns the new state: the
+ * one write path of the handlers, `PUT /accounts` and `applyOwnEvent`.
+ */
+export async function persist(
+  trx: AnyTransaction,
+  before: BillingState,
+  events: readonly BillingEvent[],
+): Promise<BillingState> {
+  const after = events.reduce(evolve, before);
+  await saveBilling(trx, before, after);
+  return after;
+}
+
+/** What one of billing's events touches. */
+export function scopeOf(event: BillingEvent): BillingScope {
+  switch (event.name) {
+    case "account.balance.set":
+      return { customerId: event.data.customerId };
+    case "payment.charged":
+    case "payment.declined":
+    case "payment.refunded":
+      return { orderId: event.data.orderId, customerId: event.data.customerId };
+    case "tombstone.recorded":
+      return { orderId: event.data.orderId };
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+/**
+ * Applies one of billing's own events to the database: how `orderflow rebuild` restores the state
+ * from the BILLING stream, through the same `persist` as the live path.
+ *
+ * @example
+ * await db.transaction().execute(async (trx) => {
+ *   for (const e of publishedEvents) if (billingEventNames.has(e.name)) await applyOwnEvent(trx, e as BillingEvent);
+ * });
+ */
+export async function applyOwnEvent(trx: AnyTransaction, event: BillingEvent): Promise<void> {
+  await persist(trx, await loadBilling(trx, scopeOf(event)), [event]);
+}
+
+export interface AccountView {
+  readonly customerId: string;
+  readonly balanceCents: number;
+}
+
+/** The account as `GET /accounts/:customerId` answers; undefined if unknown. */
+export async function readAccount(
+  kdb: Kysely<BillingDb>,
+  customerId: string,
+): Promise<AccountView | undefined> {
+  const row = await kdb
+    .selectFrom("accounts")
+    .select(["customer_id", "balance_cents"])
+    .where("customer_id", "=", customerId)
+    .executeTakeFirst();
+  return row && { customerId: row.customer_id, balanceCents: Number(row.balance_cents) };
+}
