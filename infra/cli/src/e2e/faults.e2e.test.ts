@@ -2,11 +2,12 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { definition as billing } from "@orderflow/billing";
-import { encode, newEventId } from "@orderflow/events";
+import { newEventId } from "@orderflow/events";
 import { definition as inventory } from "@orderflow/inventory";
 import { waitFor } from "@orderflow/infra";
 import { definition as order } from "@orderflow/order";
 import { definition as saga } from "@orderflow/saga";
+import { publish } from "@orderflow/outbox/testing";
 import { describe, expect, it } from "vitest";
 import { http, startSystem } from "./system.js";
 
@@ -44,19 +45,12 @@ describe("order flow under faults", () => {
 
     // The payment arrives after all: the saga asks for a refund.
     const nc = await connect({ servers: sys.nats.url });
-    const e = encode(
+    await publish(
+      jetstream(nc),
       "payment.charged",
       { orderId: id, customerId: "alice", amountCents: 200 },
-      {
-        id: newEventId(),
-        source: "/orderflow/billing",
-        time: new Date(),
-        correlationId: id,
-      },
+      { source: "/orderflow/billing", correlationId: id },
     );
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
-    await jetstream(nc).publish(e.subject, e.data, { headers: h, msgID: e.headers["Nats-Msg-Id"]! });
     const s = await waitFor("refund requested", async () => {
       const r = await http<Saga>("GET", `${sys.url("saga")}/sagas/${id}`);
       return r.body.steps.payment === "REFUND_REQUESTED" ? r.body : undefined;

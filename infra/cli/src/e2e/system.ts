@@ -8,7 +8,8 @@ import {
   waitFor,
   type TestNats,
 } from "@orderflow/infra";
-import { startService, type RunningService, type ServiceDefinition } from "@orderflow/outbox";
+import { startService, type RunningService } from "@orderflow/outbox";
+import type { AnyDefinition } from "../recovery/context.js";
 
 /** The four services started in this process over one private nats-server and fresh databases. */
 export interface TestSystem {
@@ -17,9 +18,6 @@ export interface TestSystem {
   url(service: string): string;
   [Symbol.asyncDispose](): Promise<void>;
 }
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDefinition = ServiceDefinition<any, any>;
 
 export async function startSystem(
   definitions: readonly AnyDefinition[],

@@ -2,15 +2,15 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decode, streamNameOf } from "@orderflow/events";
 import { dropDatabase, ensureDatabase } from "@orderflow/infra";
-import { migrate, type ServiceDefinition, type Topology } from "@orderflow/outbox";
+import { migrate, type AnyDb, type Topology } from "@orderflow/outbox";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { control } from "./control.js";
+import type { AnyDefinition } from "./context.js";
 import { readStream } from "./stream-reader.js";
 
 export interface RebuildOptions {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly definition: ServiceDefinition<any, any>;
+  readonly definition: AnyDefinition;
   /** PostgreSQL server URL and the service's database name on it. */
   readonly serverUrl: string;
   readonly database: string;
@@ -53,8 +53,7 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
     const url = await ensureDatabase(opts.serverUrl, opts.database);
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     pool.on("error", () => {});
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
     try {
       await migrate(db, def.migrations);
       let seen = 0;

@@ -6,17 +6,16 @@ import {
   createOutbox,
   parseConfig,
   type AnyDb,
-  type ServiceDefinition,
   type Topology,
 } from "@orderflow/outbox";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
+import type { AnyDefinition } from "./context.js";
 import { readStream } from "./stream-reader.js";
 
 export interface ReplayOptions {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly definition: ServiceDefinition<any, any>;
+  readonly definition: AnyDefinition;
   readonly env: Record<string, string | undefined>;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;

@@ -1,0 +1,72 @@
+/** Test helpers for services built on this runtime: publish events as another service would, read what a stream holds. */
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import {
+  decodeHeaderValue,
+  encode,
+  newEventId,
+  parseCeType,
+  type EventData,
+  type EventName,
+} from "@orderflow/events";
+
+/**
+ * Publishes an event as another service's relay would: binary CloudEvent, Nats-Msg-Id = ce-id.
+ * `msgId` overrides the Nats-Msg-Id, so that JetStream stores a second copy of an event id (a
+ * redelivery JetStream's de-duplication did not catch) and the consumer's inbox must drop it.
+ */
+export async function publish<N extends EventName>(
+  js: JetStreamClient,
+  name: N,
+  data: EventData<N>,
+  meta: { id?: string; msgId?: string; source?: string; correlationId: string },
+): Promise<string> {
+  const id = meta.id ?? newEventId();
+  const e = encode(name, data, {
+    id,
+    source: meta.source ?? "/orderflow/test",
+    time: new Date(),
+    correlationId: meta.correlationId,
+  });
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
+  await js.publish(e.subject, e.data, { headers: h, msgID: meta.msgId ?? id });
+  return id;
+}
+
+export interface StoredEvent {
+  readonly seq: number;
+  readonly name: string;
+  readonly id: string;
+  readonly subject: string;
+  readonly correlationId: string;
+  readonly causationId: string | undefined;
+  readonly data: Record<string, unknown>;
+}
+
+/** Every event of `stream` whose ce-subject is `aggregate`, in stream order. */
+export async function eventsOf(
+  jsm: JetStreamManager,
+  stream: string,
+  aggregate: string,
+): Promise<StoredEvent[]> {
+  const { state } = await jsm.streams.info(stream);
+  const out: StoredEvent[] = [];
+  if (!state.messages) return out;
+  for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (!m) continue;
+    if (decodeHeaderValue(m.header.get("ce-subject")) !== aggregate) continue;
+    const causation = m.header.get("ce-causationid");
+    out.push({
+      seq,
+      name: parseCeType(m.header.get("ce-type"))?.name ?? "?",
+      id: m.header.get("ce-id"),
+      subject: m.subject,
+      correlationId: decodeHeaderValue(m.header.get("ce-correlationid")) ?? "",
+      causationId: causation ? decodeHeaderValue(causation) : undefined,
+      data: JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>,
+    });
+  }
+  return out;
+}
