@@ -12,24 +12,68 @@ export interface ApplyOptions {
 
 export type ApplyResult = "applied" | "duplicate" | "ignored";
 
+/** The handler of `events[index]` threw; the whole batch was rolled back. */
+export class HandlerFailed extends Error {
+  override name = "HandlerFailed";
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 /**
- * Applies one decoded event exactly once: inbox row, handler and the events it emits commit in one
- * transaction; an event already in the inbox is a duplicate and changes nothing. Used by the
- * consumer runtime and by `orderflow replay`.
+ * Applies decoded events exactly once, all in one transaction: the inbox rows, the handlers (in the
+ * given order, each seeing the writes of those before it) and the events they emit commit together.
+ * An event already in the inbox (or earlier in the same batch) is a duplicate and changes nothing.
+ * A handler that throws rolls back the whole batch, with `HandlerFailed` saying which. Used by the consumer runtime and by
+ * `orderflow replay`.
  */
-export async function applyEvent(opts: ApplyOptions, event: CloudEvent): Promise<ApplyResult> {
-  const handler = opts.handlers[event.name] as Handler<EventName> | undefined;
-  if (!handler) return "ignored";
+export async function applyEvents(opts: ApplyOptions, events: readonly CloudEvent[]): Promise<ApplyResult[]> {
+  const handlerOf = (e: CloudEvent) => opts.handlers[e.name] as Handler<EventName> | undefined;
+  const handled = events.filter((e) => handlerOf(e));
+  if (!handled.length) return events.map(() => "ignored");
   return opts.db.transaction().execute(async (trx) => {
-    const inserted = await sql`
-      INSERT INTO orderflow_inbox (consumer, event_id) VALUES (${opts.name}, ${event.id})
-      ON CONFLICT DO NOTHING RETURNING 1`.execute(trx);
-    if (!inserted.rows.length) return "duplicate";
-    const ctx: HandlerContext = {
-      trx,
-      emit: (name, data, o) => opts.outbox.enqueue(trx, name, data, { ...o, causation: event }),
-    };
-    await handler(event, ctx);
-    return "applied";
+    // One statement for the whole batch's inbox rows; what it returns is what is new.
+    const { rows } = await sql<{ event_id: string }>`
+      INSERT INTO orderflow_inbox (consumer, event_id)
+      SELECT ${opts.name}, unnest(${handled.map((e) => e.id)}::uuid[])
+      ON CONFLICT DO NOTHING RETURNING event_id`.execute(trx);
+    const fresh = new Set(rows.map((r) => r.event_id));
+    const results: ApplyResult[] = [];
+    for (const [index, event] of events.entries()) {
+      const handler = handlerOf(event);
+      if (!handler) {
+        results.push("ignored");
+        continue;
+      }
+      // Deleting makes a second copy of the same event within the batch a duplicate.
+      if (!fresh.delete(event.id.toLowerCase())) {
+        results.push("duplicate");
+        continue;
+      }
+      const ctx: HandlerContext = {
+        trx,
+        emit: (name, data, o) => opts.outbox.enqueue(trx, name, data, { ...o, causation: event }),
+      };
+      try {
+        await handler(event, ctx);
+      } catch (err) {
+        throw new HandlerFailed(index, err);
+      }
+      results.push("applied");
+    }
+    return results;
   });
+}
+
+/** Applies one decoded event exactly once (see `applyEvents`). */
+export async function applyEvent(opts: ApplyOptions, event: CloudEvent): Promise<ApplyResult> {
+  try {
+    const [result] = await applyEvents(opts, [event]);
+    return result!;
+  } catch (err) {
+    throw err instanceof HandlerFailed ? err.cause : err;
+  }
 }

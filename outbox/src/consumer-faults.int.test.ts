@@ -33,12 +33,14 @@ describe("consumer faults", () => {
       expect(line.result).toBe("applied");
       committed = line.afterCommit as string;
     }
-    // Its transaction committed: effect and inbox row are there, the ack never left.
-    expect(await effectCounts(r.db)).toEqual({ rows: 1, applied: 1, maxN: 1 });
+    // Its transaction committed (with however many messages its batch held): effects and inbox rows
+    // are there, no ack left.
     const inbox = await sql<{ event_id: string }>`SELECT event_id FROM orderflow_inbox WHERE consumer = 'killed'`.execute(r.db);
-    expect(inbox.rows.map((x) => x.event_id)).toEqual([committed]);
+    const applied = new Set(inbox.rows.map((x) => x.event_id));
+    expect(applied.has(committed)).toBe(true);
+    expect(await effectCounts(r.db)).toEqual({ rows: applied.size, applied: applied.size, maxN: 1 });
 
-    // The same durable in a new process (here: in-process) gets the message again after ack_wait.
+    // The same durable in a new process (here: in-process) gets the messages again after ack_wait.
     const results = new Map<string, ApplyResult>();
     const consumer = createConsumer({
       name: "killed",
@@ -52,10 +54,10 @@ describe("consumer faults", () => {
     });
     await consumer.start();
     await waitFor(`${N} effects`, async () => (await effectCounts(r.db)).rows === N);
-    await waitFor("the killed delivery redelivered", () => results.has(committed));
+    await waitFor("the killed deliveries redelivered", () => [...applied].every((id) => results.has(id)));
 
-    expect(results.get(committed)).toBe("duplicate");
-    expect([...results.values()].filter((x) => x === "applied")).toHaveLength(N - 1);
+    for (const id of applied) expect(results.get(id)).toBe("duplicate");
+    expect([...results.values()].filter((x) => x === "applied")).toHaveLength(N - applied.size);
     expect(await r.streamCount("ORDERS")).toBe(N);
     expect(await effectCounts(r.db)).toEqual({ rows: N, applied: N, maxN: 1 });
     await consumer.stop();
@@ -98,9 +100,10 @@ describe("consumer faults", () => {
 
     expect(await r.streamCount("ORDERS")).toBe(N);
     expect(await effectCounts(r.db)).toEqual({ rows: N - 2, applied: N - 2, maxN: 1 });
-    expect(attempts.get(flaky)).toBe(3);
-    expect(attempts.get(failing)).toBe(maxDeliver);
-    expect(attempts.get(permanent)).toBe(1);
+    // A handler may also run once more per delivery inside a batch that the failure rolled back;
+    // the deliveries that count are in the dead letters' headers.
+    expect(attempts.get(flaky)).toBeGreaterThanOrEqual(3);
+    expect(attempts.get(failing)).toBeGreaterThanOrEqual(maxDeliver);
     const dead = await deadLetters(r);
     expect(dead.get(failing)).toMatchObject({ code: "MAX_DELIVERIES", deliveries: String(maxDeliver) });
     expect(dead.get(permanent)).toMatchObject({ code: "PERMANENT", deliveries: "1" });
@@ -152,7 +155,7 @@ describe("consumer faults", () => {
     expect(await effectCounts(r.db)).toEqual({ rows: 20, applied: 20, maxN: 1 });
     const codes = [...(await deadLetters(r)).values()].map((d) => d.code).sort();
     expect(codes).toEqual(["MISSING_HEADER", "SCHEMA_VIOLATION"]);
-    // One consumer, one message at a time: the poison did not hold up what came after it.
+    // One transaction at a time: the poison did not hold up what came after it.
     expect(results.filter((x) => x === "applied")).toHaveLength(20);
     expect(results.filter((x) => x === "dead-lettered")).toHaveLength(2);
     await consumer.stop();

@@ -1,14 +1,14 @@
 import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from "@nats-io/jetstream";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import { catalog, decode, streamNameOf, subjectOf, type CloudEvent, type EventName } from "@orderflow/events";
 import type { Logger } from "pino";
-import { applyEvent, type ApplyResult } from "./apply.js";
+import { applyEvent, applyEvents, HandlerFailed, type ApplyResult } from "./apply.js";
 import { describeError, isDatabaseUnavailable, OutboxError } from "./errors.js";
 import { isNotFound, Topology } from "./topology.js";
 import { parseTraceparent, tracer } from "./trace.js";
-import { PermanentError, type AnyDb, type Handler, type Handlers, type Outbox } from "./types.js";
+import { PermanentError, type AnyDb, type Handlers, type Outbox } from "./types.js";
 
 export interface ConsumerOptions {
   /** Durable consumer name on each stream, and the inbox key; usually the service name. */
@@ -20,7 +20,17 @@ export interface ConsumerOptions {
   readonly handlers: Handlers;
   readonly topology?: Topology;
   readonly logger?: Logger;
-  /** Messages processed at once. */
+  /**
+   * Most messages applied in one transaction (default 100). Batches form by themselves under load:
+   * a lane takes whatever has arrived while it was busy, so a lone message goes alone at once.
+   */
+  readonly batchSize?: number;
+  /**
+   * Transactions in flight at once (default 1), shared by all the streams the service consumes.
+   * Keep 1 when handlers of different messages lock the same rows: two multi-message transactions
+   * could then deadlock (PostgreSQL breaks that after deadlock_timeout and the batch is re-applied
+   * one message at a time, but that second is lost).
+   */
   readonly concurrency?: number;
   /** Deliveries before a failing message is dead-lettered. */
   readonly maxDeliver?: number;
@@ -63,47 +73,25 @@ export const DeadLetterHeader = {
   Time: "Orderflow-Dlq-Time",
 } as const;
 
-class Slots {
-  #free: number;
-  #waiters: (() => void)[] = [];
-  #idle: (() => void)[] = [];
-  readonly #size: number;
-  constructor(size: number) {
-    this.#free = this.#size = size;
-  }
-  async acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((r) => this.#waiters.push(r));
-  }
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) return next();
-    this.#free++;
-    if (this.#free === this.#size) for (const r of this.#idle.splice(0)) r();
-  }
-  drained(): Promise<void> {
-    return this.#free === this.#size ? Promise.resolve() : new Promise((r) => this.#idle.push(r));
-  }
-}
-
 /**
  * Runs a service's handlers over durable pull consumers, one per stream it listens to.
- * Each message: decode and validate; in one transaction insert the inbox row (a duplicate stops
- * here), run the handler and its emits; commit; then ack. Undecodable messages, PermanentErrors and
- * messages out of deliveries go to the dead-letter stream and are terminated. A failure that only
- * says the database is unreachable is retried, never dead-lettered for it.
+ * Messages of all its streams queue up in arrival order; a lane takes what has queued (up to
+ * `batchSize`), decodes each, and applies the handled ones in one transaction (inbox rows, handlers,
+ * emitted events; duplicates stop at the inbox), then acks them. One transaction per batch instead
+ * of per message is what makes the runtime fast: a commit's fsync is paid once for the batch.
+ * When a handler throws, the batch is rolled back and applied again without that message, which
+ * alone is retried, and dead-lettered when it can never succeed (undecodable, PermanentError, out
+ * of deliveries). A failure that only says
+ * the database is unreachable is retried, never dead-lettered for it.
  */
 export function createConsumer(opts: ConsumerOptions): Consumer {
   const topology = opts.topology ?? new Topology();
-  const concurrency = opts.concurrency ?? 16;
+  const batchSize = opts.batchSize ?? 100;
+  const concurrency = opts.concurrency ?? 1;
   const maxDeliver = opts.maxDeliver ?? 5;
   const backoffMs = opts.backoffMs ?? 200;
   const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
   const log = opts.logger;
-  const slots = new Slots(concurrency);
   const iterators: ConsumerMessages[] = [];
   const loops: Promise<void>[] = [];
   let running = false;
@@ -132,11 +120,15 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       // Dead-lettering is ours: JetStream must keep redelivering until we terminate.
       max_deliver: -1,
       ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
-      max_ack_pending: Math.max(1000, concurrency * 4),
+      max_ack_pending: Math.max(1000, batchSize * concurrency * 4),
     };
     try {
       const info = await opts.jsm.consumers.info(d.stream, d.consumer);
-      if (info.config.filter_subject !== d.filter || info.config.ack_wait !== config.ack_wait) {
+      if (
+        info.config.filter_subject !== d.filter ||
+        info.config.ack_wait !== config.ack_wait ||
+        info.config.max_ack_pending !== config.max_ack_pending
+      ) {
         await opts.jsm.consumers.update(d.stream, d.consumer, {
           filter_subject: d.filter,
           ack_wait: config.ack_wait,
@@ -180,77 +172,166 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     return "dead-lettered";
   }
 
-  async function process(m: JsMsg): Promise<ConsumeResult> {
-    const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
-    if (!decoded.ok) return deadLetter(m, decoded.error.code, decoded.error.message);
-    const event = decoded.event;
-    const handler = opts.handlers[event.name] as Handler<EventName> | undefined;
-    if (!handler) {
-      m.ack();
-      return "ignored";
-    }
+  /** A process span per message, child of the trace the event carries. */
+  function startSpan(event: CloudEvent): Span {
     const parent = parseTraceparent(event.traceparent);
-    const ctx = parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : context.active();
-    return tracer().startActiveSpan(
+    return tracer().startSpan(
       `process ${event.name}`,
       {
         kind: SpanKind.CONSUMER,
         attributes: { "messaging.system": "nats", "messaging.message.id": event.id, "orderflow.consumer": opts.name },
       },
-      ctx,
-      async (span) => {
-        try {
-          const result = await applyEvent(opts, event);
-          await opts.afterCommit?.(event, result);
-          m.ack();
-          return result;
-        } catch (err) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
-          const deliveries = m.info.deliveryCount;
-          const fields = {
-            eventId: event.id,
-            type: event.name,
-            correlationId: event.correlationId,
-            traceId: parent?.traceId,
-            deliveries,
-            err: describeError(err),
-          };
-          if (err instanceof PermanentError) return deadLetter(m, "PERMANENT", describeError(err));
-          const delay = Math.min(backoffMs * 2 ** (deliveries - 1), maxBackoffMs);
-          // The database being down says nothing about the message: retry without ever dead-lettering,
-          // and often enough to notice its return within seconds.
-          if (isDatabaseUnavailable(err)) {
-            const retryInMs = Math.min(delay, DB_RETRY_MAX_MS);
-            log?.warn({ ...fields, retryInMs }, "database unavailable; retrying");
-            m.nak(retryInMs);
-            return "retried";
-          }
-          if (deliveries >= maxDeliver) {
-            return deadLetter(m, "MAX_DELIVERIES", `failed ${deliveries} times; last error ${describeError(err)}`);
-          }
-          log?.warn({ ...fields, retryInMs: delay }, "handler failed; retrying");
-          m.nak(delay);
-          return "retried";
-        } finally {
-          span.end();
-        }
-      },
+      parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : context.active(),
     );
+  }
+
+  /** After the commit: the test seam, then the ack. */
+  async function acknowledge(m: JsMsg, event: CloudEvent, result: ApplyResult): Promise<ConsumeResult> {
+    try {
+      await opts.afterCommit?.(event, result);
+    } catch (err) {
+      log?.warn({ eventId: event.id, err: describeError(err) }, "after-commit hook failed; redelivering");
+      m.nak(backoffMs);
+      return "retried";
+    }
+    m.ack();
+    return result;
+  }
+
+  /** What a failed delivery becomes: a retry with backoff, or a dead letter. */
+  async function failed(m: JsMsg, event: CloudEvent, err: unknown): Promise<ConsumeResult> {
+    const deliveries = m.info.deliveryCount;
+    const fields = {
+      eventId: event.id,
+      type: event.name,
+      correlationId: event.correlationId,
+      traceId: parseTraceparent(event.traceparent)?.traceId,
+      deliveries,
+      err: describeError(err),
+    };
+    if (err instanceof PermanentError) return deadLetter(m, "PERMANENT", describeError(err));
+    const delay = Math.min(backoffMs * 2 ** (deliveries - 1), maxBackoffMs);
+    // The database being down says nothing about the message: retry without ever dead-lettering,
+    // and often enough to notice its return within seconds.
+    if (isDatabaseUnavailable(err)) {
+      const retryInMs = Math.min(delay, DB_RETRY_MAX_MS);
+      log?.warn({ ...fields, retryInMs }, "database unavailable; retrying");
+      m.nak(retryInMs);
+      return "retried";
+    }
+    if (deliveries >= maxDeliver) {
+      return deadLetter(m, "MAX_DELIVERIES", `failed ${deliveries} times; last error ${describeError(err)}`);
+    }
+    log?.warn({ ...fields, retryInMs: delay }, "handler failed; retrying");
+    m.nak(delay);
+    return "retried";
+  }
+
+  /** Applies one message in its own transaction. */
+  async function applyOne(m: JsMsg, event: CloudEvent): Promise<ConsumeResult> {
+    const span = startSpan(event);
+    try {
+      const result = await context.with(trace.setSpan(context.active(), span), () => applyEvent(opts, event));
+      return await acknowledge(m, event, result);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
+      return await failed(m, event, err);
+    } finally {
+      span.end();
+    }
+  }
+
+  type Work = { readonly m: JsMsg; readonly event: CloudEvent };
+  const report = (r: ConsumeResult, m: JsMsg) => opts.onResult?.(r, m.subject);
+
+  async function applyBatch(msgs: readonly JsMsg[]): Promise<void> {
+    const work: Work[] = [];
+    for (const m of msgs) {
+      const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
+      if (!decoded.ok) report(await deadLetter(m, decoded.error.code, decoded.error.message), m);
+      else if (!opts.handlers[decoded.event.name]) {
+        m.ack();
+        report("ignored", m);
+      } else work.push({ m, event: decoded.event });
+    }
+    await applyAll(work);
+  }
+
+  /**
+   * One transaction for all of `work`. When handler i throws, the batch rolls back; message i's
+   * delivery has failed (retry or dead letter), and the messages before and after it are applied
+   * again without it. Any other failure (inbox insert, commit, the database gone) fails them all.
+   */
+  async function applyAll(work: readonly Work[]): Promise<void> {
+    if (!work.length) return;
+    if (work.length === 1) return report(await applyOne(work[0]!.m, work[0]!.event), work[0]!.m);
+    const spans = work.map(({ event }) => startSpan(event));
+    let results: ApplyResult[];
+    try {
+      results = await applyEvents(opts, work.map((w) => w.event));
+    } catch (err) {
+      if (!(err instanceof HandlerFailed)) {
+        for (const { m, event } of work) report(await failed(m, event, err), m);
+        return;
+      }
+      const { m, event } = work[err.index]!;
+      spans[err.index]!.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err.cause) });
+      report(await failed(m, event, err.cause), m);
+      await applyAll(work.slice(0, err.index));
+      await applyAll(work.slice(err.index + 1));
+      return;
+    } finally {
+      for (const s of spans) s.end();
+    }
+    for (const [i, { m, event }] of work.entries()) report(await acknowledge(m, event, results[i]!), m);
+  }
+
+  // Messages of every stream wait here for a lane; the readers stop pulling while it is full.
+  const queue: JsMsg[] = [];
+  const queueLimit = batchSize * (concurrency + 1);
+  let lanes = 0;
+  let scheduled = false;
+  let waiters: (() => void)[] = [];
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
+  const settled = () => queue.length === 0 && lanes === 0;
+  async function until(condition: () => boolean): Promise<void> {
+    while (!condition()) await new Promise<void>((r) => waiters.push(r));
+  }
+
+  function dispatch(): void {
+    scheduled = false;
+    while (lanes < concurrency && queue.length) {
+      lanes++;
+      applyBatch(queue.splice(0, batchSize))
+        .catch((err: unknown) => {
+          // Only reached on a bug in the runtime itself; the messages are redelivered after ack_wait.
+          log?.error({ err: describeError(err) }, "batch processing crashed");
+        })
+        .finally(() => {
+          lanes--;
+          if (queue.length) schedule();
+          wake();
+        });
+    }
+  }
+  // Deferred to the next turn of the event loop so that a lane takes everything one read delivered.
+  function schedule(): void {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(dispatch);
+    }
   }
 
   async function pull(d: (typeof durables)[number]): Promise<void> {
     const c = await opts.js.consumers.get(d.stream, d.consumer);
-    const messages = await c.consume({ max_messages: Math.max(concurrency * 2, 64) });
+    const messages = await c.consume({ max_messages: Math.max(batchSize * concurrency, 64) });
     iterators.push(messages);
     for await (const m of messages) {
-      await slots.acquire();
-      void process(m)
-        .then((r) => opts.onResult?.(r, m.subject))
-        .catch((err: unknown) => {
-          // Only reached on a bug in the runtime itself; the message will be redelivered after ack_wait.
-          log?.error({ err: describeError(err), subject: m.subject }, "message processing crashed");
-        })
-        .finally(() => slots.release());
+      queue.push(m);
+      schedule();
+      if (queue.length >= queueLimit) await until(() => queue.length < queueLimit);
     }
   }
 
@@ -276,7 +357,9 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       running = false;
       await Promise.all(iterators.map((it) => it.close()));
       await Promise.all(loops);
-      await slots.drained();
+      // What was already delivered is applied and acked before stop returns.
+      await until(settled);
+      waiters = [];
     },
   };
 }

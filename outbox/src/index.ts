@@ -3,7 +3,7 @@ export type { OutboxOptions } from "./outbox.js";
 export { createRelay } from "./relay.js";
 export type { Relay, RelayOptions } from "./relay.js";
 export { createConsumer, DeadLetterHeader } from "./consumer.js";
-export { applyEvent } from "./apply.js";
+export { applyEvent, applyEvents, HandlerFailed } from "./apply.js";
 export type { ApplyOptions, ApplyResult } from "./apply.js";
 export type { Consumer, ConsumerOptions, ConsumeResult } from "./consumer.js";
 export { ensureStreams, Topology, DEFAULT_DUPLICATE_WINDOW_MS, controlSubject } from "./topology.js";

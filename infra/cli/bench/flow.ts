@@ -24,6 +24,8 @@ const RATE = Number(process.env.BENCH_RATE ?? 100);
 const STEADY_S = Number(process.env.BENCH_SECONDS ?? 10);
 const SATURATION_ORDERS = Number(process.env.BENCH_SATURATION ?? 3000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
+// Extra node flags for the service processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const services = [
   { name: "order", database: "orders" },
   { name: "inventory", database: "inventory" },
@@ -49,7 +51,7 @@ async function main() {
       const port = await freePort();
       const prefix = s.name.toUpperCase();
       const dbName = `bench_${s.database}_${suffix}`;
-      const child = spawn(process.execPath, [join(root, "services", s.name, "dist/main.js")], {
+      const child = spawn(process.execPath, [...NODE_ARGS, join(root, "services", s.name, "dist/main.js")], {
         stdio: ["ignore", "ignore", "inherit", "ipc"],
         env: {
           ...process.env,
