@@ -1,6 +1,6 @@
 import type { CloudEvent, EventName } from "@orderflow/events";
 import { sql } from "kysely";
-import type { AnyDb, Handler, HandlerContext, Handlers, Outbox } from "./types.js";
+import type { AnyDb, Handler, HandlerContext, Handlers, Outbox, OutboxRow } from "./types.js";
 
 export interface ApplyOptions {
   /** The inbox key: the service's consumer name. */
@@ -42,6 +42,8 @@ export async function applyEvents(opts: ApplyOptions, events: readonly CloudEven
       ON CONFLICT DO NOTHING RETURNING event_id`.execute(trx);
     const fresh = new Set(rows.map((r) => r.event_id));
     const results: ApplyResult[] = [];
+    // What the handlers emit is written in one statement at the end, in emission order.
+    const emitted: OutboxRow[] = [];
     for (const [index, event] of events.entries()) {
       const handler = handlerOf(event);
       if (!handler) {
@@ -55,7 +57,11 @@ export async function applyEvents(opts: ApplyOptions, events: readonly CloudEven
       }
       const ctx: HandlerContext = {
         trx,
-        emit: (name, data, o) => opts.outbox.enqueue(trx, name, data, { ...o, causation: event }),
+        emit: (name, data, o) => {
+          const row = opts.outbox.prepare(name, data, { ...o, causation: event });
+          emitted.push(row);
+          return Promise.resolve(row.id);
+        },
       };
       try {
         await handler(event, ctx);
@@ -64,6 +70,7 @@ export async function applyEvents(opts: ApplyOptions, events: readonly CloudEven
       }
       results.push("applied");
     }
+    await opts.outbox.insert(trx, emitted);
     return results;
   });
 }

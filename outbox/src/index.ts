@@ -18,4 +18,5 @@ export { createMetrics } from "./metrics.js";
 export type { Metrics } from "./metrics.js";
 export { OutboxError, OutboxErrorCode, isOutboxError, describeError } from "./errors.js";
 export { PermanentError } from "./types.js";
-export type { Outbox, EnqueueOptions, Handler, Handlers, HandlerContext, AnyDb, AnyTransaction } from "./types.js";
+export type { Outbox, OutboxRow, EnqueueOptions, Handler, Handlers, HandlerContext, AnyDb, AnyTransaction } from "./types.js";
+export { PreparingClient } from "./prepared.js";

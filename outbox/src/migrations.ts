@@ -54,15 +54,32 @@ export const runtimeMigrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  "0000_orderflow_outbox_autovacuum": {
+    // The outbox is a queue: every row is inserted, updated once (published_at) and deleted after
+    // the retention. With the default thresholds (20 % of the table) dead index entries pile up
+    // between vacuums and the relay's reads of unpublished rows slow down; vacuum it far sooner.
+    async up(db: Kysely<unknown>) {
+      await sql`
+        ALTER TABLE orderflow_outbox SET (
+          autovacuum_vacuum_scale_factor = 0.01,
+          autovacuum_vacuum_threshold = 1000,
+          autovacuum_vacuum_insert_scale_factor = 0.01,
+          autovacuum_analyze_scale_factor = 0.02,
+          autovacuum_vacuum_cost_delay = 0
+        )`.execute(db);
+    },
+  },
 };
 
 /**
- * Runs the runtime's migrations and then the service's, in name order, with kysely's Migrator.
+ * Runs the runtime's migrations ("0000_…") and the service's, in name order, with kysely's Migrator;
+ * one missing from an existing database runs even if executed ones sort after it.
  * Concurrent starts are safe: the Migrator takes a lock.
  */
 export async function migrate(db: AnyDb, migrations: Record<string, Migration> = {}): Promise<string[]> {
   const all = { ...runtimeMigrations, ...migrations };
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => all } });
+  // Unordered: a runtime migration added later ("0000_…") sorts before a service's executed ones.
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => all }, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";

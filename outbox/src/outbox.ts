@@ -1,7 +1,10 @@
 import { derivedEventId, encode, newEventId, type EventData, type EventName } from "@orderflow/events";
 import { sql } from "kysely";
 import { activeTraceContext } from "./trace.js";
-import type { AnyTransaction, EnqueueOptions, Outbox } from "./types.js";
+import type { AnyTransaction, EnqueueOptions, Outbox, OutboxRow } from "./types.js";
+
+/** Rows per INSERT statement (4 parameters each, far below PostgreSQL's 65535). */
+const INSERT_CHUNK = 1000;
 
 export interface OutboxOptions {
   /** `ce-source`, e.g. `/orderflow/order`. */
@@ -22,8 +25,8 @@ export interface OutboxOptions {
 export function createOutbox(opts: OutboxOptions): Outbox {
   const now = opts.now ?? (() => new Date());
   const newId = opts.newId ?? newEventId;
-  return {
-    async enqueue<N extends EventName>(trx: AnyTransaction, name: N, data: EventData<N>, o: EnqueueOptions = {}) {
+  const outbox: Outbox = {
+    prepare<N extends EventName>(name: N, data: EventData<N>, o: EnqueueOptions = {}): OutboxRow {
       const cause = o.causation;
       const id = o.id ?? (cause ? derivedEventId(cause.id, o.purpose ?? name) : newId());
       const correlationId = o.correlationId ?? cause?.correlationId ?? id;
@@ -40,12 +43,25 @@ export function createOutbox(opts: OutboxOptions): Outbox {
         traceparent: traceCtx?.traceparent,
         tracestate: traceCtx?.tracestate,
       });
-      // Re-emitting an id the outbox already holds (a replayed handler) is a no-op.
-      await sql`
-        INSERT INTO orderflow_outbox (event_id, subject, headers, payload)
-        VALUES (${id}, ${encoded.subject}, ${JSON.stringify(encoded.headers)}::jsonb, ${Buffer.from(encoded.data)})
-        ON CONFLICT (event_id) DO NOTHING`.execute(trx);
-      return id;
+      return { id, subject: encoded.subject, headers: encoded.headers, payload: encoded.data };
+    },
+    async insert(trx: AnyTransaction, rows: readonly OutboxRow[]) {
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        const chunk = rows.slice(i, i + INSERT_CHUNK);
+        // Re-emitting an id the outbox already holds (a replayed handler) is a no-op.
+        await sql`
+          INSERT INTO orderflow_outbox (event_id, subject, headers, payload)
+          VALUES ${sql.join(
+            chunk.map((r) => sql`(${r.id}, ${r.subject}, ${JSON.stringify(r.headers)}::jsonb, ${Buffer.from(r.payload)})`),
+          )}
+          ON CONFLICT (event_id) DO NOTHING`.execute(trx);
+      }
+    },
+    async enqueue(trx, name, data, o) {
+      const row = outbox.prepare(name, data, o);
+      await outbox.insert(trx, [row]);
+      return row.id;
     },
   };
+  return outbox;
 }

@@ -7,6 +7,7 @@ import { pino, type Logger } from "pino";
 import { ZodError, type z } from "zod";
 import { parseConfig, type BaseConfig } from "./config.js";
 import { createConsumer, type Consumer } from "./consumer.js";
+import { PreparingClient } from "./prepared.js";
 import { describeError, isOutboxError } from "./errors.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { migrate } from "./migrations.js";
@@ -90,7 +91,11 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
   };
 
   try {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.consumer.concurrency + 6 });
+    const pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: config.consumer.concurrency + 6,
+      Client: PreparingClient,
+    });
     // A client losing its server must not crash the process. The pool listens only while a client
     // is idle; a checked-out client (mid-transaction) emits 'error' with nobody listening, which
     // would be an uncaught exception. The statement in flight fails anyway, and the pool drops the

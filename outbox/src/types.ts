@@ -18,16 +18,31 @@ export interface EnqueueOptions {
   readonly id?: string;
 }
 
+/** An encoded event ready for the outbox table. */
+export interface OutboxRow {
+  readonly id: string;
+  readonly subject: string;
+  readonly headers: Record<string, string>;
+  readonly payload: Uint8Array;
+}
+
 /** Writes events into the outbox table inside the caller's transaction. */
 export interface Outbox {
   /** Returns the event id. The row commits or rolls back with `trx`. */
   enqueue<N extends EventName>(trx: AnyTransaction, name: N, data: EventData<N>, opts?: EnqueueOptions): Promise<string>;
+  /** Encodes an event into a row without writing it (id, trace context and time fixed now). */
+  prepare<N extends EventName>(name: N, data: EventData<N>, opts?: EnqueueOptions): OutboxRow;
+  /** Writes prepared rows in one statement per thousand, in order; ids already present are skipped. */
+  insert(trx: AnyTransaction, rows: readonly OutboxRow[]): Promise<void>;
 }
 
 export interface HandlerContext {
   /** The transaction the inbox row commits in; do every write of the handler through it. */
   readonly trx: AnyTransaction;
-  /** Enqueues an event caused by the one being handled (same transaction, deterministic id). */
+  /**
+   * Enqueues an event caused by the one being handled: deterministic id, same transaction; the row
+   * is written when the batch's handlers are done (one statement for all), so do not read it back.
+   */
   readonly emit: <N extends EventName>(
     name: N,
     data: EventData<N>,

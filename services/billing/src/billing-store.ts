@@ -53,25 +53,33 @@ export async function loadBilling(trx: AnyTransaction, scope: BillingScope): Pro
           .forUpdate()
           .executeTakeFirst()
       : undefined;
-  const payment =
+  // The order's payment, else its tombstone, in one round trip. No row lock needed: every writer
+  // of these holds the order's lock (`lockOrder`).
+  const known =
     orderId === undefined
       ? undefined
-      : await t
-          .selectFrom("payments")
-          .selectAll()
-          .where("order_id", "=", orderId)
-          .forUpdate()
-          .executeTakeFirst();
-  const tombstone =
-    orderId === undefined || payment
-      ? undefined
-      : await t.selectFrom("tombstones").select("reason").where("order_id", "=", orderId).executeTakeFirst();
+      : (
+          await sql<KnownRow>`
+            SELECT 1 AS kind, customer_id, amount_cents, state, NULL AS reason FROM payments WHERE order_id = ${orderId}
+            UNION ALL
+            SELECT 2, NULL, NULL, NULL, reason FROM tombstones WHERE order_id = ${orderId}
+            ORDER BY kind LIMIT 1`.execute(trx)
+        ).rows[0];
   return {
     account: account && { customerId: account.customer_id, balanceCents: Number(account.balance_cents) },
-    payment: payment
-      ? paymentOf(payment)
-      : tombstone && { orderId: orderId!, status: "tombstone", reason: tombstone.reason },
+    payment:
+      known?.kind === 1
+        ? paymentOf({ order_id: orderId!, customer_id: known.customer_id!, amount_cents: known.amount_cents!, state: known.state! })
+        : known && { orderId: orderId!, status: "tombstone", reason: known.reason! },
   };
+}
+
+interface KnownRow {
+  readonly kind: 1 | 2;
+  readonly customer_id: string | null;
+  readonly amount_cents: Selectable<PaymentTable>["amount_cents"] | null;
+  readonly state: Selectable<PaymentTable>["state"] | null;
+  readonly reason: string | null;
 }
 
 /** Writes what changed from `before` to `after` (both from the same load). */

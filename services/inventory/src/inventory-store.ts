@@ -54,41 +54,45 @@ export async function loadInventory(trx: AnyTransaction, scope: InventoryScope):
   }
   if (orderId === undefined) return { stock };
 
-  const lines = await t
-    .selectFrom("reservations")
-    .select(["sku", "quantity", "state"])
-    .where("order_id", "=", orderId)
-    .orderBy("sku")
-    .forUpdate()
-    .execute();
+  // What inventory knows of the order, in one round trip: reservation lines, or its rejection, or
+  // a tombstone. No row lock needed: every writer of these holds the order's lock (`lockOrder`).
+  const { rows } = await sql<KnownRow>`
+    SELECT 1 AS kind, sku, quantity, state, NULL AS reason FROM reservations WHERE order_id = ${orderId}
+    UNION ALL
+    SELECT 2, sku, NULL, NULL, reason FROM rejections WHERE order_id = ${orderId}
+    UNION ALL
+    SELECT 3, NULL, NULL, NULL, reason FROM tombstones WHERE order_id = ${orderId}
+    ORDER BY kind, sku`.execute(trx);
+  const lines = rows.filter((r) => r.kind === 1);
   const first = lines[0];
   if (first) {
     // Locked the reservation's SKUs from an earlier snapshot: a reservation that appeared in
     // between holds rows this transaction does not. `lockOrder` rules that out on the live path;
     // should a caller skip it, retrying starts over with the right rows.
-    const unlocked = lines.find((l) => !stock.has(l.sku));
+    const unlocked = lines.find((l) => !stock.has(l.sku!));
     if (unlocked && !skus) throw new Error(`reservation of ${orderId} changed while loading; retry`);
     const reservation: Reservation = {
       orderId,
-      status: first.state,
-      items: lines.map(({ sku, quantity }) => ({ sku, quantity })),
+      status: first.state!,
+      items: lines.map((l) => ({ sku: l.sku!, quantity: l.quantity! })),
     };
     return { stock, reservation };
   }
-  const rejection = await t
-    .selectFrom("rejections")
-    .select(["sku", "reason"])
-    .where("order_id", "=", orderId)
-    .executeTakeFirst();
-  if (rejection) return { stock, reservation: { orderId, status: "rejected", ...rejection } };
-  const tombstone = await t
-    .selectFrom("tombstones")
-    .select("reason")
-    .where("order_id", "=", orderId)
-    .executeTakeFirst();
-  return tombstone
-    ? { stock, reservation: { orderId, status: "tombstone", reason: tombstone.reason } }
+  const known = rows[0];
+  if (known?.kind === 2) {
+    return { stock, reservation: { orderId, status: "rejected", sku: known.sku!, reason: known.reason! } };
+  }
+  return known?.kind === 3
+    ? { stock, reservation: { orderId, status: "tombstone", reason: known.reason! } }
     : { stock };
+}
+
+interface KnownRow {
+  readonly kind: 1 | 2 | 3;
+  readonly sku: string | null;
+  readonly quantity: number | null;
+  readonly state: "reserved" | "released" | "committed" | null;
+  readonly reason: string | null;
 }
 
 /** Writes what changed from `before` to `after` (both from the same load). */

@@ -68,8 +68,9 @@ export async function applySagaInput(
     // Only an input that starts something creates the saga: a stray acknowledgement leaves no row.
     const fresh = initialState(orderId);
     if (!decide(input, fresh).length) return { before: fresh, after: fresh, events: [], sent: [] };
-    // Concurrent first inputs: one inserts, the others wait on the key, then all lock the row.
-    await t
+    // Concurrent first inputs: one inserts, the others wait on the key; the no-op update locks and
+    // returns the row either way, in one round trip.
+    row = await t
       .insertInto("sagas")
       .values({
         order_id: orderId,
@@ -85,10 +86,9 @@ export async function applySagaInput(
         created_at: opts.now,
         updated_at: opts.now,
       })
-      .onConflict((oc) => oc.column("order_id").doNothing())
-      .execute();
-    row = await lock();
-    if (!row) throw new Error(`saga ${orderId} vanished after insert`);
+      .onConflict((oc) => oc.column("order_id").doUpdateSet((eb) => ({ order_id: eb.ref("excluded.order_id") })))
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
   const before = stateOf(row);
   const events = decide(input, before);
@@ -98,23 +98,18 @@ export async function applySagaInput(
   const sent = commandsOf(orderId, events);
   // The deadline runs from the moment the saga learns of the order, not from the first reply.
   const learnsOrder = !before.order && after.order !== undefined;
-  await t
-    .updateTable("sagas")
-    .set({
-      state: after.status,
-      inventory: after.inventory,
-      payment: after.payment,
-      reason: after.reason ?? null,
-      customer_id: after.order?.customerId ?? null,
-      total_cents: after.order?.totalCents ?? null,
-      currency: after.order?.currency ?? null,
-      order_cancelled: after.orderCancelled,
-      ...(learnsOrder ? { deadline_at: new Date(opts.now.getTime() + opts.deadlineMs) } : {}),
-      updated_at: opts.now,
-    })
-    .where("order_id", "=", orderId)
-    .execute();
+  const deadlineAt = learnsOrder ? new Date(opts.now.getTime() + opts.deadlineMs) : null;
+  // The new state and its history row in one statement.
   await sql`
+    WITH updated AS (
+      UPDATE sagas SET
+        state = ${after.status}, inventory = ${after.inventory}, payment = ${after.payment},
+        reason = ${after.reason ?? null}, customer_id = ${after.order?.customerId ?? null},
+        total_cents = ${after.order?.totalCents ?? null}, currency = ${after.order?.currency ?? null},
+        order_cancelled = ${after.orderCancelled},
+        deadline_at = coalesce(${deadlineAt}::timestamptz, deadline_at), updated_at = ${opts.now}
+      WHERE order_id = ${orderId}
+    )
     INSERT INTO saga_history (order_id, seq, at, event, from_state, to_state, inventory, payment, sent)
     SELECT ${orderId}, coalesce(max(seq), 0) + 1, ${opts.now}, ${input.name}, ${before.status}, ${after.status},
            ${after.inventory}, ${after.payment}, ${JSON.stringify(sent.map((c) => c.name))}::jsonb

@@ -2,7 +2,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decode, streamNameOf } from "@orderflow/events";
 import { dropDatabase, ensureDatabase } from "@orderflow/infra";
-import { migrate, type AnyDb, type Topology } from "@orderflow/outbox";
+import { migrate, PreparingClient, type AnyDb, type Topology } from "@orderflow/outbox";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { control } from "./control.js";
@@ -51,7 +51,7 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
   try {
     await dropDatabase(opts.serverUrl, opts.database);
     const url = await ensureDatabase(opts.serverUrl, opts.database);
-    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const pool = new pg.Pool({ connectionString: url, max: 2, Client: PreparingClient });
     pool.on("error", () => {});
     const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
     try {
@@ -63,6 +63,8 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
         const msgs = batch;
         batch = [];
         await db.transaction().execute(async (trx) => {
+          const published: Record<string, unknown>[] = [];
+          const causes: { consumer: string; event_id: string }[] = [];
           for (const m of msgs) {
             const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
             if (!decoded.ok || decoded.event.source !== source) continue;
@@ -70,15 +72,29 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
             await projection.apply(trx, e);
             const headers: Record<string, string> = {};
             for (const [k, vs] of m.headers ?? []) headers[k] = vs[0] ?? "";
-            await sql`
-              INSERT INTO orderflow_outbox (event_id, subject, headers, payload, published_at)
-              VALUES (${e.id}, ${opts.topology.unprefix(m.subject)}, ${JSON.stringify(headers)}::jsonb, ${Buffer.from(m.data)}, now())
-              ON CONFLICT (event_id) DO NOTHING`.execute(trx);
-            if (e.causationId) {
-              await sql`INSERT INTO orderflow_inbox (consumer, event_id) VALUES (${def.name}, ${e.causationId})
-                        ON CONFLICT DO NOTHING`.execute(trx);
-            }
+            published.push({
+              event_id: e.id,
+              subject: opts.topology.unprefix(m.subject),
+              headers: JSON.stringify(headers),
+              payload: Buffer.from(m.data),
+              published_at: sql`now()`,
+            });
+            if (e.causationId) causes.push({ consumer: def.name, event_id: e.causationId });
             applied++;
+          }
+          if (published.length) {
+            await trx
+              .insertInto("orderflow_outbox")
+              .values(published)
+              .onConflict((oc) => oc.column("event_id").doNothing())
+              .execute();
+          }
+          if (causes.length) {
+            await trx
+              .insertInto("orderflow_inbox")
+              .values(causes)
+              .onConflict((oc) => oc.doNothing())
+              .execute();
           }
         });
       };

@@ -1,10 +1,12 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { catalog, decode, streamNameOf, type EventName } from "@orderflow/events";
+import { catalog, decode, streamNameOf, type CloudEvent, type EventName } from "@orderflow/events";
 import {
   applyEvent,
+  applyEvents,
   createMetrics,
   createOutbox,
   parseConfig,
+  PreparingClient,
   type AnyDb,
   type Topology,
 } from "@orderflow/outbox";
@@ -37,21 +39,24 @@ export interface ReplayResult {
   readonly invalid: number;
 }
 
-/** The catalog streams holding events the service handles. */
+/** Events applied per transaction. */
+const BATCH = 500;
 
+/** The catalog streams holding events the service handles. */
 export function consumedStreams(handlers: object): string[] {
   return [...new Set(Object.keys(handlers).map((n) => streamNameOf(catalog[n as EventName].context)))];
 }
 
 /**
  * Re-delivers stored events to one service's handlers through the same exactly-once path as its
- * consumers (inbox + handler + emits in one transaction): events it already applied change nothing.
- * Runs beside the live service; both may apply the same event, and the inbox lets only one win.
+ * consumers (inbox + handlers + emits, a batch per transaction): events it already applied change
+ * nothing. Runs beside the live service; both may apply the same event, and the inbox lets only one
+ * win. A handler that fails stops the replay at that event, with everything before it applied.
  */
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const def = opts.definition;
   const config = parseConfig(opts.env, def);
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, Client: PreparingClient });
   pool.on("error", () => {});
   const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
   const outbox = createOutbox({ source: `/orderflow/${def.name}` });
@@ -66,6 +71,18 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const handlers = def.handlers?.(deps) ?? {};
   const streams = opts.stream ? [opts.stream] : consumedStreams(handlers);
   const totals = { read: 0, applied: 0, duplicate: 0, ignored: 0, invalid: 0 };
+  const target = { name: def.name, db, outbox, handlers };
+  let batch: CloudEvent[] = [];
+  const flush = async () => {
+    const events = batch;
+    batch = [];
+    try {
+      for (const r of await applyEvents(target, events)) totals[r]++;
+    } catch {
+      // Find the failing event: apply one by one, so what precedes it lands and its error surfaces.
+      for (const e of events) totals[await applyEvent(target, e)]++;
+    }
+  };
   try {
     let expected = 0;
     for (const s of streams)
@@ -91,10 +108,14 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
             totals.invalid++;
             return;
           }
-          totals[await applyEvent({ name: def.name, db, outbox, handlers }, decoded.event)]++;
-          if (totals.read % 200 === 0) opts.onProgress?.(totals.read, expected);
+          batch.push(decoded.event);
+          if (batch.length >= BATCH) {
+            await flush();
+            opts.onProgress?.(totals.read, expected);
+          }
         },
       );
+      await flush();
     }
     opts.onProgress?.(totals.read, totals.read);
     return totals;

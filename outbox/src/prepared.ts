@@ -1,0 +1,44 @@
+import pg from "pg";
+
+/** Named statements per connection; past this, queries go unnamed (no DEALLOCATE needed). */
+const MAX_PREPARED = 256;
+
+/**
+ * A pg client that turns a parameterised query it has seen before into a named prepared statement
+ * on its connection. Kysely sends every query as text: PostgreSQL would parse and plan each one
+ * again, which under load is a third of its CPU (measured with perf on the flow benchmark). A text
+ * is prepared on its second use, so one-off statements (migrations, ad hoc SQL) never are, and at
+ * most MAX_PREPARED per connection, so texts that vary (IN lists, multi-row VALUES) stay bounded.
+ *
+ * @example new pg.Pool({ connectionString, Client: PreparingClient })
+ */
+export class PreparingClient extends pg.Client {
+  /** Text → statement name once prepared, or → times seen. */
+  readonly #statements = new Map<string, string | number>();
+  #prepared = 0;
+
+  #nameFor(text: string): string | undefined {
+    const known = this.#statements.get(text);
+    if (typeof known === "string") return known;
+    if (this.#prepared >= MAX_PREPARED) return undefined;
+    if (known === undefined) {
+      this.#statements.set(text, 1);
+      return undefined;
+    }
+    const name = `orderflow_${++this.#prepared}`;
+    this.#statements.set(text, name);
+    return name;
+  }
+
+  // pg's query() has many overloads; only the (text, values) promise form kysely uses is changed.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override query(...args: any[]): any {
+    const [text, values, callback] = args as [unknown, unknown, unknown];
+    if (typeof text === "string" && Array.isArray(values) && callback === undefined) {
+      const name = this.#nameFor(text);
+      if (name) return super.query({ name, text, values });
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-explicit-any
+    return (super.query as (...a: any[]) => unknown)(...args);
+  }
+}
