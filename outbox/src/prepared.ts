@@ -30,15 +30,15 @@ export class PreparingClient extends pg.Client {
     return name;
   }
 
-  // pg's query() has many overloads; only the (text, values) promise form kysely uses is changed.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override query(...args: any[]): any {
-    const [text, values, callback] = args as [unknown, unknown, unknown];
-    if (typeof text === "string" && Array.isArray(values) && callback === undefined) {
-      const name = this.#nameFor(text);
-      if (name) return super.query({ name, text, values });
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-explicit-any
-    return (super.query as (...a: any[]) => unknown)(...args);
+  // pg's query() has many overloads; only the (text, values) promise form kysely uses changes, and
+  // the instance keeps pg's types.
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+    this.query = ((...args: unknown[]) => {
+      const [text, values, callback] = args;
+      const name = typeof text === "string" && Array.isArray(values) && callback === undefined && this.#nameFor(text);
+      return name ? query({ name, text, values }) : query(...args);
+    }) as pg.Client["query"];
   }
 }
