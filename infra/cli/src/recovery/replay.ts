@@ -1,4 +1,4 @@
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { catalog, decode, streamNameOf, type CloudEvent, type EventName } from "@orderflow/events";
 import {
   applyEvent,
@@ -10,7 +10,7 @@ import {
   type AnyDb,
   type Topology,
 } from "@orderflow/outbox";
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
 import type { AnyDefinition } from "./context.js";
@@ -41,6 +41,7 @@ export interface ReplayResult {
 
 /** Events applied per transaction. */
 const BATCH = 500;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The catalog streams holding events the service handles. */
 export function consumedStreams(handlers: object): string[] {
@@ -72,10 +73,26 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const streams = opts.stream ? [opts.stream] : consumedStreams(handlers);
   const totals = { read: 0, applied: 0, duplicate: 0, ignored: 0, invalid: 0 };
   const target = { name: def.name, db, outbox, handlers };
-  let batch: CloudEvent[] = [];
+  let batch: JsMsg[] = [];
   const flush = async () => {
-    const events = batch;
+    const msgs = batch;
     batch = [];
+    // Events already in the inbox are skipped before decoding: re-running a replay costs little
+    // more than reading the stream. The inbox decides again in applyEvents for the rest.
+    const ids = msgs.map((m) => m.headers?.get("ce-id") ?? "").filter((id) => UUID.test(id));
+    const { rows } = await sql<{ event_id: string }>`
+      SELECT event_id FROM orderflow_inbox WHERE consumer = ${def.name} AND event_id = ANY(${ids}::uuid[])`.execute(db);
+    const seen = new Set(rows.map((r) => r.event_id));
+    const events: CloudEvent[] = [];
+    for (const m of msgs) {
+      if (seen.has(m.headers?.get("ce-id").toLowerCase() ?? "")) {
+        totals.duplicate++;
+        continue;
+      }
+      const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
+      if (decoded.ok) events.push(decoded.event);
+      else totals.invalid++;
+    }
     try {
       for (const r of await applyEvents(target, events)) totals[r]++;
     } catch {
@@ -103,12 +120,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
             totals.ignored++;
             return;
           }
-          const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
-          if (!decoded.ok) {
-            totals.invalid++;
-            return;
-          }
-          batch.push(decoded.event);
+          batch.push(m);
           if (batch.length >= BATCH) {
             await flush();
             opts.onProgress?.(totals.read, expected);
