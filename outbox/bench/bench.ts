@@ -24,7 +24,16 @@ import { encode, newEventId } from "@orderflow/events";
 import { testDatabase, testNats, waitFor } from "@orderflow/infra";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { createConsumer, createOutbox, createRelay, ensureStreams, migrate, type AnyDb, type RelayOptions } from "../src/index.js";
+import {
+  createConsumer,
+  createOutbox,
+  createRelay,
+  ensureStreams,
+  migrate,
+  PreparingClient,
+  type AnyDb,
+  type RelayOptions,
+} from "../src/index.js";
 
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
@@ -246,8 +255,8 @@ async function consumers(db: AnyDb, js: JetStreamClient, n: number): Promise<{ r
   });
   const c = await js.consumers.get(STREAM, "raw");
   t0 = performance.now();
-  // Same pull size as the runtime's default (max(concurrency * 2, 64)).
-  const messages = await c.consume({ max_messages: 64 });
+  // Same pull size as the runtime's default (batchSize × concurrency = 100).
+  const messages = await c.consume({ max_messages: 100 });
   let seen = 0;
   for await (const m of messages) {
     m.ack();
@@ -264,7 +273,8 @@ async function main(): Promise<void> {
   const nc = await connect({ servers: nats.url });
   const js = jetstream(nc);
   await ensureStreams(await jetstreamManager(nc));
-  const pool = new pg.Pool({ connectionString: database.url, max: 24 });
+  // As the service host does: repeated queries become prepared statements.
+  const pool = new pg.Pool({ connectionString: database.url, max: 24, Client: PreparingClient });
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
   const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
