@@ -24,6 +24,7 @@ const RATE = Number(process.env.BENCH_RATE ?? 100);
 const STEADY_S = Number(process.env.BENCH_SECONDS ?? 10);
 const SATURATION_ORDERS = Number(process.env.BENCH_SATURATION ?? 3000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 // Extra node flags for the service processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const services = [
@@ -126,10 +127,13 @@ async function main() {
       }
     };
 
-    // Warm-up: JIT, connection pools, consumers.
-    await untilDone(
-      await Promise.all(Array.from({ length: 50 }, async () => (await post()).orderId)),
-      30_000,
+    // Warm-up: JIT (V8 is still compiling the hot paths after the first few hundred orders),
+    // connection pools, prepared statements, consumers. WARMUP orders, 32 in flight.
+    let warmed = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (warmed++ < WARMUP) await untilDone([(await post()).orderId], 30_000);
+      }),
     );
 
     // Steady rate.
@@ -188,6 +192,7 @@ async function main() {
 
     const result = {
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+      warmupOrders: WARMUP,
       steady: {
         rate: RATE,
         seconds: STEADY_S,
