@@ -27,7 +27,8 @@ export const baseConfigShape = {
   RELAY_MAX_IN_FLIGHT: positive.default(1000),
   RELAY_POLL_MS: positive.default(1000),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(24),
-  CONSUMER_CONCURRENCY: positive.default(1),
+  // Unset: the service definition's default (see ServiceDefinition.consumerConcurrency).
+  CONSUMER_CONCURRENCY: positive.optional(),
   CONSUMER_BATCH_SIZE: positive.default(100),
   CONSUMER_MAX_DELIVER: positive.default(5),
   CONSUMER_BACKOFF_MS: positive.default(200),
@@ -43,7 +44,7 @@ export interface BaseConfig {
   readonly namespace: string;
   readonly replicas: number;
   readonly relay: { batchSize: number; maxInFlight: number; pollIntervalMs: number; retentionMs: number };
-  readonly consumer: { concurrency: number; batchSize: number; maxDeliver: number; backoffMs: number };
+  readonly consumer: { concurrency: number | undefined; batchSize: number; maxDeliver: number; backoffMs: number };
 }
 
 /**

@@ -90,4 +90,40 @@ describe("consumer batches", () => {
     const info = await r.jsm.consumers.info("ORDERS", "twice");
     expect(info.num_pending + info.num_ack_pending).toBe(0);
   }, 30_000);
+
+  it("with several lanes, each order's events are applied once and in stream order", async () => {
+    await using r = await rig();
+    await sql`CREATE TABLE applied (seq bigserial PRIMARY KEY, correlation text NOT NULL, n int NOT NULL)`.execute(r.db);
+    const N = 400;
+    const orders = 7;
+    for (let i = 0; i < N; i++) {
+      await publish(r.js, "order.created", order(i), { correlationId: `flow-${i % orders}` });
+    }
+    const consumer = createConsumer({
+      name: "lanes",
+      db: r.db,
+      js: r.js,
+      jsm: r.jsm,
+      outbox,
+      concurrency: 3,
+      batchSize: 20,
+      handlers: {
+        "order.created": async (e, { trx }) => {
+          const n = Number(e.data.orderId.slice(2));
+          await sql`INSERT INTO applied (correlation, n) VALUES (${e.correlationId}, ${n})`.execute(trx);
+        },
+      },
+    });
+    await consumer.start();
+    const count = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM applied`.execute(r.db)).rows[0]!.n);
+    await waitFor(`${N} applied`, async () => (await count()) === N);
+    await consumer.stop();
+
+    const { rows } = await sql<{ correlation: string; n: number }>`SELECT correlation, n FROM applied ORDER BY seq`.execute(r.db);
+    expect(new Set(rows.map((x) => x.n)).size).toBe(N);
+    for (let k = 0; k < orders; k++) {
+      const seen = rows.filter((x) => x.correlation === `flow-${k}`).map((x) => x.n);
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    }
+  }, 30_000);
 });

@@ -26,10 +26,10 @@ export interface ConsumerOptions {
    */
   readonly batchSize?: number;
   /**
-   * Transactions in flight at once (default 1), shared by all the streams the service consumes.
-   * Keep 1 when handlers of different messages lock the same rows: two multi-message transactions
-   * could then deadlock (PostgreSQL breaks that after deadlock_timeout and the batch is re-applied
-   * one message at a time, but that second is lost).
+   * Lanes (default 1): each applies its own batches, one transaction at a time; a message goes to
+   * the lane of its correlation id, so the events of one order are applied in order, in one lane.
+   * More than one only where handlers of different orders never lock the same rows (the saga, the
+   * order service): two lanes locking shared rows (stock, accounts) in different orders deadlock.
    */
   readonly concurrency?: number;
   /** Deliveries before a failing message is dead-lettered. */
@@ -286,32 +286,43 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     for (const [i, { m, event }] of work.entries()) report(await acknowledge(m, event, results[i]!), m);
   }
 
-  // Messages of every stream wait here for a lane; the readers stop pulling while it is full.
-  const queue: JsMsg[] = [];
+  // Messages of every stream wait in their lane's queue; the readers stop pulling while the lanes
+  // hold more than a batch each.
+  const lanes = Array.from({ length: concurrency }, () => ({ queue: [] as JsMsg[], busy: false }));
   const queueLimit = batchSize * (concurrency + 1);
-  let lanes = 0;
+  let queued = 0;
   let scheduled = false;
   let waiters: (() => void)[] = [];
   const wake = () => {
     for (const w of waiters.splice(0)) w();
   };
-  const settled = () => queue.length === 0 && lanes === 0;
+  const settled = () => queued === 0 && lanes.every((l) => !l.busy);
   async function until(condition: () => boolean): Promise<void> {
     while (!condition()) await new Promise<void>((r) => waiters.push(r));
   }
+  const laneOf = (m: JsMsg) => {
+    if (concurrency === 1) return lanes[0]!;
+    const key = m.headers?.get("ce-correlationid") ?? "";
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+    return lanes[(h >>> 0) % concurrency]!;
+  };
 
   function dispatch(): void {
     scheduled = false;
-    while (lanes < concurrency && queue.length) {
-      lanes++;
-      applyBatch(queue.splice(0, batchSize))
+    for (const lane of lanes) {
+      if (lane.busy || !lane.queue.length) continue;
+      lane.busy = true;
+      const batch = lane.queue.splice(0, batchSize);
+      queued -= batch.length;
+      applyBatch(batch)
         .catch((err: unknown) => {
           // Only reached on a bug in the runtime itself; the messages are redelivered after ack_wait.
           log?.error({ err: describeError(err) }, "batch processing crashed");
         })
         .finally(() => {
-          lanes--;
-          if (queue.length) schedule();
+          lane.busy = false;
+          if (lane.queue.length) schedule();
           wake();
         });
     }
@@ -329,9 +340,10 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     const messages = await c.consume({ max_messages: Math.max(batchSize * concurrency, 64) });
     iterators.push(messages);
     for await (const m of messages) {
-      queue.push(m);
+      laneOf(m).queue.push(m);
+      queued++;
       schedule();
-      if (queue.length >= queueLimit) await until(() => queue.length < queueLimit);
+      if (queued >= queueLimit) await until(() => queued < queueLimit);
     }
   }
 

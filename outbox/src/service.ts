@@ -43,6 +43,11 @@ export interface ServiceDefinition<DB, Extra extends z.ZodRawShape = {}> {
   readonly routes?: (app: FastifyInstance, deps: ServiceDeps<DB, Extra>) => void | Promise<void>;
   readonly workers?: (deps: ServiceDeps<DB, Extra>) => Worker[];
   /**
+   * Consumer lanes when CONSUMER_CONCURRENCY is unset (default 1). More than one only if the
+   * handlers of different orders never lock the same rows (see ConsumerOptions.concurrency).
+   */
+  readonly consumerConcurrency?: number;
+  /**
    * How to rebuild the service's state from the events it published (its own stream, in order).
    * Services whose every state change is an event they emit can offer this to `orderflow rebuild`.
    */
@@ -81,6 +86,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
   overrides: StartOverrides = {},
 ): Promise<RunningService<DB>> {
   const config = parseConfig(overrides.env ?? process.env, def);
+  const concurrency = config.consumer.concurrency ?? def.consumerConcurrency ?? 1;
   const logger = overrides.logger ?? pino({ name: def.name, level: config.logLevel });
   const now = overrides.now ?? (() => new Date());
   const metrics = createMetrics(def.name);
@@ -93,7 +99,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
   try {
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
-      max: config.consumer.concurrency + 6,
+      max: concurrency + 6,
       Client: PreparingClient,
     });
     // A client losing its server must not crash the process. The pool listens only while a client
@@ -143,6 +149,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
             topology,
             logger,
             ...config.consumer,
+            concurrency,
             onResult: (result) => metrics.consumed.inc({ result }),
           })
         : undefined;

@@ -13,6 +13,8 @@ export const definition: ServiceDefinition<SagaDb, SagaConfigShape> = {
   migrations,
   config: sagaConfig,
   handlers: sagaHandlers,
+  // Handlers lock only their own order's rows: lanes by order cannot deadlock.
+  consumerConcurrency: 2,
   routes: sagaRoutes,
   workers: ({ db, outbox, logger, now, config }) => [
     createDeadlineWorker({
