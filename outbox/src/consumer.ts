@@ -5,7 +5,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } fro
 import { catalog, decode, streamNameOf, subjectOf, type CloudEvent, type EventName } from "@orderflow/events";
 import type { Logger } from "pino";
 import { applyEvent, applyEvents, HandlerFailed, type ApplyResult } from "./apply.js";
-import { describeError, isDatabaseUnavailable, OutboxError } from "./errors.js";
+import { describeError, isDatabaseUnavailable, isTransientDatabaseError, OutboxError } from "./errors.js";
 import { isNotFound, Topology } from "./topology.js";
 import { parseTraceparent, tracer } from "./trace.js";
 import { PermanentError, type AnyDb, type Handlers, type Outbox } from "./types.js";
@@ -211,11 +211,11 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     };
     if (err instanceof PermanentError) return deadLetter(m, "PERMANENT", describeError(err));
     const delay = Math.min(backoffMs * 2 ** (deliveries - 1), maxBackoffMs);
-    // The database being down says nothing about the message: retry without ever dead-lettering,
-    // and often enough to notice its return within seconds.
-    if (isDatabaseUnavailable(err)) {
+    // The database being down (or a deadlock, or a plan a migration invalidated) says nothing
+    // about the message: retry without ever dead-lettering, and often enough to notice its return.
+    if (isTransientDatabaseError(err)) {
       const retryInMs = Math.min(delay, DB_RETRY_MAX_MS);
-      log?.warn({ ...fields, retryInMs }, "database unavailable; retrying");
+      log?.warn({ ...fields, retryInMs }, isDatabaseUnavailable(err) ? "database unavailable; retrying" : "transient database error; retrying");
       m.nak(retryInMs);
       return "retried";
     }

@@ -38,3 +38,13 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const message = typeof e?.message === "string" ? e.message : "";
   return /Connection terminated|not queryable|timeout exceeded when trying to connect|Client was closed|ECONNRE/i.test(message);
 }
+
+/**
+ * True for failures that say nothing about the message being applied, so retrying must not count
+ * towards dead-lettering it: the database unreachable, a deadlock or serialization failure, or a
+ * prepared plan invalidated by a migration (see PreparingClient).
+ */
+export function isTransientDatabaseError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return isDatabaseUnavailable(err) || code === "40P01" || code === "40001" || code === "0A000";
+}

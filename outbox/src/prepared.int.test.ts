@@ -27,4 +27,21 @@ describe("PreparingClient", () => {
       await client.end();
     }
   });
+
+  it("a statement whose result columns a migration changed fails once, then is prepared afresh", async () => {
+    await using database = await testDatabase("outbox");
+    const client = new PreparingClient({ connectionString: database.url });
+    await client.connect();
+    try {
+      await client.query("CREATE TABLE t (a int)");
+      await client.query("INSERT INTO t VALUES (1)");
+      const q = "SELECT * FROM t WHERE a = $1";
+      for (let i = 0; i < 2; i++) expect((await client.query(q, [1])).rows).toEqual([{ a: 1 }]);
+      await client.query("ALTER TABLE t ADD COLUMN b int DEFAULT 2");
+      await expect(client.query(q, [1])).rejects.toMatchObject({ code: "0A000" });
+      for (let i = 0; i < 3; i++) expect((await client.query(q, [1])).rows).toEqual([{ a: 1, b: 2 }]);
+    } finally {
+      await client.end();
+    }
+  });
 });

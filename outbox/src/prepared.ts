@@ -38,7 +38,15 @@ export class PreparingClient extends pg.Client {
     this.query = ((...args: unknown[]) => {
       const [text, values, callback] = args;
       const name = typeof text === "string" && Array.isArray(values) && callback === undefined && this.#nameFor(text);
-      return name ? query({ name, text, values }) : query(...args);
+      if (!name) return query(...args);
+      return (query({ name, text, values }) as Promise<unknown>).catch((err: unknown) => {
+        // A migration changed the columns a prepared statement returns (say, `SELECT *` while a
+        // newer instance added a column): PostgreSQL refuses the cached plan. This attempt fails
+        // (the consumer retries it without counting it against the message); every text starts
+        // over, to be prepared afresh under a new name.
+        if ((err as { code?: string }).code === "0A000") this.#statements.clear();
+        throw err;
+      });
     }) as pg.Client["query"];
   }
 }
