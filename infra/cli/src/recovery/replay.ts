@@ -74,9 +74,16 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const totals = { read: 0, applied: 0, duplicate: 0, ignored: 0, invalid: 0 };
   const target = { name: def.name, db, outbox, handlers };
   let batch: JsMsg[] = [];
+  // One batch is applied while the next is read; batches still commit one after the other.
+  let applying: Promise<void> = Promise.resolve();
   const flush = async () => {
     const msgs = batch;
     batch = [];
+    await applying;
+    applying = apply(msgs);
+    applying.catch(() => {}); // surfaces at the next await of `applying`, not as unhandled
+  };
+  const apply = async (msgs: JsMsg[]) => {
     // Events already in the inbox are skipped before decoding: re-running a replay costs little
     // more than reading the stream. The inbox decides again in applyEvents for the rest.
     const ids = msgs.map((m) => m.headers?.get("ce-id") ?? "").filter((id) => UUID.test(id));
@@ -128,6 +135,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         },
       );
       await flush();
+      await applying;
     }
     opts.onProgress?.(totals.read, totals.read);
     return totals;
