@@ -270,7 +270,8 @@ async function consumers(db: AnyDb, js: JetStreamClient, n: number): Promise<{ r
 async function main(): Promise<void> {
   await using nats = await testNats();
   await using database = await testDatabase("bench");
-  const nc = await connect({ servers: nats.url });
+  // As the service host connects (raw and runtime alike): no async stack traces per request.
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const js = jetstream(nc);
   await ensureStreams(await jetstreamManager(nc));
   // As the service host does: repeated queries become prepared statements.
