@@ -17,7 +17,7 @@ const RATE = Number(process.env.RATE ?? 20);
 
 await using nats = await testNats();
 await using database = await testDatabase("hop");
-const nc = await connect({ servers: nats.url });
+const nc = await connect({ servers: nats.url, noAsyncTraces: true }); // as the service host
 const js = jetstream(nc);
 const jsm = await jetstreamManager(nc);
 await ensureStreams(jsm);
