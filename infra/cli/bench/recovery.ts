@@ -56,7 +56,7 @@ async function main() {
   const server = await resolvePostgres({ dataDir: dir });
   const database = `bench_recovery_${Date.now().toString(36)}`;
   const url = await ensureDatabase(server.url, database);
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true }); // as the orderflow CLI connects
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const topology = new Topology();

@@ -50,7 +50,7 @@ export async function broker(env: Record<string, string | undefined> = process.e
   }
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: parsed.data.NATS_URL, timeout: 3000 });
+    nc = await connect({ servers: parsed.data.NATS_URL, timeout: 3000, noAsyncTraces: true });
   } catch (err) {
     throw new CliError("NOT_RUNNING", `NATS_URL: cannot reach ${parsed.data.NATS_URL}: ${oneLine(err)}`);
   }
