@@ -27,6 +27,8 @@ export const baseConfigShape = {
   RELAY_MAX_IN_FLIGHT: positive.default(1000),
   RELAY_POLL_MS: positive.default(1000),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(24),
+  // Off behind a pooler that cannot keep named statements (PgBouncer < 1.21 in transaction mode).
+  DATABASE_PREPARED_STATEMENTS: z.enum(["true", "false"], { error: 'must be "true" or "false"' }).default("true"),
   // Unset: the service definition's default (see ServiceDefinition.consumerConcurrency).
   CONSUMER_CONCURRENCY: positive.optional(),
   CONSUMER_BATCH_SIZE: positive.default(100),
@@ -43,6 +45,7 @@ export interface BaseConfig {
   readonly logLevel: string;
   readonly namespace: string;
   readonly replicas: number;
+  readonly preparedStatements: boolean;
   readonly relay: { batchSize: number; maxInFlight: number; pollIntervalMs: number; retentionMs: number };
   readonly consumer: { concurrency: number | undefined; batchSize: number; maxDeliver: number; backoffMs: number };
 }
@@ -84,6 +87,7 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     logLevel: c.LOG_LEVEL,
     namespace: c.NATS_NAMESPACE,
     replicas: c.NATS_REPLICAS,
+    preparedStatements: c.DATABASE_PREPARED_STATEMENTS === "true",
     relay: {
       batchSize: c.RELAY_BATCH_SIZE,
       maxInFlight: c.RELAY_MAX_IN_FLIGHT,

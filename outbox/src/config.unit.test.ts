@@ -29,6 +29,7 @@ describe("parseConfig", () => {
     [{ LOG_LEVEL: "loud" }, /^LOG_LEVEL: /],
     [{ CONSUMER_CONCURRENCY: "0" }, /^CONSUMER_CONCURRENCY: /],
     [{ NATS_REPLICAS: "2" }, /^NATS_REPLICAS: must be 1, 3 or 5/],
+    [{ DATABASE_PREPARED_STATEMENTS: "no" }, /^DATABASE_PREPARED_STATEMENTS: must be "true" or "false" \(got "no"\)$/],
   ])("rejects %o with one line naming the variable", (env, message) => {
     expect(() => parseConfig(env, svc)).toThrow(message);
     try {

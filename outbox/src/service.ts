@@ -100,7 +100,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
       max: concurrency + 6,
-      Client: PreparingClient,
+      ...(config.preparedStatements ? { Client: PreparingClient } : {}),
     });
     // A client losing its server must not crash the process. The pool listens only while a client
     // is idle; a checked-out client (mid-transaction) emits 'error' with nobody listening, which

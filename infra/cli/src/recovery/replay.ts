@@ -57,7 +57,11 @@ export function consumedStreams(handlers: object): string[] {
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const def = opts.definition;
   const config = parseConfig(opts.env, def);
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, Client: PreparingClient });
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: 4,
+    ...(config.preparedStatements ? { Client: PreparingClient } : {}),
+  });
   pool.on("error", () => {});
   const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
   const outbox = createOutbox({ source: `/orderflow/${def.name}` });
