@@ -2,15 +2,22 @@ import { z } from "zod";
 import { OutboxError } from "./errors.js";
 
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`,
+  );
 
-const port = z.coerce.number({ error: "must be a number" }).int("must be an integer").min(0).max(65535, "must be at most 65535");
+const port = z.coerce
+  .number({ error: "must be a number" })
+  .int("must be an integer")
+  .min(0)
+  .max(65535, "must be at most 65535");
 const positive = z.coerce.number({ error: "must be a number" }).int().positive();
 
 export const baseConfigShape = {
@@ -18,17 +25,29 @@ export const baseConfigShape = {
     .string()
     .default("nats://127.0.0.1:4222")
     .pipe(url(["nats:", "tls:", "ws:", "wss:"])),
-  DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/postgres").pipe(url(["postgres:", "postgresql:"])),
+  DATABASE_URL: z
+    .string()
+    .default("postgres://postgres@127.0.0.1:5432/postgres")
+    .pipe(url(["postgres:", "postgresql:"])),
   HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  NATS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_-]{0,32}$/, "letters, digits, _ or -, at most 32").default(""),
-  NATS_REPLICAS: z.coerce.number().int().refine((n) => n === 1 || n === 3 || n === 5, "must be 1, 3 or 5").default(1),
+  NATS_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{0,32}$/, "letters, digits, _ or -, at most 32")
+    .default(""),
+  NATS_REPLICAS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 1 || n === 3 || n === 5, "must be 1, 3 or 5")
+    .default(1),
   RELAY_BATCH_SIZE: positive.default(500),
   RELAY_MAX_IN_FLIGHT: positive.default(1000),
   RELAY_POLL_MS: positive.default(1000),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(24),
   // Off behind a pooler that cannot keep named statements (PgBouncer < 1.21 in transaction mode).
-  DATABASE_PREPARED_STATEMENTS: z.enum(["true", "false"], { error: 'must be "true" or "false"' }).default("true"),
+  DATABASE_PREPARED_STATEMENTS: z
+    .enum(["true", "false"], { error: 'must be "true" or "false"' })
+    .default("true"),
   // Unset: the service definition's default (see ServiceDefinition.consumerConcurrency).
   CONSUMER_CONCURRENCY: positive.optional(),
   CONSUMER_BATCH_SIZE: positive.default(100),
@@ -47,7 +66,12 @@ export interface BaseConfig {
   readonly replicas: number;
   readonly preparedStatements: boolean;
   readonly relay: { batchSize: number; maxInFlight: number; pollIntervalMs: number; retentionMs: number };
-  readonly consumer: { concurrency: number | undefined; batchSize: number; maxDeliver: number; backoffMs: number };
+  readonly consumer: {
+    concurrency: number | undefined;
+    batchSize: number;
+    maxDeliver: number;
+    backoffMs: number;
+  };
 }
 
 /**
@@ -72,7 +96,10 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     const issue = r.error.issues[0]!;
     const key = String(issue.path[0]);
     const got = cleaned[key];
-    throw new OutboxError("BAD_CONFIG", `${key}: ${issue.message}${got === undefined ? "" : ` (got "${got}")`}`);
+    throw new OutboxError(
+      "BAD_CONFIG",
+      `${key}: ${issue.message}${got === undefined ? "" : ` (got "${got}")`}`,
+    );
   }
   const c = r.data as Record<string, unknown> & z.infer<z.ZodObject<typeof baseConfigShape>>;
   const serverUrl = new URL(c.DATABASE_URL);

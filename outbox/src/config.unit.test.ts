@@ -13,12 +13,12 @@ describe("parseConfig", () => {
   });
 
   it("puts the service's database on the DATABASE_URL server; <SERVICE>_DATABASE_URL wins", () => {
-    expect(parseConfig({ DATABASE_URL: "postgres://u:p@db:6543/postgres?sslmode=disable" }, svc).databaseUrl).toBe(
-      "postgres://u:p@db:6543/orders?sslmode=disable",
-    );
-    expect(parseConfig({ ORDER_DATABASE_URL: "postgres://x/y", DATABASE_URL: "postgres://a/b" }, svc).databaseUrl).toBe(
-      "postgres://x/y",
-    );
+    expect(
+      parseConfig({ DATABASE_URL: "postgres://u:p@db:6543/postgres?sslmode=disable" }, svc).databaseUrl,
+    ).toBe("postgres://u:p@db:6543/orders?sslmode=disable");
+    expect(
+      parseConfig({ ORDER_DATABASE_URL: "postgres://x/y", DATABASE_URL: "postgres://a/b" }, svc).databaseUrl,
+    ).toBe("postgres://x/y");
   });
 
   it.each([
@@ -29,7 +29,10 @@ describe("parseConfig", () => {
     [{ LOG_LEVEL: "loud" }, /^LOG_LEVEL: /],
     [{ CONSUMER_CONCURRENCY: "0" }, /^CONSUMER_CONCURRENCY: /],
     [{ NATS_REPLICAS: "2" }, /^NATS_REPLICAS: must be 1, 3 or 5/],
-    [{ DATABASE_PREPARED_STATEMENTS: "no" }, /^DATABASE_PREPARED_STATEMENTS: must be "true" or "false" \(got "no"\)$/],
+    [
+      { DATABASE_PREPARED_STATEMENTS: "no" },
+      /^DATABASE_PREPARED_STATEMENTS: must be "true" or "false" \(got "no"\)$/,
+    ],
   ])("rejects %o with one line naming the variable", (env, message) => {
     expect(() => parseConfig(env, svc)).toThrow(message);
     try {

@@ -3,7 +3,14 @@ import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { createEffects, effectCounts, recordEffect, rig } from "../test/fixture.js";
 import { enqueueOrders, order } from "../test/workload.js";
-import { createConsumer, createOutbox, createRelay, type ApplyResult, type ConsumeResult, type HandlerContext } from "./index.js";
+import {
+  createConsumer,
+  createOutbox,
+  createRelay,
+  type ApplyResult,
+  type ConsumeResult,
+  type HandlerContext,
+} from "./index.js";
 import { publish } from "./testing.js";
 import type { CloudEvent } from "@orderflow/events";
 
@@ -93,7 +100,9 @@ describe("consumer batches", () => {
 
   it("with several lanes, each order's events are applied once and in stream order", async () => {
     await using r = await rig();
-    await sql`CREATE TABLE applied (seq bigserial PRIMARY KEY, correlation text NOT NULL, n int NOT NULL)`.execute(r.db);
+    await sql`CREATE TABLE applied (seq bigserial PRIMARY KEY, correlation text NOT NULL, n int NOT NULL)`.execute(
+      r.db,
+    );
     const N = 400;
     const orders = 7;
     for (let i = 0; i < N; i++) {
@@ -115,11 +124,15 @@ describe("consumer batches", () => {
       },
     });
     await consumer.start();
-    const count = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM applied`.execute(r.db)).rows[0]!.n);
+    const count = async () =>
+      Number((await sql<{ n: string }>`SELECT count(*) AS n FROM applied`.execute(r.db)).rows[0]!.n);
     await waitFor(`${N} applied`, async () => (await count()) === N);
     await consumer.stop();
 
-    const { rows } = await sql<{ correlation: string; n: number }>`SELECT correlation, n FROM applied ORDER BY seq`.execute(r.db);
+    const { rows } = await sql<{
+      correlation: string;
+      n: number;
+    }>`SELECT correlation, n FROM applied ORDER BY seq`.execute(r.db);
     expect(new Set(rows.map((x) => x.n)).size).toBe(N);
     for (let k = 0; k < orders; k++) {
       const seen = rows.filter((x) => x.correlation === `flow-${k}`).map((x) => x.n);

@@ -3,9 +3,24 @@ import { waitFor } from "@orderflow/infra";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { spawnChild } from "../test/child.js";
-import { countRows, createEffects, effectCounts, recordEffect, rig, streamMessages } from "../test/fixture.js";
+import {
+  countRows,
+  createEffects,
+  effectCounts,
+  recordEffect,
+  rig,
+  streamMessages,
+} from "../test/fixture.js";
 import { enqueueOrders, order } from "../test/workload.js";
-import { createConsumer, createOutbox, createRelay, DeadLetterHeader, PermanentError, type ApplyResult, type ConsumeResult } from "./index.js";
+import {
+  createConsumer,
+  createOutbox,
+  createRelay,
+  DeadLetterHeader,
+  PermanentError,
+  type ApplyResult,
+  type ConsumeResult,
+} from "./index.js";
 
 const outbox = createOutbox({ source: "/orderflow/test" });
 
@@ -35,7 +50,9 @@ describe("consumer faults", () => {
     }
     // Its transaction committed (with however many messages its batch held): effects and inbox rows
     // are there, no ack left.
-    const inbox = await sql<{ event_id: string }>`SELECT event_id FROM orderflow_inbox WHERE consumer = 'killed'`.execute(r.db);
+    const inbox = await sql<{
+      event_id: string;
+    }>`SELECT event_id FROM orderflow_inbox WHERE consumer = 'killed'`.execute(r.db);
     const applied = new Set(inbox.rows.map((x) => x.event_id));
     expect(applied.has(committed)).toBe(true);
     expect(await effectCounts(r.db)).toEqual({ rows: applied.size, applied: applied.size, maxN: 1 });
@@ -141,11 +158,16 @@ describe("consumer faults", () => {
     const h = natsHeaders();
     const good = (await streamMessages(r.jsm, "ORDERS"))[0]!;
     const original = await r.jsm.streams.getMessage("ORDERS", { seq: good.seq });
-    for (const [k, vs] of original!.header) if (k !== "Nats-Msg-Id" && k !== "ce-id") for (const v of vs) h.append(k, v);
+    for (const [k, vs] of original!.header)
+      if (k !== "Nats-Msg-Id" && k !== "ce-id") for (const v of vs) h.append(k, v);
     h.set("ce-id", "0190a5c5-0000-7000-8000-000000000001");
-    await r.js.publish("orders.order.created", new TextEncoder().encode(JSON.stringify({ ...order(0), totalCents: -1 })), {
-      headers: h,
-    });
+    await r.js.publish(
+      "orders.order.created",
+      new TextEncoder().encode(JSON.stringify({ ...order(0), totalCents: -1 })),
+      {
+        headers: h,
+      },
+    );
     await enqueueOrders(r.db, outbox, 10, 10);
 
     await waitFor("20 effects", async () => (await effectCounts(r.db)).rows === 20);

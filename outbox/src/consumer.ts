@@ -137,7 +137,11 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       }
     } catch (err) {
       if (!isNotFound(err)) {
-        throw new OutboxError("STREAM_DRIFT", `consumer ${d.consumer} on ${d.stream}: ${describeError(err)}`, { cause: err });
+        throw new OutboxError(
+          "STREAM_DRIFT",
+          `consumer ${d.consumer} on ${d.stream}: ${describeError(err)}`,
+          { cause: err },
+        );
       }
       await opts.jsm.consumers.add(d.stream, config);
     }
@@ -145,7 +149,8 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
 
   async function deadLetter(m: JsMsg, code: string, reason: string): Promise<ConsumeResult> {
     const h = natsHeaders();
-    if (m.headers) for (const [k, vs] of m.headers) if (k !== "Nats-Msg-Id") for (const v of vs) h.append(k, v);
+    if (m.headers)
+      for (const [k, vs] of m.headers) if (k !== "Nats-Msg-Id") for (const v of vs) h.append(k, v);
     const oneLine = (s: string) => s.replace(/[\r\n]+/g, " ").slice(0, 2000);
     h.set(DeadLetterHeader.Reason, oneLine(reason));
     h.set(DeadLetterHeader.Code, code);
@@ -161,7 +166,10 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
         msgID: `dlq:${opts.name}:${m.info.stream}:${m.info.streamSequence}`,
       });
     } catch (err) {
-      log?.warn({ err: describeError(err), subject: m.subject, seq: m.info.streamSequence }, "dead-letter publish failed; retrying");
+      log?.warn(
+        { err: describeError(err), subject: m.subject, seq: m.info.streamSequence },
+        "dead-letter publish failed; retrying",
+      );
       m.nak(backoffMs);
       return "retried";
     }
@@ -179,7 +187,11 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       `process ${event.name}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: { "messaging.system": "nats", "messaging.message.id": event.id, "orderflow.consumer": opts.name },
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.message.id": event.id,
+          "orderflow.consumer": opts.name,
+        },
       },
       parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : context.active(),
     );
@@ -215,7 +227,10 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     // about the message: retry without ever dead-lettering, and often enough to notice its return.
     if (isTransientDatabaseError(err)) {
       const retryInMs = Math.min(delay, DB_RETRY_MAX_MS);
-      log?.warn({ ...fields, retryInMs }, isDatabaseUnavailable(err) ? "database unavailable; retrying" : "transient database error; retrying");
+      log?.warn(
+        { ...fields, retryInMs },
+        isDatabaseUnavailable(err) ? "database unavailable; retrying" : "transient database error; retrying",
+      );
       m.nak(retryInMs);
       return "retried";
     }
@@ -268,7 +283,10 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     const spans = work.map(({ event }) => startSpan(event));
     let results: ApplyResult[];
     try {
-      results = await applyEvents(opts, work.map((w) => w.event));
+      results = await applyEvents(
+        opts,
+        work.map((w) => w.event),
+      );
     } catch (err) {
       if (!(err instanceof HandlerFailed)) {
         for (const { m, event } of work) report(await failed(m, event, err), m);

@@ -34,9 +34,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null | undefined;
   const code = typeof e?.code === "string" ? e.code : "";
   if (code.startsWith("08") || code.startsWith("57P") || code === "53300") return true;
-  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND"].includes(code)) return true;
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND"].includes(code))
+    return true;
   const message = typeof e?.message === "string" ? e.message : "";
-  return /Connection terminated|not queryable|timeout exceeded when trying to connect|Client was closed|ECONNRE/i.test(message);
+  return /Connection terminated|not queryable|timeout exceeded when trying to connect|Client was closed|ECONNRE/i.test(
+    message,
+  );
 }
 
 /**

@@ -18,5 +18,15 @@ export { createMetrics } from "./metrics.js";
 export type { Metrics } from "./metrics.js";
 export { OutboxError, OutboxErrorCode, isOutboxError, describeError } from "./errors.js";
 export { PermanentError } from "./types.js";
-export type { Outbox, OutboxRow, EnqueueOptions, Handler, Handlers, HandlerContext, AnyDb, AnyTransaction } from "./types.js";
+export type {
+  Outbox,
+  OutboxRow,
+  EnqueueOptions,
+  Handler,
+  Handlers,
+  HandlerContext,
+  AnyDb,
+  AnyTransaction,
+} from "./types.js";
 export { PreparingClient } from "./prepared.js";
+export { executeTogether } from "./together.js";

@@ -7,10 +7,14 @@ import { migrate } from "./index.js";
 describe("runtime migrations", () => {
   it("a runtime migration missing from a database whose service migrations already ran is applied", async () => {
     await using database = await testDatabase("outbox");
-    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 2 }) }) });
+    const db = new Kysely<unknown>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 2 }) }),
+    });
     try {
       const service = {
-        "0001_things": { up: async (k: Kysely<unknown>) => void (await sql`CREATE TABLE things (id int)`.execute(k)) },
+        "0001_things": {
+          up: async (k: Kysely<unknown>) => void (await sql`CREATE TABLE things (id int)`.execute(k)),
+        },
       };
       await migrate(db, service);
       // As a database migrated before the autovacuum migration existed.

@@ -37,8 +37,12 @@ export const runtimeMigrations: Record<string, Migration> = {
           created_at timestamptz NOT NULL DEFAULT now(),
           published_at timestamptz
         )`.execute(db);
-      await sql`CREATE INDEX orderflow_outbox_unpublished ON orderflow_outbox (id) WHERE published_at IS NULL`.execute(db);
-      await sql`CREATE INDEX orderflow_outbox_published_at ON orderflow_outbox (published_at) WHERE published_at IS NOT NULL`.execute(db);
+      await sql`CREATE INDEX orderflow_outbox_unpublished ON orderflow_outbox (id) WHERE published_at IS NULL`.execute(
+        db,
+      );
+      await sql`CREATE INDEX orderflow_outbox_published_at ON orderflow_outbox (published_at) WHERE published_at IS NOT NULL`.execute(
+        db,
+      );
       await sql`
         CREATE FUNCTION orderflow_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_notify('orderflow_outbox', ''); RETURN NULL; END $$`.execute(db);
@@ -79,11 +83,17 @@ export const runtimeMigrations: Record<string, Migration> = {
 export async function migrate(db: AnyDb, migrations: Record<string, Migration> = {}): Promise<string[]> {
   const all = { ...runtimeMigrations, ...migrations };
   // Unordered: a runtime migration added later ("0000_…") sorts before a service's executed ones.
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => all }, allowUnorderedMigrations: true });
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => all },
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
-    throw new OutboxError("MIGRATION_FAILED", `migration ${failed} failed: ${(error as Error).message}`, { cause: error });
+    throw new OutboxError("MIGRATION_FAILED", `migration ${failed} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

@@ -10,14 +10,19 @@ import { createOutbox, createRelay, type Relay } from "./index.js";
 const outbox = createOutbox({ source: "/orderflow/test" });
 
 /** Holds a transaction open after it enqueued one event; `commit()` lets it finish. */
-async function heldTransaction(r: Rig, i: number): Promise<{ eventId: string; rowId: bigint; commit(): Promise<void> }> {
+async function heldTransaction(
+  r: Rig,
+  i: number,
+): Promise<{ eventId: string; rowId: bigint; commit(): Promise<void> }> {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let enqueued!: (v: { eventId: string; rowId: bigint }) => void;
   const ready = new Promise<{ eventId: string; rowId: bigint }>((resolve) => (enqueued = resolve));
   const done = r.db.transaction().execute(async (trx) => {
     const eventId = await outbox.enqueue(trx, "order.created", order(i));
-    const row = await sql<{ id: string }>`SELECT id FROM orderflow_outbox WHERE event_id = ${eventId}`.execute(trx);
+    const row = await sql<{
+      id: string;
+    }>`SELECT id FROM orderflow_outbox WHERE event_id = ${eventId}`.execute(trx);
     enqueued({ eventId, rowId: BigInt(row.rows[0]!.id) });
     await released;
   });
@@ -33,14 +38,21 @@ async function heldTransaction(r: Rig, i: number): Promise<{ eventId: string; ro
 }
 
 async function rowIdsByEvent(r: Rig): Promise<Map<string, bigint>> {
-  const rows = await sql<{ id: string; event_id: string }>`SELECT id, event_id FROM orderflow_outbox`.execute(r.db);
+  const rows = await sql<{ id: string; event_id: string }>`SELECT id, event_id FROM orderflow_outbox`.execute(
+    r.db,
+  );
   return new Map(rows.rows.map((x) => [x.event_id, BigInt(x.id)]));
 }
 
 describe("ordering and concurrency", () => {
   it("never skips a row whose transaction commits after later ids were published", async () => {
     await using r = await rig();
-    const relay = createRelay({ connectionString: r.databaseUrl, js: r.js, batchSize: 5, pollIntervalMs: 60_000 });
+    const relay = createRelay({
+      connectionString: r.databaseUrl,
+      js: r.js,
+      batchSize: 5,
+      pollIntervalMs: 60_000,
+    });
     relay.start();
     // Three transactions take low ids and stay open while 30 later ones commit and go out.
     const held = [await heldTransaction(r, 0)];
@@ -56,9 +68,13 @@ describe("ordering and concurrency", () => {
     // Commit them newest first; each is published although higher ids are long gone.
     for (const [k, h] of [...held].reverse().entries()) {
       await h.commit();
-      await waitFor(`held transaction ${k} published`, async () => (await r.streamCount("ORDERS")) === 31 + k, {
-        timeoutMs: 5000,
-      });
+      await waitFor(
+        `held transaction ${k} published`,
+        async () => (await r.streamCount("ORDERS")) === 31 + k,
+        {
+          timeoutMs: 5000,
+        },
+      );
     }
     const messages = await streamMessages(r.jsm, "ORDERS");
     expect(messages.slice(-3).map((m) => m.id)).toEqual([...held].reverse().map((h) => h.eventId));
@@ -109,15 +125,31 @@ describe("ordering and concurrency", () => {
     // A real per-message failure: JetStream refuses a message whose expected stream is not its own.
     await sql`
       UPDATE orderflow_outbox SET headers = headers || '{"Nats-Expected-Stream": "ELSEWHERE"}'::jsonb
-      WHERE headers->>'ce-subject' = 'sku-3' AND convert_from(payload, 'UTF8')::jsonb->>'available' = '5'`.execute(r.db);
+      WHERE headers->>'ce-subject' = 'sku-3' AND convert_from(payload, 'UTF8')::jsonb->>'available' = '5'`.execute(
+      r.db,
+    );
     const logs: { msg?: string; err?: string }[] = [];
-    const logger = pino({ level: "warn" }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg?: string }) });
-    const relay = createRelay({ connectionString: r.databaseUrl, js: r.js, logger, batchSize: 8, maxBackoffMs: 200 });
+    const logger = pino(
+      { level: "warn" },
+      { write: (line: string) => void logs.push(JSON.parse(line) as { msg?: string }) },
+    );
+    const relay = createRelay({
+      connectionString: r.databaseUrl,
+      js: r.js,
+      logger,
+      batchSize: 8,
+      maxBackoffMs: 200,
+    });
     relay.start();
     try {
       // Everything else gets through; sku-3 stops before its 5th event and nothing after it is sent.
-      await waitFor("all but sku-3's last five published", async () => (await r.streamCount("INVENTORY")) === N - 5);
-      expect(logs.some((l) => l.msg === "relay round failed" && /expected stream/i.test(l.err ?? ""))).toBe(true);
+      await waitFor(
+        "all but sku-3's last five published",
+        async () => (await r.streamCount("INVENTORY")) === N - 5,
+      );
+      expect(logs.some((l) => l.msg === "relay round failed" && /expected stream/i.test(l.err ?? ""))).toBe(
+        true,
+      );
       const blocked = stockSequences(await streamMessages(r.jsm, "INVENTORY"));
       expect(blocked.get("sku-3")).toEqual([0, 1, 2, 3, 4]);
 
@@ -133,7 +165,9 @@ describe("ordering and concurrency", () => {
 
   it("two relays on one outbox: exactly one leader, per-aggregate order holds, the standby takes over", async () => {
     await using r = await rig();
-    const relays = [0, 1].map(() => createRelay({ connectionString: r.databaseUrl, js: r.js, batchSize: 7, pollIntervalMs: 50 }));
+    const relays = [0, 1].map(() =>
+      createRelay({ connectionString: r.databaseUrl, js: r.js, batchSize: 7, pollIntervalMs: 50 }),
+    );
     let both = 0;
     const watch = setInterval(() => {
       if (relays.every((x) => x.isLeader)) both++;
@@ -169,7 +203,12 @@ describe("ordering and concurrency", () => {
     await using r = await rig();
     const N = await enqueueStock(r.db, outbox, 20, 30);
     const observed = countingDuplicates(r.js);
-    const standby = createRelay({ connectionString: r.databaseUrl, js: observed.js, batchSize: 25, pollIntervalMs: 50 });
+    const standby = createRelay({
+      connectionString: r.databaseUrl,
+      js: observed.js,
+      batchSize: 25,
+      pollIntervalMs: 50,
+    });
     try {
       let unmarkedAtKill: string[];
       {
@@ -208,6 +247,8 @@ describe("ordering and concurrency", () => {
 async function advisoryLockHolders(r: Rig): Promise<number> {
   const res = await sql<{ n: string }>`
     SELECT count(*) AS n FROM pg_locks
-    WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(r.db);
+    WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(
+    r.db,
+  );
   return Number(res.rows[0]!.n);
 }

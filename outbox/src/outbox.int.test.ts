@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "@orderflow/infra";
 import { rig, countRows } from "../test/fixture.js";
-import { createConsumer, createOutbox, createRelay, PermanentError } from "./index.js";
+import { createConsumer, createOutbox, createRelay, executeTogether, PermanentError } from "./index.js";
 
 const order = (i: number) => ({
   orderId: `o-${i}`,
@@ -35,7 +35,9 @@ describe("outbox → relay → JetStream → consumer", () => {
     await waitFor("outbox marked", async () => (await countRows(r.db, "published_at IS NULL")) === 0);
 
     // Committed later: NOTIFY wakes the relay long before its 60 s poll.
-    await r.db.transaction().execute((trx) => outbox.enqueue(trx, "order.created", order(50), { correlationId: "o-50" }));
+    await r.db
+      .transaction()
+      .execute((trx) => outbox.enqueue(trx, "order.created", order(50), { correlationId: "o-50" }));
     await waitFor("51st event", async () => (await r.streamCount("ORDERS")) === 51, { timeoutMs: 5000 });
 
     await sql`CREATE TABLE effects (order_id text PRIMARY KEY, n int NOT NULL DEFAULT 1)`.execute(r.db);
@@ -49,7 +51,11 @@ describe("outbox → relay → JetStream → consumer", () => {
         "order.created": async (e, { trx, emit }) => {
           await sql`INSERT INTO effects (order_id) VALUES (${e.data.orderId})
                     ON CONFLICT (order_id) DO UPDATE SET n = effects.n + 1`.execute(trx);
-          await emit("order.confirmed", { orderId: e.data.orderId, customerId: e.data.customerId, totalCents: 1 });
+          await emit("order.confirmed", {
+            orderId: e.data.orderId,
+            customerId: e.data.customerId,
+            totalCents: 1,
+          });
         },
       },
     });
@@ -88,7 +94,9 @@ describe("outbox → relay → JetStream → consumer", () => {
     await consumer.start();
     r.nc.publish("orders.order.created", new TextEncoder().encode("{not json"));
     for (const id of ["o-perm", "o-flaky", "o-ok"]) {
-      await r.db.transaction().execute((trx) => outbox.enqueue(trx, "order.created", { ...order(0), orderId: id }));
+      await r.db
+        .transaction()
+        .execute((trx) => outbox.enqueue(trx, "order.created", { ...order(0), orderId: id }));
     }
     const relay = createRelay({ connectionString: r.databaseUrl, js: r.js });
     relay.start();
@@ -103,4 +111,22 @@ describe("outbox → relay → JetStream → consumer", () => {
     await consumer.stop();
     await relay.stop();
   }, 30_000);
+
+  it("writes a business row and its event in one statement, both or neither", async () => {
+    await using r = await rig();
+    const outbox = createOutbox({ source: "/orderflow/test" });
+    const row = outbox.prepare("order.created", order(1), { correlationId: "o-1" });
+    const inbox = (id: string) =>
+      sql`INSERT INTO orderflow_inbox (consumer, event_id) VALUES ('t', ${id}::uuid)`;
+    await executeTogether(r.db, [inbox(row.id), outbox.insertStatement([row])]);
+    expect(await countRows(r.db, "true")).toBe(1);
+
+    // The last query fails (the inbox row exists): the outbox row of the first is not written either.
+    const other = outbox.prepare("order.created", order(2), { correlationId: "o-2" });
+    await expect(executeTogether(r.db, [outbox.insertStatement([other]), inbox(row.id)])).rejects.toThrow(
+      /duplicate key/,
+    );
+    expect(await countRows(r.db, "true")).toBe(1);
+    expect(() => outbox.insertStatement([])).toThrow(RangeError);
+  });
 });

@@ -45,16 +45,23 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       });
       return { id, subject: encoded.subject, headers: encoded.headers, payload: encoded.data };
     },
+    insertStatement(rows: readonly OutboxRow[]) {
+      if (!rows.length || rows.length > INSERT_CHUNK)
+        throw new RangeError(`insertStatement takes 1 to ${INSERT_CHUNK} rows`);
+      // Re-emitting an id the outbox already holds (a replayed handler) is a no-op.
+      return sql`
+        INSERT INTO orderflow_outbox (event_id, subject, headers, payload)
+        VALUES ${sql.join(
+          rows.map(
+            (r) =>
+              sql`(${r.id}, ${r.subject}, ${JSON.stringify(r.headers)}::jsonb, ${Buffer.from(r.payload)})`,
+          ),
+        )}
+        ON CONFLICT (event_id) DO NOTHING`;
+    },
     async insert(trx: AnyTransaction, rows: readonly OutboxRow[]) {
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const chunk = rows.slice(i, i + INSERT_CHUNK);
-        // Re-emitting an id the outbox already holds (a replayed handler) is a no-op.
-        await sql`
-          INSERT INTO orderflow_outbox (event_id, subject, headers, payload)
-          VALUES ${sql.join(
-            chunk.map((r) => sql`(${r.id}, ${r.subject}, ${JSON.stringify(r.headers)}::jsonb, ${Buffer.from(r.payload)})`),
-          )}
-          ON CONFLICT (event_id) DO NOTHING`.execute(trx);
+        await outbox.insertStatement(rows.slice(i, i + INSERT_CHUNK)).execute(trx);
       }
     },
     async enqueue(trx, name, data, o) {

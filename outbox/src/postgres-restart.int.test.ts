@@ -1,7 +1,14 @@
 import { newEventId } from "@orderflow/events";
 import { waitFor } from "@orderflow/infra";
 import { describe, expect, it } from "vitest";
-import { countRows, createEffects, effectCounts, privatePostgres, recordEffect, rig } from "../test/fixture.js";
+import {
+  countRows,
+  createEffects,
+  effectCounts,
+  privatePostgres,
+  recordEffect,
+  rig,
+} from "../test/fixture.js";
 import { order } from "../test/workload.js";
 import { createConsumer, createOutbox, createRelay } from "./index.js";
 
@@ -57,7 +64,9 @@ describe("PostgreSQL restart", () => {
     await writing;
     expect(retries).toBeGreaterThan(0);
 
-    await waitFor("outbox drained", async () => (await countRows(r.db, "published_at IS NULL")) === 0, { timeoutMs: 20_000 });
+    await waitFor("outbox drained", async () => (await countRows(r.db, "published_at IS NULL")) === 0, {
+      timeoutMs: 20_000,
+    });
     await waitFor(`${N} effects`, async () => (await effectCounts(r.db)).rows === N, { timeoutMs: 20_000 });
     expect(await countRows(r.db)).toBe(N);
     expect(await r.streamCount("ORDERS")).toBe(N);

@@ -9,9 +9,11 @@ describe("PreparingClient", () => {
     await client.connect();
     try {
       const prepared = async () =>
-        (await client.query<{ statement: string }>("SELECT statement FROM pg_prepared_statements ORDER BY statement")).rows.map(
-          (r) => r.statement,
-        );
+        (
+          await client.query<{ statement: string }>(
+            "SELECT statement FROM pg_prepared_statements ORDER BY statement",
+          )
+        ).rows.map((r) => r.statement);
       const q = "SELECT $1::int + 1 AS n";
       expect((await client.query<{ n: number }>(q, [1])).rows).toEqual([{ n: 2 }]);
       expect(await prepared()).toEqual([]);
@@ -20,9 +22,12 @@ describe("PreparingClient", () => {
       expect(await prepared()).toEqual([q]);
 
       // Texts that keep varying stop being prepared at the bound.
-      for (let i = 0; i < 300; i++) for (let k = 0; k < 2; k++) await client.query(`SELECT $1::int + ${i}`, [k]);
+      for (let i = 0; i < 300; i++)
+        for (let k = 0; k < 2; k++) await client.query(`SELECT $1::int + ${i}`, [k]);
       expect((await prepared()).length).toBe(256);
-      expect((await client.query<{ n: number }>("SELECT $1::int + 299 AS n", [1])).rows).toEqual([{ n: 300 }]);
+      expect((await client.query<{ n: number }>("SELECT $1::int + 299 AS n", [1])).rows).toEqual([
+        { n: 300 },
+      ]);
     } finally {
       await client.end();
     }

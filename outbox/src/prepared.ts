@@ -37,7 +37,8 @@ export class PreparingClient extends pg.Client {
     const query = this.query.bind(this) as (...args: unknown[]) => unknown;
     this.query = ((...args: unknown[]) => {
       const [text, values, callback] = args;
-      const name = typeof text === "string" && Array.isArray(values) && callback === undefined && this.#nameFor(text);
+      const name =
+        typeof text === "string" && Array.isArray(values) && callback === undefined && this.#nameFor(text);
       if (!name) return query(...args);
       return (query({ name, text, values }) as Promise<unknown>).catch((err: unknown) => {
         // A migration changed the columns a prepared statement returns (say, `SELECT *` while a

@@ -2,7 +2,15 @@ import { waitFor } from "@orderflow/infra";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { spawnChild } from "../test/child.js";
-import { countRows, createEffects, effectCounts, eventIds, recordEffect, rig, streamMessages } from "../test/fixture.js";
+import {
+  countRows,
+  createEffects,
+  effectCounts,
+  eventIds,
+  recordEffect,
+  rig,
+  streamMessages,
+} from "../test/fixture.js";
 import { countingDuplicates, enqueueOrders, enqueueStock, stockSequences } from "../test/workload.js";
 import { createConsumer, createOutbox, createRelay } from "./index.js";
 
@@ -56,7 +64,10 @@ describe("relay faults", () => {
     });
     relay.start();
     await consumer.start();
-    await waitFor("outbox drained by the new relay", async () => (await countRows(r.db, "published_at IS NULL")) === 0);
+    await waitFor(
+      "outbox drained by the new relay",
+      async () => (await countRows(r.db, "published_at IS NULL")) === 0,
+    );
     await waitFor(`${N} effects`, async () => (await effectCounts(r.db)).rows === N);
 
     // Every unmarked row went out again and JetStream dropped each one by its Nats-Msg-Id.
@@ -73,7 +84,10 @@ describe("relay faults", () => {
     await createEffects(r.db);
     const N = await enqueueStock(r.db, outbox, 20, 50);
     const logs: { msg?: string }[] = [];
-    const logger = pino({ level: "warn" }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg?: string }) });
+    const logger = pino(
+      { level: "warn" },
+      { write: (line: string) => void logs.push(JSON.parse(line) as { msg?: string }) },
+    );
 
     let stopped = false;
     const relay = createRelay({
@@ -107,9 +121,13 @@ describe("relay faults", () => {
     expect(unpublishedWhileDown).toBeGreaterThan(0);
 
     await r.nats.server.start();
-    await waitFor("outbox drained after the restart", async () => (await countRows(r.db, "published_at IS NULL")) === 0, {
-      timeoutMs: 20_000,
-    });
+    await waitFor(
+      "outbox drained after the restart",
+      async () => (await countRows(r.db, "published_at IS NULL")) === 0,
+      {
+        timeoutMs: 20_000,
+      },
+    );
     await waitFor(`${N} effects`, async () => (await effectCounts(r.db)).rows === N, { timeoutMs: 20_000 });
 
     const messages = await streamMessages(r.jsm, "INVENTORY");

@@ -157,7 +157,9 @@ export function createRelay(opts: RelayOptions): Relay {
   async function session(): Promise<pg.Client | undefined> {
     client ??= await connect();
     if (!leader) {
-      const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [LEADER_LOCK_KEY]);
+      const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [
+        LEADER_LOCK_KEY,
+      ]);
       leader = r.rows[0]?.ok === true;
       if (leader) log?.info("relay is the leader of this outbox");
     }
@@ -292,7 +294,8 @@ export function createRelay(opts: RelayOptions): Relay {
         // Reading on from `highest` is cheap, but a row that committed late with a lower id is
         // below it: so whenever we have caught up (and at least once a second while a long
         // backlog drains) read from the start instead, skipping only the rows in flight.
-        const { rows }: pg.QueryResult<Row> = await (ahead ?? read(rescan || Date.now() - lastRescan >= RESCAN_MS));
+        const { rows }: pg.QueryResult<Row> = await (ahead ??
+          read(rescan || Date.now() - lastRescan >= RESCAN_MS));
         ahead = undefined;
         const last = rows.at(-1);
         if (last && BigInt(last.id) > BigInt(highest)) highest = last.id;
@@ -303,7 +306,12 @@ export function createRelay(opts: RelayOptions): Relay {
         if (!rescan && Date.now() - lastRescan < RESCAN_MS) ahead = read(false);
         const sent: Promise<PubAck>[] = [];
         for (const row of rows) {
-          while ((inFlight >= maxInFlight || unmarked.size >= maxUnmarked) && !failure && !stopping && c === client) {
+          while (
+            (inFlight >= maxInFlight || unmarked.size >= maxUnmarked) &&
+            !failure &&
+            !stopping &&
+            c === client
+          ) {
             await settled.wait();
           }
           // After a failure nothing new goes out: a later event of the failed one's aggregate must wait.

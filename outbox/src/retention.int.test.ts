@@ -33,15 +33,25 @@ describe("outbox retention", () => {
       FROM generate_series(1, 10)`.execute(r.db);
     // Old but never published: must survive (and get published).
     const stale = await enqueueOrders(r.db, outbox, 5);
-    await sql`UPDATE orderflow_outbox SET created_at = now() - interval '5 hours' WHERE event_id = ANY(${stale}::uuid[])`.execute(r.db);
+    await sql`UPDATE orderflow_outbox SET created_at = now() - interval '5 hours' WHERE event_id = ANY(${stale}::uuid[])`.execute(
+      r.db,
+    );
 
     const relay = createRelay({ connectionString: r.databaseUrl, js: r.js, retentionMs: 3_600_000 });
     relay.start();
-    await waitFor("expired rows deleted", async () => (await countRows(r.db, "published_at < now() - interval '1 hour'")) === 0);
+    await waitFor(
+      "expired rows deleted",
+      async () => (await countRows(r.db, "published_at < now() - interval '1 hour'")) === 0,
+    );
     await waitFor("stale rows published", async () => (await countRows(r.db, "published_at IS NULL")) === 0);
 
     expect(await countRows(r.db)).toBe(10 + 5);
-    expect(await countRows(r.db, `event_id IN (${stale.map((id) => `'${id}'`).join(",")}) AND published_at IS NOT NULL`)).toBe(5);
+    expect(
+      await countRows(
+        r.db,
+        `event_id IN (${stale.map((id) => `'${id}'`).join(",")}) AND published_at IS NOT NULL`,
+      ),
+    ).toBe(5);
     expect(await r.streamCount("ORDERS")).toBe(5);
     const batches = (await sql<{ n: number }>`SELECT n FROM deletes`.execute(r.db)).rows.map((x) => x.n);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(expired);

@@ -180,7 +180,13 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
           () => true,
           () => false,
         ),
-        nats: !nc.isClosed() && !nc.isDraining() && (await nc.flush().then(() => true, () => false)),
+        nats:
+          !nc.isClosed() &&
+          !nc.isDraining() &&
+          (await nc.flush().then(
+            () => true,
+            () => false,
+          )),
         consumers: consumer ? consumer.running : true,
         active: !paused,
       };
@@ -188,7 +194,9 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
       return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
     });
     app.get("/metrics", async (_req, reply) => {
-      const r = await sql<{ n: string }>`SELECT count(*) AS n FROM orderflow_outbox WHERE published_at IS NULL`
+      const r = await sql<{
+        n: string;
+      }>`SELECT count(*) AS n FROM orderflow_outbox WHERE published_at IS NULL`
         .execute(db)
         .catch(() => undefined);
       if (r) metrics.backlog.set(Number(r.rows[0]?.n ?? 0));
@@ -257,7 +265,8 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
         stopped ??= (async () => {
           // Reverse start order: HTTP, workers, consumers, relay; then drain NATS and close the pool.
           const [closeNats, destroyDb, ...rest] = cleanup;
-          for (const fn of rest.reverse()) await fn().catch((err: unknown) => logger.warn({ err: describeError(err) }, "stop step failed"));
+          for (const fn of rest.reverse())
+            await fn().catch((err: unknown) => logger.warn({ err: describeError(err) }, "stop step failed"));
           await nc.drain().catch(() => closeNats?.());
           await destroyDb?.();
           logger.info(`${def.name} service stopped`);
@@ -280,17 +289,23 @@ function installErrorHandler(app: FastifyInstance, logger: Logger): void {
       });
     }
     const e = err as FastifyError;
-    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send({ error: "request body too large" });
-    if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return reply.code(415).send({ error: "content type must be application/json" });
-    if (e.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return reply.code(400).send({ error: "empty JSON body", issues: [] });
+    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
+      return reply.code(413).send({ error: "request body too large" });
+    if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
+      return reply.code(415).send({ error: "content type must be application/json" });
+    if (e.code === "FST_ERR_CTP_EMPTY_JSON_BODY")
+      return reply.code(400).send({ error: "empty JSON body", issues: [] });
     if (e instanceof SyntaxError || e.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
       return reply.code(400).send({ error: "malformed JSON", issues: [] });
     }
-    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message });
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+      return reply.code(e.statusCode).send({ error: e.message });
     logger.error({ err: describeError(err), url: req.url }, "request failed");
     return reply.code(500).send({ error: "internal error" });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url}` }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: `no route ${req.method} ${req.url}` }),
+  );
 }
 
 /**
@@ -298,7 +313,9 @@ function installErrorHandler(app: FastifyInstance, logger: Logger): void {
  * (a second signal forces), and exit when a parent that spawned us with an IPC channel goes away.
  * Bad configuration prints one line naming the variable and exits with code 2.
  */
-export async function runService<DB, Extra extends z.ZodRawShape = {}>(def: ServiceDefinition<DB, Extra>): Promise<void> {
+export async function runService<DB, Extra extends z.ZodRawShape = {}>(
+  def: ServiceDefinition<DB, Extra>,
+): Promise<void> {
   let svc: RunningService<DB>;
   try {
     svc = await startService(def);

@@ -27,11 +27,15 @@ describe("ensureStreams", () => {
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm);
     const updated = await ensureStreams(jsm, { duplicateWindowMs: 60_000 });
-    expect(updated.every((a) => a.action === "updated" && a.changes?.includes("duplicate_window"))).toBe(true);
+    expect(updated.every((a) => a.action === "updated" && a.changes?.includes("duplicate_window"))).toBe(
+      true,
+    );
     const info = await jsm.streams.info("BILLING");
     await jsm.streams.delete("BILLING");
     await jsm.streams.add({ ...info.config, storage: "memory" });
-    await expect(ensureStreams(jsm, { duplicateWindowMs: 60_000 })).rejects.toThrow(/BILLING differs in storage/);
+    await expect(ensureStreams(jsm, { duplicateWindowMs: 60_000 })).rejects.toThrow(
+      /BILLING differs in storage/,
+    );
     await nc.close();
   });
 

@@ -12,7 +12,8 @@ const NS = /^[A-Za-z0-9_-]{1,32}$/;
 export class Topology {
   readonly namespace: string;
   constructor(namespace = "") {
-    if (namespace && !NS.test(namespace)) throw new OutboxError("BAD_CONFIG", `invalid NATS namespace "${namespace}"`);
+    if (namespace && !NS.test(namespace))
+      throw new OutboxError("BAD_CONFIG", `invalid NATS namespace "${namespace}"`);
     this.namespace = namespace;
   }
   subject(subject: string): string {
@@ -20,7 +21,9 @@ export class Topology {
   }
   /** The catalog subject of a wire subject. */
   unprefix(subject: string): string {
-    return this.namespace && subject.startsWith(`${this.namespace}.`) ? subject.slice(this.namespace.length + 1) : subject;
+    return this.namespace && subject.startsWith(`${this.namespace}.`)
+      ? subject.slice(this.namespace.length + 1)
+      : subject;
   }
   stream(name: string): string {
     return this.namespace ? `${this.namespace}_${name}` : name;
@@ -46,7 +49,11 @@ export interface ProvisionOptions {
   readonly streams?: readonly StreamSpec[];
 }
 
-export type ProvisionAction = { stream: string; action: "created" | "updated" | "unchanged"; changes?: string[] };
+export type ProvisionAction = {
+  stream: string;
+  action: "created" | "updated" | "unchanged";
+  changes?: string[];
+};
 
 const NANOS_PER_MS = 1_000_000;
 export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
@@ -56,7 +63,10 @@ export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
  * line where JetStream allows; drift it cannot apply (storage, retention) fails with the difference.
  * Applying twice changes nothing.
  */
-export async function ensureStreams(jsm: JetStreamManager, opts: ProvisionOptions = {}): Promise<ProvisionAction[]> {
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  opts: ProvisionOptions = {},
+): Promise<ProvisionAction[]> {
   const topology = opts.topology ?? new Topology();
   const specs = opts.streams ?? [...catalogStreams, deadLetterStream];
   const actions: ProvisionAction[] = [];
@@ -101,9 +111,13 @@ export async function ensureStreams(jsm: JetStreamManager, opts: ProvisionOption
     try {
       await jsm.streams.update(want.name, { ...have, ...want });
     } catch (err) {
-      throw new OutboxError("STREAM_DRIFT", `stream ${want.name}: cannot apply ${changes.join(", ")}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new OutboxError(
+        "STREAM_DRIFT",
+        `stream ${want.name}: cannot apply ${changes.join(", ")}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     actions.push({ stream: want.name, action: "updated", changes });
   }
@@ -112,5 +126,9 @@ export async function ensureStreams(jsm: JetStreamManager, opts: ProvisionOption
 
 export function isNotFound(err: unknown): boolean {
   const e = err as { code?: unknown; message?: string; api_error?: { err_code?: number } };
-  return e?.api_error?.err_code === 10059 || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? "");
+  return (
+    e?.api_error?.err_code === 10059 ||
+    e?.api_error?.err_code === 10014 ||
+    /not found/i.test(e?.message ?? "")
+  );
 }

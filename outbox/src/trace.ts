@@ -21,4 +21,5 @@ export function parseTraceparent(value: string | undefined): SpanContext | undef
 }
 
 /** Trace id for log lines: from the traceparent header, else undefined. */
-export const traceIdOf = (traceparent: string | undefined): string | undefined => parseTraceparent(traceparent)?.traceId;
+export const traceIdOf = (traceparent: string | undefined): string | undefined =>
+  parseTraceparent(traceparent)?.traceId;

@@ -1,5 +1,5 @@
 import type { CloudEvent, EventData, EventName } from "@orderflow/events";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely, RawBuilder, Transaction } from "kysely";
 
 /** Any kysely handle a service's transaction can be: the outbox only touches its own tables. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,11 +29,22 @@ export interface OutboxRow {
 /** Writes events into the outbox table inside the caller's transaction. */
 export interface Outbox {
   /** Returns the event id. The row commits or rolls back with `trx`. */
-  enqueue<N extends EventName>(trx: AnyTransaction, name: N, data: EventData<N>, opts?: EnqueueOptions): Promise<string>;
+  enqueue<N extends EventName>(
+    trx: AnyTransaction,
+    name: N,
+    data: EventData<N>,
+    opts?: EnqueueOptions,
+  ): Promise<string>;
   /** Encodes an event into a row without writing it (id, trace context and time fixed now). */
   prepare<N extends EventName>(name: N, data: EventData<N>, opts?: EnqueueOptions): OutboxRow;
   /** Writes prepared rows in one statement per thousand, in order; ids already present are skipped. */
   insert(trx: AnyTransaction, rows: readonly OutboxRow[]): Promise<void>;
+  /**
+   * The INSERT of 1 to 1000 prepared rows as a statement to compose, e.g. after a data-modifying
+   * CTE: a single statement is its own transaction, so a business row and its event commit together
+   * without BEGIN and COMMIT round trips.
+   */
+  insertStatement(rows: readonly OutboxRow[]): RawBuilder<unknown>;
 }
 
 export interface HandlerContext {

@@ -1,5 +1,5 @@
-import type { AnyTransaction } from "@orderflow/outbox";
-import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
+import { executeTogether, type AnyTransaction } from "@orderflow/outbox";
+import { sql, type Kysely, type OperationNodeSource, type Selectable, type Transaction } from "kysely";
 import { evolve, type BillingEvent, type BillingState, type Payment } from "./billing-decider.js";
 import type { BillingDb, PaymentTable } from "./migrations.js";
 
@@ -30,101 +30,113 @@ export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<v
 }
 
 /**
- * Loads and locks what a decision needs: the account first, then the order's payment or tombstone
- * (every path locks in that order), so two orders of one customer are charged one after the other.
+ * Loads and locks what a decision needs, in one round trip: the account, locked (its latest
+ * version even after waiting for the lock), so two orders of one customer are charged one after the
+ * other; and the order's payment or tombstone, unlocked and from the statement's snapshot, which is
+ * enough because every writer of those holds the order's lock (`lockOrder`, taken before this).
  */
 export async function loadBilling(trx: AnyTransaction, scope: BillingScope): Promise<BillingState> {
   const t = db(trx);
   const { orderId, customerId } = scope;
-  const account =
-    customerId !== undefined || orderId !== undefined
-      ? await t
-          .selectFrom("accounts")
-          .select(["customer_id", "balance_cents"])
-          .where((eb) =>
-            customerId !== undefined
-              ? eb("customer_id", "=", customerId)
-              : eb(
-                  "customer_id",
-                  "=",
-                  eb.selectFrom("payments").select("customer_id").where("order_id", "=", orderId!),
-                ),
-          )
-          .forUpdate()
-          .executeTakeFirst()
-      : undefined;
-  // The order's payment, else its tombstone, in one round trip. No row lock needed: every writer
-  // of these holds the order's lock (`lockOrder`).
-  const known =
-    orderId === undefined
-      ? undefined
-      : (
-          await sql<KnownRow>`
-            SELECT 1 AS kind, customer_id, amount_cents, state, NULL AS reason FROM payments WHERE order_id = ${orderId}
-            UNION ALL
-            SELECT 2, NULL, NULL, NULL, reason FROM tombstones WHERE order_id = ${orderId}
-            ORDER BY kind LIMIT 1`.execute(trx)
-        ).rows[0];
+  const account = t
+    .selectFrom("accounts")
+    .select(["customer_id", "balance_cents"])
+    .where((eb) =>
+      customerId !== undefined
+        ? eb("customer_id", "=", customerId)
+        : eb(
+            "customer_id",
+            "=",
+            eb.selectFrom("payments").select("customer_id").where("order_id", "=", orderId!),
+          ),
+    )
+    .forUpdate();
+  if (orderId === undefined) {
+    const a = customerId === undefined ? undefined : await account.executeTakeFirst();
+    return {
+      account: a && { customerId: a.customer_id, balanceCents: Number(a.balance_cents) },
+      payment: undefined,
+    };
+  }
+  const { rows } = await sql<KnownRow>`
+    WITH a AS (${account})
+    SELECT 0 AS kind, customer_id, balance_cents AS amount_cents, NULL AS state, NULL AS reason FROM a
+    UNION ALL
+    SELECT 1, customer_id, amount_cents, state, NULL FROM payments WHERE order_id = ${orderId}
+    UNION ALL
+    SELECT 2, NULL, NULL, NULL, reason FROM tombstones WHERE order_id = ${orderId}
+    ORDER BY kind`.execute(trx);
+  const a = rows.find((r) => r.kind === 0);
+  // A payment, if any, else a tombstone.
+  const known = rows.find((r) => r.kind !== 0);
   return {
-    account: account && { customerId: account.customer_id, balanceCents: Number(account.balance_cents) },
+    account: a && { customerId: a.customer_id!, balanceCents: Number(a.amount_cents) },
     payment:
       known?.kind === 1
-        ? paymentOf({ order_id: orderId!, customer_id: known.customer_id!, amount_cents: known.amount_cents!, state: known.state! })
-        : known && { orderId: orderId!, status: "tombstone", reason: known.reason! },
+        ? paymentOf({
+            order_id: orderId,
+            customer_id: known.customer_id!,
+            amount_cents: known.amount_cents!,
+            state: known.state!,
+          })
+        : known && { orderId, status: "tombstone", reason: known.reason! },
   };
 }
 
 interface KnownRow {
-  readonly kind: 1 | 2;
+  /** 0: the account (balance in `amount_cents`), 1: the payment, 2: the tombstone. */
+  readonly kind: 0 | 1 | 2;
   readonly customer_id: string | null;
   readonly amount_cents: Selectable<PaymentTable>["amount_cents"] | null;
   readonly state: Selectable<PaymentTable>["state"] | null;
   readonly reason: string | null;
 }
 
-/** Writes what changed from `before` to `after` (both from the same load). */
+/** Writes what changed from `before` to `after` (both from the same load), in one statement. */
 export async function saveBilling(
   trx: AnyTransaction,
   before: BillingState,
   after: BillingState,
 ): Promise<void> {
   const t = db(trx);
+  const writes: OperationNodeSource[] = [];
   const a = after.account;
   if (a && a.balanceCents !== before.account?.balanceCents) {
-    await t
-      .insertInto("accounts")
-      .values({ customer_id: a.customerId, balance_cents: a.balanceCents })
-      .onConflict((oc) =>
-        oc.column("customer_id").doUpdateSet((eb) => ({ balance_cents: eb.ref("excluded.balance_cents") })),
-      )
-      .execute();
+    writes.push(
+      t
+        .insertInto("accounts")
+        .values({ customer_id: a.customerId, balance_cents: a.balanceCents })
+        .onConflict((oc) =>
+          oc.column("customer_id").doUpdateSet((eb) => ({ balance_cents: eb.ref("excluded.balance_cents") })),
+        ),
+    );
   }
   const p = after.payment;
   const was = before.payment;
-  if (!p || p === was) return;
-  if (p.status === "tombstone") {
-    await t
-      .insertInto("tombstones")
-      .values({ order_id: p.orderId, reason: p.reason })
-      .onConflict((oc) => oc.column("order_id").doNothing())
-      .execute();
-    return;
+  if (p && p !== was) {
+    if (p.status === "tombstone") {
+      writes.push(
+        t
+          .insertInto("tombstones")
+          .values({ order_id: p.orderId, reason: p.reason })
+          .onConflict((oc) => oc.column("order_id").doNothing()),
+      );
+    } else if (!was || was.status === "tombstone") {
+      // A tombstone has done its job once the order is decided.
+      if (was) writes.push(t.deleteFrom("tombstones").where("order_id", "=", p.orderId));
+      writes.push(
+        t.insertInto("payments").values({
+          order_id: p.orderId,
+          customer_id: p.customerId,
+          amount_cents: p.amountCents,
+          state: p.status,
+        }),
+      );
+    } else {
+      writes.push(t.updateTable("payments").set({ state: p.status }).where("order_id", "=", p.orderId));
+    }
   }
-  if (!was || was.status === "tombstone") {
-    // A tombstone has done its job once the order is decided.
-    if (was) await t.deleteFrom("tombstones").where("order_id", "=", p.orderId).execute();
-    await t
-      .insertInto("payments")
-      .values({
-        order_id: p.orderId,
-        customer_id: p.customerId,
-        amount_cents: p.amountCents,
-        state: p.status,
-      })
-      .execute();
-  } else {
-    await t.updateTable("payments").set({ state: p.status }).where("order_id", "=", p.orderId).execute();
-  }
+  await executeTogether(trx, writes);
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { AnyTransaction } from "@orderflow/outbox";
-import { sql, type Kysely, type Transaction } from "kysely";
+import { executeTogether, type AnyTransaction } from "@orderflow/outbox";
+import { sql, type Kysely, type OperationNodeSource, type Transaction } from "kysely";
 import {
   evolve,
   type InventoryEvent,
@@ -29,40 +29,45 @@ export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<v
 }
 
 /**
- * Loads and locks what a decision needs: the stock rows in SKU order (every path locks stock
- * before reservations, and rows in one order, so two orders never deadlock) and what inventory
- * knows of the order: reservation, rejection or tombstone.
+ * Loads and locks what a decision needs, in one round trip: the stock rows, locked in SKU order
+ * (every path locks stock before reservations, and rows in one order, so two orders never
+ * deadlock; a row waited for is returned as its latest version), and what inventory knows of the
+ * order: reservation, rejection or tombstone, unlocked and from the statement's snapshot, which is
+ * enough because every writer of those holds the order's lock (`lockOrder`, taken before this).
  */
 export async function loadInventory(trx: AnyTransaction, scope: InventoryScope): Promise<InventoryState> {
   const t = db(trx);
   const { orderId } = scope;
   const skus = scope.skus && [...new Set(scope.skus)];
   const stock = new Map<string, StockLevel>();
-  if (skus ? skus.length > 0 : orderId !== undefined) {
-    const rows = await t
-      .selectFrom("stock")
-      .select(["sku", "available", "reserved"])
-      .where((eb) =>
-        skus
+  const stockRows = t
+    .selectFrom("stock")
+    .select(["sku", "available", "reserved"])
+    .where((eb) =>
+      skus
+        ? skus.length
           ? eb("sku", "in", skus)
-          : eb("sku", "in", eb.selectFrom("reservations").select("sku").where("order_id", "=", orderId!)),
-      )
-      .orderBy("sku")
-      .forUpdate()
-      .execute();
-    for (const r of rows) stock.set(r.sku, { available: r.available, reserved: r.reserved });
+          : sql<boolean>`false`
+        : eb("sku", "in", eb.selectFrom("reservations").select("sku").where("order_id", "=", orderId!)),
+    )
+    .orderBy("sku")
+    .forUpdate();
+  if (orderId === undefined) {
+    if (skus?.length) for (const r of await stockRows.execute()) stock.set(r.sku, r);
+    return { stock };
   }
-  if (orderId === undefined) return { stock };
-
-  // What inventory knows of the order, in one round trip: reservation lines, or its rejection, or
-  // a tombstone. No row lock needed: every writer of these holds the order's lock (`lockOrder`).
   const { rows } = await sql<KnownRow>`
-    SELECT 1 AS kind, sku, quantity, state, NULL AS reason FROM reservations WHERE order_id = ${orderId}
+    WITH s AS (${stockRows})
+    SELECT 0 AS kind, sku, available, reserved, NULL::int AS quantity, NULL AS state, NULL AS reason FROM s
     UNION ALL
-    SELECT 2, sku, NULL, NULL, reason FROM rejections WHERE order_id = ${orderId}
+    SELECT 1, sku, NULL, NULL, quantity, state, NULL FROM reservations WHERE order_id = ${orderId}
     UNION ALL
-    SELECT 3, NULL, NULL, NULL, reason FROM tombstones WHERE order_id = ${orderId}
+    SELECT 2, sku, NULL, NULL, NULL, NULL, reason FROM rejections WHERE order_id = ${orderId}
+    UNION ALL
+    SELECT 3, NULL, NULL, NULL, NULL, NULL, reason FROM tombstones WHERE order_id = ${orderId}
     ORDER BY kind, sku`.execute(trx);
+  for (const r of rows)
+    if (r.kind === 0) stock.set(r.sku!, { available: r.available!, reserved: r.reserved! });
   const lines = rows.filter((r) => r.kind === 1);
   const first = lines[0];
   if (first) {
@@ -78,7 +83,7 @@ export async function loadInventory(trx: AnyTransaction, scope: InventoryScope):
     };
     return { stock, reservation };
   }
-  const known = rows[0];
+  const known = rows.find((r) => r.kind !== 0);
   if (known?.kind === 2) {
     return { stock, reservation: { orderId, status: "rejected", sku: known.sku!, reason: known.reason! } };
   }
@@ -88,20 +93,24 @@ export async function loadInventory(trx: AnyTransaction, scope: InventoryScope):
 }
 
 interface KnownRow {
-  readonly kind: 1 | 2 | 3;
+  /** 0: a stock row, 1: a reservation line, 2: the rejection, 3: the tombstone. */
+  readonly kind: 0 | 1 | 2 | 3;
   readonly sku: string | null;
+  readonly available: number | null;
+  readonly reserved: number | null;
   readonly quantity: number | null;
   readonly state: "reserved" | "released" | "committed" | null;
   readonly reason: string | null;
 }
 
-/** Writes what changed from `before` to `after` (both from the same load). */
+/** Writes what changed from `before` to `after` (both from the same load), in one statement. */
 export async function saveInventory(
   trx: AnyTransaction,
   before: InventoryState,
   after: InventoryState,
 ): Promise<void> {
   const t = db(trx);
+  const writes: OperationNodeSource[] = [];
   const changed = [...after.stock]
     .filter(([sku, l]) => {
       const was = before.stock.get(sku);
@@ -109,63 +118,71 @@ export async function saveInventory(
     })
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (changed.length) {
-    await t
-      .insertInto("stock")
-      .values(changed.map(([sku, l]) => ({ sku, available: l.available, reserved: l.reserved })))
-      .onConflict((oc) =>
-        oc.column("sku").doUpdateSet((eb) => ({
-          available: eb.ref("excluded.available"),
-          reserved: eb.ref("excluded.reserved"),
-        })),
-      )
-      .execute();
+    writes.push(
+      t
+        .insertInto("stock")
+        .values(changed.map(([sku, l]) => ({ sku, available: l.available, reserved: l.reserved })))
+        .onConflict((oc) =>
+          oc.column("sku").doUpdateSet((eb) => ({
+            available: eb.ref("excluded.available"),
+            reserved: eb.ref("excluded.reserved"),
+          })),
+        ),
+    );
   }
-
   const r = after.reservation;
   const was = before.reservation;
-  if (!r || r === was) return;
-  // A tombstone has done its job once the order is decided.
-  if (was?.status === "tombstone" && r.status !== "tombstone") {
-    await t.deleteFrom("tombstones").where("order_id", "=", r.orderId).execute();
-  }
-  switch (r.status) {
-    case "tombstone":
-      await t
-        .insertInto("tombstones")
-        .values({ order_id: r.orderId, reason: r.reason })
-        .onConflict((oc) => oc.column("order_id").doNothing())
-        .execute();
-      return;
-    case "rejected":
-      await t
-        .insertInto("rejections")
-        .values({ order_id: r.orderId, sku: r.sku, reason: r.reason })
-        .onConflict((oc) => oc.column("order_id").doNothing())
-        .execute();
-      return;
-    case "reserved":
-    case "released":
-    case "committed":
-      if (was && "items" in was) {
-        await t
-          .updateTable("reservations")
-          .set({ state: r.status })
-          .where("order_id", "=", r.orderId)
-          .execute();
-      } else if (r.items.length) {
-        await t
-          .insertInto("reservations")
-          .values(
-            r.items.map((l) => ({ order_id: r.orderId, sku: l.sku, quantity: l.quantity, state: r.status })),
-          )
-          .execute();
+  if (r && r !== was) {
+    // A tombstone has done its job once the order is decided.
+    if (was?.status === "tombstone" && r.status !== "tombstone") {
+      writes.push(t.deleteFrom("tombstones").where("order_id", "=", r.orderId));
+    }
+    switch (r.status) {
+      case "tombstone":
+        writes.push(
+          t
+            .insertInto("tombstones")
+            .values({ order_id: r.orderId, reason: r.reason })
+            .onConflict((oc) => oc.column("order_id").doNothing()),
+        );
+        break;
+      case "rejected":
+        writes.push(
+          t
+            .insertInto("rejections")
+            .values({ order_id: r.orderId, sku: r.sku, reason: r.reason })
+            .onConflict((oc) => oc.column("order_id").doNothing()),
+        );
+        break;
+      case "reserved":
+      case "released":
+      case "committed":
+        if (was && "items" in was) {
+          writes.push(
+            t.updateTable("reservations").set({ state: r.status }).where("order_id", "=", r.orderId),
+          );
+        } else if (r.items.length) {
+          writes.push(
+            t
+              .insertInto("reservations")
+              .values(
+                r.items.map((l) => ({
+                  order_id: r.orderId,
+                  sku: l.sku,
+                  quantity: l.quantity,
+                  state: r.status,
+                })),
+              ),
+          );
+        }
+        break;
+      default: {
+        const never: never = r;
+        return never;
       }
-      return;
-    default: {
-      const never: never = r;
-      return never;
     }
   }
+  await executeTogether(trx, writes);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { AnyTransaction, Outbox } from "@orderflow/outbox";
-import type { Kysely, Selectable, Transaction } from "kysely";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import { requestHash, type CreateOrderRequest } from "./create-order.js";
 import type { OrderDb, OrderLineRow, OrderTable } from "./migrations.js";
 import { totalOf, type OrderState, type OrderStatus } from "./order-decider.js";
@@ -24,60 +24,64 @@ export type PlaceOrderResult =
   | { readonly kind: "key-reused" };
 
 /**
- * Inserts the order PENDING and enqueues `order.created` in one transaction. With an idempotency
- * key, the key is claimed first in the same transaction: a concurrent request with the same key
- * waits on the key's unique index until this one commits, then finds it taken.
+ * Inserts the order PENDING and enqueues `order.created`, atomically. Without an idempotency key
+ * that is one statement (its own transaction: no BEGIN and COMMIT round trips). With one, the key
+ * is claimed first in the same transaction: a concurrent request with the same key waits on the
+ * key's unique index until this one commits, then finds it taken.
  */
 export async function placeOrder(
   db: Kysely<OrderDb>,
   req: CreateOrderRequest,
   opts: PlaceOrderOptions,
 ): Promise<PlaceOrderResult> {
+  const orderId = opts.newId();
+  const at = opts.now();
+  const items = req.items.map(({ sku, quantity, unitPriceCents }) => ({ sku, quantity, unitPriceCents }));
+  const totalCents = totalOf(items);
+  const insertOrder = (q: Kysely<OrderDb>) =>
+    q.insertInto("orders").values({
+      id: orderId,
+      customer_id: req.customerId,
+      status: "PENDING",
+      reason: null,
+      items: JSON.stringify(items),
+      total_cents: totalCents,
+      currency: CURRENCY,
+      created_at: at,
+      updated_at: at,
+    });
+  const event = opts.outbox.prepare(
+    "order.created",
+    { orderId, customerId: req.customerId, items, totalCents, currency: CURRENCY },
+    { correlationId: orderId },
+  );
+  const created = { kind: "created", orderId, status: "PENDING" } as const;
+  const key = opts.idempotencyKey;
+  if (key === undefined) {
+    await sql`WITH o AS (${insertOrder(db)}) ${opts.outbox.insertStatement([event])}`.execute(db);
+    return created;
+  }
   const hash = requestHash(req);
   return db.transaction().execute(async (trx): Promise<PlaceOrderResult> => {
-    const orderId = opts.newId();
-    if (opts.idempotencyKey !== undefined) {
-      const claimed = await trx
-        .insertInto("idempotency_keys")
-        .values({ key: opts.idempotencyKey, order_id: orderId, request_hash: hash })
-        .onConflict((oc) => oc.column("key").doNothing())
-        .returning("order_id")
-        .executeTakeFirst();
-      if (!claimed) {
-        const existing = await trx
-          .selectFrom("idempotency_keys")
-          .select(["order_id", "request_hash"])
-          .where("key", "=", opts.idempotencyKey)
-          .executeTakeFirstOrThrow();
-        return existing.request_hash === hash
-          ? { kind: "replayed", orderId: existing.order_id, status: "PENDING" }
-          : { kind: "key-reused" };
-      }
+    const claimed = await trx
+      .insertInto("idempotency_keys")
+      .values({ key, order_id: orderId, request_hash: hash })
+      .onConflict((oc) => oc.column("key").doNothing())
+      .returning("order_id")
+      .executeTakeFirst();
+    if (!claimed) {
+      const existing = await trx
+        .selectFrom("idempotency_keys")
+        .select(["order_id", "request_hash"])
+        .where("key", "=", key)
+        .executeTakeFirstOrThrow();
+      return existing.request_hash === hash
+        ? { kind: "replayed", orderId: existing.order_id, status: "PENDING" }
+        : { kind: "key-reused" };
     }
-    const at = opts.now();
-    const items = req.items.map(({ sku, quantity, unitPriceCents }) => ({ sku, quantity, unitPriceCents }));
-    const totalCents = totalOf(items);
-    await trx
-      .insertInto("orders")
-      .values({
-        id: orderId,
-        customer_id: req.customerId,
-        status: "PENDING",
-        reason: null,
-        items: JSON.stringify(items),
-        total_cents: totalCents,
-        currency: CURRENCY,
-        created_at: at,
-        updated_at: at,
-      })
-      .execute();
-    await opts.outbox.enqueue(
-      trx,
-      "order.created",
-      { orderId, customerId: req.customerId, items, totalCents, currency: CURRENCY },
-      { correlationId: orderId },
-    );
-    return { kind: "created", orderId, status: "PENDING" };
+    await insertOrder(trx).execute();
+    await opts.outbox.insert(trx, [event]);
+    return created;
   });
 }
 

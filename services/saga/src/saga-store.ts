@@ -29,6 +29,17 @@ export interface Transition {
 
 const db = (trx: AnyTransaction) => trx as Transaction<SagaDb>;
 
+/**
+ * The sagas a transaction has locked, as it last wrote them: a batch that brings several events of
+ * one saga reads its row once. Valid because the row lock is held until the transaction ends.
+ */
+const locked = new WeakMap<AnyTransaction, Map<string, SagaState>>();
+function stateCache(trx: AnyTransaction): Map<string, SagaState> {
+  let m = locked.get(trx);
+  if (!m) locked.set(trx, (m = new Map<string, SagaState>()));
+  return m;
+}
+
 export function stateOf(row: SagaTable): SagaState {
   return {
     orderId: row.order_id,
@@ -61,36 +72,45 @@ export async function applySagaInput(
 ): Promise<Transition> {
   const orderId = input.data.orderId;
   const t = db(trx);
-  const lock = () =>
-    t.selectFrom("sagas").selectAll().where("order_id", "=", orderId).forUpdate().executeTakeFirst();
-  let row = await lock();
-  if (!row) {
-    // Only an input that starts something creates the saga: a stray acknowledgement leaves no row.
+  const cache = stateCache(trx);
+  let before = cache.get(orderId);
+  if (!before) {
     const fresh = initialState(orderId);
-    if (!decide(input, fresh).length) return { before: fresh, after: fresh, events: [], sent: [] };
-    // Concurrent first inputs: one inserts, the others wait on the key; the no-op update locks and
-    // returns the row either way, in one round trip.
-    row = await t
-      .insertInto("sagas")
-      .values({
-        order_id: orderId,
-        state: fresh.status,
-        inventory: fresh.inventory,
-        payment: fresh.payment,
-        reason: null,
-        customer_id: null,
-        total_cents: null,
-        currency: null,
-        order_cancelled: false,
-        deadline_at: null,
-        created_at: opts.now,
-        updated_at: opts.now,
-      })
-      .onConflict((oc) => oc.column("order_id").doUpdateSet((eb) => ({ order_id: eb.ref("excluded.order_id") })))
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    // An input that would start something upserts the row: it is created or, if it exists, locked
+    // and returned, in one round trip (concurrent first inputs wait on the key). Any other input
+    // only locks an existing row: a stray acknowledgement leaves no row.
+    const row = decide(input, fresh).length
+      ? await t
+          .insertInto("sagas")
+          .values({
+            order_id: orderId,
+            state: fresh.status,
+            inventory: fresh.inventory,
+            payment: fresh.payment,
+            reason: null,
+            customer_id: null,
+            total_cents: null,
+            currency: null,
+            order_cancelled: false,
+            deadline_at: null,
+            created_at: opts.now,
+            updated_at: opts.now,
+          })
+          .onConflict((oc) =>
+            oc.column("order_id").doUpdateSet((eb) => ({ order_id: eb.ref("excluded.order_id") })),
+          )
+          .returningAll()
+          .executeTakeFirstOrThrow()
+      : await t
+          .selectFrom("sagas")
+          .selectAll()
+          .where("order_id", "=", orderId)
+          .forUpdate()
+          .executeTakeFirst();
+    if (!row) return { before: fresh, after: fresh, events: [], sent: [] };
+    before = stateOf(row);
+    cache.set(orderId, before);
   }
-  const before = stateOf(row);
   const events = decide(input, before);
   if (!events.length) return { before, after: before, events, sent: [] };
 
@@ -114,6 +134,7 @@ export async function applySagaInput(
     SELECT ${orderId}, coalesce(max(seq), 0) + 1, ${opts.now}, ${input.name}, ${before.status}, ${after.status},
            ${after.inventory}, ${after.payment}, ${JSON.stringify(sent.map((c) => c.name))}::jsonb
     FROM saga_history WHERE order_id = ${orderId}`.execute(trx);
+  cache.set(orderId, after);
   for (const command of sent) await opts.send(command);
   return { before, after, events, sent };
 }
