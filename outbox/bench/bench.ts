@@ -33,7 +33,7 @@ import {
   PreparingClient,
   type AnyDb,
   type RelayOptions,
-} from "../dist/index.js";
+} from "../src/index.js";
 
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);

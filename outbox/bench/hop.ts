@@ -9,8 +9,8 @@ import { connect } from "@nats-io/transport-node";
 import { testDatabase, testNats } from "@orderflow/infra";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { createConsumer, createOutbox, createRelay, ensureStreams, migrate, PreparingClient, type AnyDb } from "../dist/index.js";
-import { publish } from "../dist/testing.js";
+import { createConsumer, createOutbox, createRelay, ensureStreams, migrate, PreparingClient, type AnyDb } from "../src/index.js";
+import { publish } from "../src/testing.js";
 
 const N = Number(process.env.N ?? 200);
 const RATE = Number(process.env.RATE ?? 20);
