@@ -1,5 +1,6 @@
 import type { CloudEvent, EventName } from "@orderflow/events";
 import { sql } from "kysely";
+import { deferredOwnerOf, statementOwner } from "./prepared.js";
 import type { AnyDb, Handler, HandlerContext, Handlers, Outbox, OutboxRow } from "./types.js";
 
 export interface ApplyOptions {
@@ -34,6 +35,22 @@ export async function applyEvents(opts: ApplyOptions, events: readonly CloudEven
   const handlerOf = (e: CloudEvent) => opts.handlers[e.name] as Handler<EventName> | undefined;
   const handled = events.filter((e) => handlerOf(e));
   if (!handled.length) return events.map(() => "ignored");
+  try {
+    return await applyInTransaction(opts, events, handled);
+  } catch (err) {
+    // A deferred statement of handler i failed and surfaced later (another handler's statement,
+    // the outbox insert, the COMMIT): it is handler i's failure.
+    const owner = deferredOwnerOf(err);
+    throw owner !== undefined && !(err instanceof HandlerFailed) ? new HandlerFailed(owner, err) : err;
+  }
+}
+
+async function applyInTransaction(
+  opts: ApplyOptions,
+  events: readonly CloudEvent[],
+  handled: readonly CloudEvent[],
+): Promise<ApplyResult[]> {
+  const handlerOf = (e: CloudEvent) => opts.handlers[e.name] as Handler<EventName> | undefined;
   return opts.db.transaction().execute(async (trx) => {
     // One statement for the whole batch's inbox rows; what it returns is what is new.
     const { rows } = await sql<{ event_id: string }>`
@@ -64,9 +81,9 @@ export async function applyEvents(opts: ApplyOptions, events: readonly CloudEven
         },
       };
       try {
-        await handler(event, ctx);
+        await statementOwner.run(index, () => handler(event, ctx));
       } catch (err) {
-        throw new HandlerFailed(index, err);
+        throw new HandlerFailed(deferredOwnerOf(err) ?? index, err);
       }
       results.push("applied");
     }

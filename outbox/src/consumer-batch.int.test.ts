@@ -7,6 +7,7 @@ import {
   createConsumer,
   createOutbox,
   createRelay,
+  executeTogether,
   type ApplyResult,
   type ConsumeResult,
   type HandlerContext,
@@ -139,4 +140,52 @@ describe("consumer batches", () => {
       expect(seen).toEqual([...seen].sort((a, b) => a - b));
     }
   }, 30_000);
+
+  it("a deferred write that fails is its own handler's failure, wherever the error surfaces", async () => {
+    await using r = await rig();
+    await createEffects(r.db);
+    await sql`CREATE TABLE taken (k int PRIMARY KEY)`.execute(r.db);
+    await sql`INSERT INTO taken VALUES (1)`.execute(r.db);
+    const N = 30;
+    const ids = await enqueueOrders(r.db, outbox, N);
+    const relay = createRelay({ connectionString: r.databaseUrl, js: r.js });
+    relay.start();
+    await waitFor(`${N} in the stream`, async () => (await r.streamCount("ORDERS")) === N);
+    await relay.stop();
+
+    // Its write can never succeed, and the error only shows at the next handler's statement.
+    const poison = ids[N / 2]!;
+    const results: ConsumeResult[] = [];
+    const consumer = createConsumer({
+      name: "deferred",
+      db: r.db,
+      js: r.js,
+      jsm: r.jsm,
+      outbox,
+      batchSize: N,
+      backoffMs: 10,
+      maxDeliver: 2,
+      handlers: {
+        "order.created": async (e, ctx) => {
+          if (e.id === poison) await executeTogether(ctx.trx, [sql`INSERT INTO taken VALUES (1)`]);
+          else await recordEffect(e, ctx);
+        },
+      },
+      onResult: (result) => void results.push(result),
+    });
+    await consumer.start();
+    await waitFor(
+      "all settled",
+      () => results.filter((x) => x === "applied" || x === "dead-lettered").length === N,
+    );
+    await consumer.stop();
+
+    expect(await effectCounts(r.db)).toEqual({ rows: N - 1, applied: N - 1, maxN: 1 });
+    expect(results.filter((x) => x === "dead-lettered")).toHaveLength(1);
+    const { state } = await r.jsm.streams.info("DLQ");
+    expect(state.messages).toBe(1);
+    const dead = await r.jsm.streams.getMessage("DLQ", { seq: state.last_seq });
+    expect(dead?.header.get("ce-id")).toBe(poison);
+    expect(dead?.header.get("Orderflow-Dlq-Reason")).toMatch(/duplicate key/);
+  });
 });

@@ -1,5 +1,6 @@
 import { derivedEventId, encode, newEventId, type EventData, type EventName } from "@orderflow/events";
 import { sql } from "kysely";
+import { executeTogether } from "./together.js";
 import { activeTraceContext } from "./trace.js";
 import type { AnyTransaction, EnqueueOptions, Outbox, OutboxRow } from "./types.js";
 
@@ -60,8 +61,9 @@ export function createOutbox(opts: OutboxOptions): Outbox {
         ON CONFLICT (event_id) DO NOTHING`;
     },
     async insert(trx: AnyTransaction, rows: readonly OutboxRow[]) {
+      // Deferred: on a pipelining client the COMMIT goes out right behind it.
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await outbox.insertStatement(rows.slice(i, i + INSERT_CHUNK)).execute(trx);
+        await executeTogether(trx, [outbox.insertStatement(rows.slice(i, i + INSERT_CHUNK))]);
       }
     },
     async enqueue(trx, name, data, o) {

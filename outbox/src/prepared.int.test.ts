@@ -1,6 +1,7 @@
 import { testDatabase } from "@orderflow/infra";
 import { describe, expect, it } from "vitest";
 import { PreparingClient } from "./index.js";
+import { DEFERRED_MARK, deferredOwnerOf, statementOwner } from "./prepared.js";
 
 describe("PreparingClient", () => {
   it("prepares a parameterised query on its second use, up to a bound per connection", async () => {
@@ -45,6 +46,50 @@ describe("PreparingClient", () => {
       await client.query("ALTER TABLE t ADD COLUMN b int DEFAULT 2");
       await expect(client.query(q, [1])).rejects.toMatchObject({ code: "0A000" });
       for (let i = 0; i < 3; i++) expect((await client.query(q, [1])).rows).toEqual([{ a: 1, b: 2 }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("in a transaction, deferred statements are not waited for; their error comes with the next statement or COMMIT", async () => {
+    await using database = await testDatabase("outbox");
+    const client = new PreparingClient({ connectionString: database.url });
+    await client.connect();
+    const q = (text: string) => client.query(text, []);
+    const count = async () =>
+      Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM t", [])).rows[0]!.n);
+    try {
+      await q("CREATE TABLE t (a int PRIMARY KEY)");
+      // Outside a transaction the mark changes nothing: the statement is waited for.
+      await expect(q(`${DEFERRED_MARK}INSERT INTO t VALUES (1), (1)`)).rejects.toMatchObject({
+        code: "23505",
+      });
+      expect((await q(`${DEFERRED_MARK}SELECT 1 AS n`)).rows).toEqual([{ n: 1 }]);
+
+      // Answered before the server answers: a SELECT's rows never arrive.
+      await q("begin");
+      expect((await q(`${DEFERRED_MARK}SELECT 1 AS n`)).rows).toEqual([]);
+      await statementOwner.run(7, () => q(`${DEFERRED_MARK}INSERT INTO t VALUES (2), (2)`));
+      const next = await q("SELECT 1").catch((err: unknown) => err);
+      expect(next).toMatchObject({ code: "23505" });
+      expect(deferredOwnerOf(next)).toBe(7);
+      await q("rollback");
+
+      // The COMMIT of a transaction whose deferred statement failed throws that error, not success.
+      await q("begin");
+      await q(`${DEFERRED_MARK}INSERT INTO t VALUES (3)`);
+      await q(`${DEFERRED_MARK}INSERT INTO t VALUES (3)`);
+      await expect(q("commit")).rejects.toMatchObject({ code: "23505" });
+      expect(await count()).toBe(0);
+
+      // A ROLLBACK discards a deferred failure; the connection goes on as new.
+      await q("begin");
+      await q(`${DEFERRED_MARK}INSERT INTO t VALUES (4), (4)`);
+      await q("rollback");
+      await q("begin");
+      await q(`${DEFERRED_MARK}INSERT INTO t VALUES (5)`);
+      await q("commit");
+      expect((await q("SELECT a FROM t")).rows).toEqual([{ a: 5 }]);
     } finally {
       await client.end();
     }

@@ -1,14 +1,47 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import pg from "pg";
 
 /** Named statements per connection; past this, queries go unnamed (no DEALLOCATE needed). */
 const MAX_PREPARED = 256;
 
+/** Starts the text of a statement whose result the caller does not wait for (see `PreparingClient`). */
+export const DEFERRED_MARK = "/* orderflow:deferred */ ";
+
+/** Who issued the statements sent while it is set: the consumer runtime sets the handler's index. */
+export const statementOwner = new AsyncLocalStorage<number>();
+const OWNER = Symbol("orderflow.statementOwner");
+
+/** The owner of the deferred statement that failed with `err`, if that is what it is. */
+export function deferredOwnerOf(err: unknown): number | undefined {
+  return err !== null && typeof err === "object" ? (err as { [OWNER]?: number })[OWNER] : undefined;
+}
+
+interface Deferred {
+  readonly done: Promise<unknown>;
+  failure?: { readonly err: unknown };
+}
+
+const EMPTY_RESULT = { command: "DEFERRED", rowCount: null, rows: [], fields: [], oid: 0 };
+const isBegin = (t: string) => t === "begin" || t.startsWith("start transaction");
+
 /**
- * A pg client that turns a parameterised query it has seen before into a named prepared statement
- * on its connection. Kysely sends every query as text: PostgreSQL would parse and plan each one
- * again, which under load is a third of its CPU (measured with perf on the flow benchmark). A text
- * is prepared on its second use, so one-off statements (migrations, ad hoc SQL) never are, and at
- * most MAX_PREPARED per connection, so texts that vary (IN lists, multi-row VALUES) stay bounded.
+ * The pg client of the services: it prepares repeated statements and pipelines transactions.
+ *
+ * Prepares: kysely sends every query as text, and PostgreSQL would parse and plan each one again,
+ * which under load is a third of its CPU (measured with perf on the flow benchmark). A
+ * parameterised text becomes a named prepared statement on its second use, so one-off statements
+ * (migrations, ad hoc SQL) never are, and at most MAX_PREPARED per connection, so texts that vary
+ * (IN lists, multi-row VALUES) stay bounded.
+ *
+ * Pipelines: a round trip costs more than a small statement (on these virtual machines 60–110 µs
+ * of system time in the client alone). Inside a transaction, `BEGIN` and statements whose text
+ * starts with `DEFERRED_MARK` (writes and locks whose result nobody reads) are sent at once and
+ * answered with an empty result without waiting for the server; the next statement goes out right
+ * behind them (pg's pipeline mode) and is the one waited for. PostgreSQL runs them in order, so
+ * locks and snapshots are as if each had been awaited. A deferred statement that fails aborts the
+ * transaction, and its error (tagged with the `statementOwner` that sent it) is what the next
+ * awaited statement or the COMMIT throws; a ROLLBACK discards it. Outside a transaction nothing
+ * is deferred: the connection may go back to the pool right after.
  *
  * @example new pg.Pool({ connectionString, Client: PreparingClient })
  */
@@ -16,6 +49,9 @@ export class PreparingClient extends pg.Client {
   /** Text → statement name once prepared, or → times seen. */
   readonly #statements = new Map<string, string | number>();
   #prepared = 0;
+  #inTransaction = false;
+  /** Deferred statements sent since the last awaited one, oldest first. */
+  #deferred: Deferred[] = [];
 
   #nameFor(text: string): string | undefined {
     const known = this.#statements.get(text);
@@ -33,13 +69,15 @@ export class PreparingClient extends pg.Client {
   // pg's query() has many overloads; only the (text, values) promise form kysely uses changes, and
   // the instance keeps pg's types.
   constructor(config?: string | pg.ClientConfig) {
-    super(config);
+    super(
+      typeof config === "string"
+        ? { connectionString: config, pipeline: true }
+        : { ...config, pipeline: true },
+    );
     const query = this.query.bind(this) as (...args: unknown[]) => unknown;
-    this.query = ((...args: unknown[]) => {
-      const [text, values, callback] = args;
-      const name =
-        typeof text === "string" && Array.isArray(values) && callback === undefined && this.#nameFor(text);
-      if (!name) return query(...args);
+    const send = (text: string, values: unknown[]): Promise<unknown> => {
+      const name = values.length > 0 && this.#nameFor(text);
+      if (!name) return query(text, values) as Promise<unknown>;
       return (query({ name, text, values }) as Promise<unknown>).catch((err: unknown) => {
         // A migration changed the columns a prepared statement returns (say, `SELECT *` while a
         // newer instance added a column): PostgreSQL refuses the cached plan. This attempt fails
@@ -48,6 +86,42 @@ export class PreparingClient extends pg.Client {
         if ((err as { code?: string }).code === "0A000") this.#statements.clear();
         throw err;
       });
+    };
+    const defer = (text: string, values: unknown[]): Promise<unknown> => {
+      const owner = statementOwner.getStore();
+      const d: Deferred = {
+        done: send(text, values).catch((err: unknown) => {
+          if (owner !== undefined && err !== null && typeof err === "object") {
+            Object.defineProperty(err, OWNER, { value: owner });
+          }
+          d.failure = { err };
+        }),
+      };
+      this.#deferred.push(d);
+      return Promise.resolve(EMPTY_RESULT);
+    };
+    /** Waits for `p`, but throws the first failure of the deferred statements sent before it. */
+    const behindDeferred = async (p: Promise<unknown>, discard: boolean): Promise<unknown> => {
+      const before = this.#deferred.splice(0);
+      await Promise.all(before.map((d) => d.done));
+      const failed = before.find((d) => d.failure)?.failure;
+      if (!failed || discard) return p;
+      p.catch(() => {}); // most likely "current transaction is aborted": the deferred error says why
+      throw failed.err;
+    };
+    this.query = ((...args: unknown[]) => {
+      const [text, values, callback] = args;
+      if (typeof text !== "string" || !Array.isArray(values) || callback !== undefined) return query(...args);
+      const command = text.length < 64 ? text.trim().toLowerCase() : "";
+      if (isBegin(command)) {
+        this.#inTransaction = true;
+        return defer(text, values);
+      }
+      if (this.#inTransaction && text.startsWith(DEFERRED_MARK)) return defer(text, values);
+      const ends = command === "commit" || command === "rollback";
+      if (ends) this.#inTransaction = false;
+      const p = send(text, values);
+      return this.#deferred.length ? behindDeferred(p, command === "rollback") : p;
     }) as pg.Client["query"];
   }
 }

@@ -1,10 +1,13 @@
 import { sql, type OperationNodeSource } from "kysely";
+import { DEFERRED_MARK } from "./prepared.js";
 import type { AnyDb, AnyTransaction } from "./types.js";
 
 /**
- * Runs data-modifying queries as one statement, all but the last as CTEs: one round trip instead
- * of one each, which is most of what a small write costs. They share one snapshot and do not see
- * each other's writes, so they must not touch the same rows.
+ * Runs queries whose results nobody reads — writes, and locks such as `pg_advisory_xact_lock` —
+ * as one statement, all but the last as CTEs (those must modify data: a SELECT CTE nobody reads is
+ * never run). They share one snapshot and do not see each other's writes, so they must not touch
+ * the same rows. Inside a transaction on a `PreparingClient` the statement is deferred: it is sent
+ * and not waited for; a failure surfaces at the transaction's next statement or at its COMMIT.
  */
 export async function executeTogether(
   db: AnyDb | AnyTransaction,
@@ -13,5 +16,6 @@ export async function executeTogether(
   const last = queries.at(-1);
   if (!last) return;
   const ctes = queries.slice(0, -1).map((q, i) => sql`${sql.id(`w${i}`)} AS (${q})`);
-  await (ctes.length ? sql`WITH ${sql.join(ctes)} ${last}` : sql`${last}`).execute(db);
+  const mark = sql.raw(DEFERRED_MARK);
+  await (ctes.length ? sql`${mark}WITH ${sql.join(ctes)} ${last}` : sql`${mark}${last}`).execute(db);
 }

@@ -22,11 +22,15 @@ export interface Child {
  * The scripts print one JSON object per line on stdout to tell the test where they are.
  */
 export function spawnChild(script: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url))], {
-    cwd: packageDir,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url))],
+    {
+      cwd: packageDir,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const lines: ChildLine[] = [];
   let stderr = "";
   let buffered = "";
@@ -58,7 +62,8 @@ export function spawnChild(script: string, env: Record<string, string>): Child {
         () => {
           const found = lines.find(match);
           if (found) return found;
-          if (!running()) throw new Error(`${script} exited (${child.exitCode ?? child.signalCode}): ${stderr}`);
+          if (!running())
+            throw new Error(`${script} exited (${child.exitCode ?? child.signalCode}): ${stderr}`);
           return undefined;
         },
         { timeoutMs },

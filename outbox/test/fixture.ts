@@ -16,7 +16,7 @@ import {
 } from "@orderflow/infra";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { ensureStreams, migrate, type AnyDb, type HandlerContext } from "../src/index.js";
+import { ensureStreams, migrate, PreparingClient, type AnyDb, type HandlerContext } from "../src/index.js";
 
 export interface Rig {
   readonly nats: TestNats;
@@ -41,7 +41,8 @@ export async function rig(migrations = {}, opts: RigOptions = {}): Promise<Rig> 
   const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm);
-  const pool = new pg.Pool({ connectionString: database.url, max: 20 });
+  // As the service host does: statements prepared, transactions pipelined.
+  const pool = new pg.Pool({ connectionString: database.url, max: 20, Client: PreparingClient });
   pool.on("error", () => {});
   // As the service host does: a checked-out client losing its server must not throw uncaught.
   pool.on("connect", (client) => client.on("error", () => {}));
@@ -71,13 +72,18 @@ async function databaseOn(serverUrl: string) {
 }
 
 export const countRows = async (db: AnyDb, where = "true"): Promise<number> =>
-  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM orderflow_outbox WHERE ${sql.raw(where)}`.execute(db)).rows[0]!.n);
+  Number(
+    (await sql<{ n: string }>`SELECT count(*) AS n FROM orderflow_outbox WHERE ${sql.raw(where)}`.execute(db))
+      .rows[0]!.n,
+  );
 
 /** Event ids of outbox rows matching `where`. */
 export const eventIds = async (db: AnyDb, where = "true"): Promise<string[]> =>
-  (await sql<{ event_id: string }>`SELECT event_id FROM orderflow_outbox WHERE ${sql.raw(where)} ORDER BY id`.execute(db)).rows.map(
-    (r) => r.event_id,
-  );
+  (
+    await sql<{
+      event_id: string;
+    }>`SELECT event_id FROM orderflow_outbox WHERE ${sql.raw(where)} ORDER BY id`.execute(db)
+  ).rows.map((r) => r.event_id);
 
 export interface StoredMessage {
   readonly seq: number;

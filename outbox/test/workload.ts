@@ -15,7 +15,11 @@ export const order = (i: number) => ({
 export async function enqueueOrders(db: AnyDb, outbox: Outbox, n: number, from = 0): Promise<string[]> {
   const ids: string[] = [];
   for (let i = from; i < from + n; i++) {
-    ids.push(await db.transaction().execute((trx) => outbox.enqueue(trx, "order.created", order(i), { correlationId: `o-${i}` })));
+    ids.push(
+      await db
+        .transaction()
+        .execute((trx) => outbox.enqueue(trx, "order.created", order(i), { correlationId: `o-${i}` })),
+    );
   }
   return ids;
 }
@@ -24,10 +28,17 @@ export async function enqueueOrders(db: AnyDb, outbox: Outbox, n: number, from =
  * `rounds` transactions, each with one stock.set per sku: event k of an aggregate (sku) carries
  * `available = k`, so the stream order of one aggregate can be checked from the data alone.
  */
-export async function enqueueStock(db: AnyDb, outbox: Outbox, skus: number, rounds: number, fromRound = 0): Promise<number> {
+export async function enqueueStock(
+  db: AnyDb,
+  outbox: Outbox,
+  skus: number,
+  rounds: number,
+  fromRound = 0,
+): Promise<number> {
   for (let k = fromRound; k < fromRound + rounds; k++) {
     await db.transaction().execute(async (trx) => {
-      for (let s = 0; s < skus; s++) await outbox.enqueue(trx, "stock.set", { sku: `sku-${s}`, available: k });
+      for (let s = 0; s < skus; s++)
+        await outbox.enqueue(trx, "stock.set", { sku: `sku-${s}`, available: k });
     });
   }
   return skus * rounds;
@@ -45,7 +56,11 @@ export function stockSequences(messages: readonly StoredMessage[]): Map<string, 
 }
 
 /** The relay's client, observed: counts the PubAcks JetStream flagged as duplicates. */
-export function countingDuplicates(js: JetStreamClient): { js: RelayOptions["js"]; duplicates: () => number; acks: () => number } {
+export function countingDuplicates(js: JetStreamClient): {
+  js: RelayOptions["js"];
+  duplicates: () => number;
+  acks: () => number;
+} {
   let duplicates = 0;
   let acks = 0;
   return {

@@ -26,7 +26,10 @@ const paymentOf = (p: Selectable<PaymentTable>): Payment => ({
  * being written. Taken first, before the account; one order per transaction.
  */
 export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`.execute(trx);
+  // Deferred: the load that follows goes out right behind it and runs once the lock is held.
+  await executeTogether(trx, [
+    sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`,
+  ]);
 }
 
 /**

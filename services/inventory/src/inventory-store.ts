@@ -25,7 +25,10 @@ export interface InventoryScope {
  * reservation is being written. Taken first, before any stock row; one order per transaction.
  */
 export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`.execute(trx);
+  // Deferred: the load that follows goes out right behind it and runs once the lock is held.
+  await executeTogether(trx, [
+    sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`,
+  ]);
 }
 
 /**
@@ -163,16 +166,14 @@ export async function saveInventory(
           );
         } else if (r.items.length) {
           writes.push(
-            t
-              .insertInto("reservations")
-              .values(
-                r.items.map((l) => ({
-                  order_id: r.orderId,
-                  sku: l.sku,
-                  quantity: l.quantity,
-                  state: r.status,
-                })),
-              ),
+            t.insertInto("reservations").values(
+              r.items.map((l) => ({
+                order_id: r.orderId,
+                sku: l.sku,
+                quantity: l.quantity,
+                state: r.status,
+              })),
+            ),
           );
         }
         break;

@@ -1,4 +1,4 @@
-import type { AnyTransaction, Outbox } from "@orderflow/outbox";
+import { executeTogether, type AnyTransaction, type Outbox } from "@orderflow/outbox";
 import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import { requestHash, type CreateOrderRequest } from "./create-order.js";
 import type { OrderDb, OrderLineRow, OrderTable } from "./migrations.js";
@@ -139,9 +139,10 @@ export async function loadOrderForUpdate(
 
 /** Persists an order's new status. */
 export async function saveOrder(trx: AnyTransaction, order: OrderState, at: Date): Promise<void> {
-  await (trx as Transaction<OrderDb>)
-    .updateTable("orders")
-    .set({ status: order.status, reason: order.reason ?? null, updated_at: at })
-    .where("id", "=", order.orderId)
-    .execute();
+  await executeTogether(trx, [
+    (trx as Transaction<OrderDb>)
+      .updateTable("orders")
+      .set({ status: order.status, reason: order.reason ?? null, updated_at: at })
+      .where("id", "=", order.orderId),
+  ]);
 }

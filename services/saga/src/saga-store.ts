@@ -1,4 +1,4 @@
-import type { AnyTransaction } from "@orderflow/outbox";
+import { executeTogether, type AnyTransaction } from "@orderflow/outbox";
 import { sql, type Kysely, type Transaction } from "kysely";
 import type { SagaDb, SagaTable } from "./migrations.js";
 import {
@@ -119,8 +119,9 @@ export async function applySagaInput(
   // The deadline runs from the moment the saga learns of the order, not from the first reply.
   const learnsOrder = !before.order && after.order !== undefined;
   const deadlineAt = learnsOrder ? new Date(opts.now.getTime() + opts.deadlineMs) : null;
-  // The new state and its history row in one statement.
-  await sql`
+  // The new state and its history row in one statement, deferred (nothing reads its result).
+  await executeTogether(trx, [
+    sql`
     WITH updated AS (
       UPDATE sagas SET
         state = ${after.status}, inventory = ${after.inventory}, payment = ${after.payment},
@@ -133,7 +134,8 @@ export async function applySagaInput(
     INSERT INTO saga_history (order_id, seq, at, event, from_state, to_state, inventory, payment, sent)
     SELECT ${orderId}, coalesce(max(seq), 0) + 1, ${opts.now}, ${input.name}, ${before.status}, ${after.status},
            ${after.inventory}, ${after.payment}, ${JSON.stringify(sent.map((c) => c.name))}::jsonb
-    FROM saga_history WHERE order_id = ${orderId}`.execute(trx);
+    FROM saga_history WHERE order_id = ${orderId}`,
+  ]);
   cache.set(orderId, after);
   for (const command of sent) await opts.send(command);
   return { before, after, events, sent };
