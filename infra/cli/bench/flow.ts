@@ -5,11 +5,12 @@
  * Prints a table and writes bench-results/flow.json. Not a test: figures depend on the machine.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type Msg } from "@nats-io/transport-node";
+import pgClient from "pg";
 import {
   dropDatabase,
   ensureDatabase,
@@ -39,6 +40,17 @@ const pct = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 };
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/** CPU seconds a process has used (Linux: utime + stime in /proc/<pid>/stat, USER_HZ = 100). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0; // gone
+  }
+}
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "orderflow-bench-"));
@@ -99,7 +111,8 @@ async function main() {
         for (const w of terminalWaiters.splice(0)) w();
       }
     };
-    for (const prefix of ["orders", "inventory", "billing", "saga"]) nc.subscribe(`${prefix}.>`, { callback: onEvent });
+    for (const prefix of ["orders", "inventory", "billing", "saga"])
+      nc.subscribe(`${prefix}.>`, { callback: onEvent });
     await nc.flush();
 
     let n = 0;
@@ -173,7 +186,29 @@ async function main() {
       return { hop: label!, p50: round(pct(xs, 50)), p99: round(pct(xs, 99)) };
     });
 
+    // Where the CPU goes during saturation: each process of the system, PostgreSQL by database.
+    const cpuSnapshot = async (): Promise<Map<string, number>> => {
+      const out = new Map<string, number>();
+      if (!existsSync("/proc/self/stat")) return out;
+      children.forEach((c, i) => out.set(services[i]!.name, cpuSeconds(c.pid!)));
+      out.set("nats-server", nats.pid ? cpuSeconds(nats.pid) : 0);
+      const usage = process.cpuUsage();
+      out.set("benchmark driver", (usage.user + usage.system) / 1e6);
+      const { rows } = await admin.query<{ pid: number; datname: string }>(
+        "SELECT pid, datname FROM pg_stat_activity WHERE datname LIKE $1",
+        [`bench_%_${suffix}`],
+      );
+      for (const r of rows) {
+        const key = `postgres: ${r.datname.replace(/^bench_|_[^_]+$/g, "")}`;
+        out.set(key, (out.get(key) ?? 0) + cpuSeconds(r.pid));
+      }
+      return out;
+    };
+    const admin = new pgClient.Client({ connectionString: pg.url });
+    await admin.connect();
+
     // Saturation: a fixed number of orders with a bounded number in flight (POST to terminal).
+    const cpuBefore = await cpuSnapshot();
     const satIds: string[] = [];
     const s0 = performance.now();
     let next = 0;
@@ -189,6 +224,15 @@ async function main() {
     );
     const satSeconds = (performance.now() - s0) / 1000;
     const completed = satIds.filter((id) => done.has(id)).length;
+    const cpuAfter = await cpuSnapshot();
+    await admin.end();
+    // Backends are summed per database; one that ended during the run is missed (pools keep theirs).
+    const cpuPerSaga = [...cpuAfter]
+      .map(([process, s]) => ({
+        process,
+        msPerSaga: round(((s - (cpuBefore.get(process) ?? 0)) * 1000) / completed),
+      }))
+      .sort((a, b) => b.msPerSaga - a.msPerSaga);
 
     const result = {
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
@@ -210,6 +254,7 @@ async function main() {
         sagasPerSecond: round(completed / satSeconds),
       },
       hops: hopTable,
+      cpuPerSaga,
     };
     console.log(
       `\nsteady ${RATE} orders/s for ${STEADY_S} s: POST → terminal p50 ${result.steady.p50Ms} ms, p99 ${result.steady.p99Ms} ms (${latencies.length}/${steady.length} completed)`,
@@ -218,6 +263,11 @@ async function main() {
       `saturation (${IN_FLIGHT} in flight): ${result.saturation.sagasPerSecond} completed sagas/s (${completed} in ${result.saturation.seconds} s)`,
     );
     console.table(hopTable);
+    if (cpuPerSaga.length) {
+      const total = round(cpuPerSaga.reduce((a, b) => a + b.msPerSaga, 0));
+      console.log(`CPU per completed saga at saturation: ${total} ms`);
+      console.table(cpuPerSaga);
+    }
     mkdirSync(join(root, "bench-results"), { recursive: true });
     writeFileSync(join(root, "bench-results", "flow.json"), JSON.stringify(result, null, 2));
     console.log(`wrote ${join(root, "bench-results", "flow.json")}`);
