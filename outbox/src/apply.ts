@@ -1,6 +1,6 @@
 import type { CloudEvent, EventName } from "@orderflow/events";
 import { sql } from "kysely";
-import { deferredOwnerOf, statementOwner } from "./prepared.js";
+import { deferredOwnerOf, setStatementOwner } from "./prepared.js";
 import type { AnyDb, Handler, HandlerContext, Handlers, Outbox, OutboxRow } from "./types.js";
 
 export interface ApplyOptions {
@@ -81,12 +81,14 @@ async function applyInTransaction(
         },
       };
       try {
-        await statementOwner.run(index, () => handler(event, ctx));
+        setStatementOwner(trx, index);
+        await handler(event, ctx);
       } catch (err) {
         throw new HandlerFailed(deferredOwnerOf(err) ?? index, err);
       }
       results.push("applied");
     }
+    setStatementOwner(trx, undefined);
     await opts.outbox.insert(trx, emitted);
     return results;
   });

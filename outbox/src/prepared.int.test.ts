@@ -1,7 +1,15 @@
 import { testDatabase } from "@orderflow/infra";
 import { describe, expect, it } from "vitest";
 import { PreparingClient } from "./index.js";
-import { DEFERRED_MARK, deferredOwnerOf, statementOwner } from "./prepared.js";
+import { deferredMark, deferredOwnerOf, setStatementOwner } from "./prepared.js";
+
+/** The mark a statement of handler `owner` (or of nobody) starts with. */
+const markOf = (owner?: number) => {
+  const trx = {};
+  setStatementOwner(trx, owner);
+  return deferredMark(trx);
+};
+const DEFERRED_MARK = markOf();
 
 describe("PreparingClient", () => {
   it("prepares a parameterised query on its second use, up to a bound per connection", async () => {
@@ -69,7 +77,7 @@ describe("PreparingClient", () => {
       // Answered before the server answers: a SELECT's rows never arrive.
       await q("begin");
       expect((await q(`${DEFERRED_MARK}SELECT 1 AS n`)).rows).toEqual([]);
-      await statementOwner.run(7, () => q(`${DEFERRED_MARK}INSERT INTO t VALUES (2), (2)`));
+      await q(`${markOf(7)}INSERT INTO t VALUES (2), (2)`);
       const next = await q("SELECT 1").catch((err: unknown) => err);
       expect(next).toMatchObject({ code: "23505" });
       expect(deferredOwnerOf(next)).toBe(7);

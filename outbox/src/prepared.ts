@@ -1,19 +1,38 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { Writable } from "node:stream";
 import pg from "pg";
 
 /** Named statements per connection; past this, queries go unnamed (no DEALLOCATE needed). */
 const MAX_PREPARED = 256;
 
-/** Starts the text of a statement whose result the caller does not wait for (see `PreparingClient`). */
-export const DEFERRED_MARK = "/* orderflow:deferred */ ";
-
-/** Who issued the statements sent while it is set: the consumer runtime sets the handler's index. */
-export const statementOwner = new AsyncLocalStorage<number>();
+const MARK = "/* orderflow:deferred";
 const OWNER = Symbol("orderflow.statementOwner");
+
+/**
+ * Which handler of a batch sends the statements of `trx` now (the consumer runtime sets it before
+ * each handler): a deferred statement that fails is that handler's failure, wherever it surfaces.
+ */
+const owners = new WeakMap<object, number>();
+export function setStatementOwner(trx: object, owner: number | undefined): void {
+  if (owner === undefined) owners.delete(trx);
+  else owners.set(trx, owner);
+}
+
+/** The comment that starts a deferred statement's text (see `PreparingClient`). */
+export function deferredMark(trx: object): string {
+  const owner = owners.get(trx);
+  return owner === undefined ? `${MARK} */ ` : `${MARK} ${owner} */ `;
+}
 
 /** The owner of the deferred statement that failed with `err`, if that is what it is. */
 export function deferredOwnerOf(err: unknown): number | undefined {
   return err !== null && typeof err === "object" ? (err as { [OWNER]?: number })[OWNER] : undefined;
+}
+
+/** A marked text without its owner (so that it is prepared once), and the owner. */
+function unmark(text: string): { text: string; owner: number | undefined } {
+  const end = text.indexOf("*/");
+  const owner = text.slice(MARK.length, end).trim();
+  return { text: `${MARK} */${text.slice(end + 2)}`, owner: owner ? Number(owner) : undefined };
 }
 
 interface Deferred {
@@ -35,11 +54,11 @@ const isBegin = (t: string) => t === "begin" || t.startsWith("start transaction"
  *
  * Pipelines: a round trip costs more than a small statement (on these virtual machines 60–110 µs
  * of system time in the client alone). Inside a transaction, `BEGIN` and statements whose text
- * starts with `DEFERRED_MARK` (writes and locks whose result nobody reads) are sent at once and
+ * starts with `deferredMark` (writes and locks whose result nobody reads) are sent at once and
  * answered with an empty result without waiting for the server; the next statement goes out right
  * behind them (pg's pipeline mode) and is the one waited for. PostgreSQL runs them in order, so
  * locks and snapshots are as if each had been awaited. A deferred statement that fails aborts the
- * transaction, and its error (tagged with the `statementOwner` that sent it) is what the next
+ * transaction, and its error (tagged with the handler that sent it) is what the next
  * awaited statement or the COMMIT throws; a ROLLBACK discards it. Outside a transaction nothing
  * is deferred: the connection may go back to the pool right after.
  *
@@ -50,8 +69,24 @@ export class PreparingClient extends pg.Client {
   readonly #statements = new Map<string, string | number>();
   #prepared = 0;
   #inTransaction = false;
+  #corked = false;
   /** Deferred statements sent since the last awaited one, oldest first. */
   #deferred: Deferred[] = [];
+
+  /**
+   * Holds the socket's writes until the current tick's promise jobs have run, so that a deferred
+   * statement and those issued right behind it leave in one write: one wake-up of the server.
+   */
+  #cork(): void {
+    const stream = (this as unknown as { connection?: { stream?: Writable } }).connection?.stream;
+    if (this.#corked || !stream) return;
+    this.#corked = true;
+    stream.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      stream.uncork();
+    });
+  }
 
   #nameFor(text: string): string | undefined {
     const known = this.#statements.get(text);
@@ -87,8 +122,9 @@ export class PreparingClient extends pg.Client {
         throw err;
       });
     };
-    const defer = (text: string, values: unknown[]): Promise<unknown> => {
-      const owner = statementOwner.getStore();
+    const defer = (marked: string, values: unknown[]): Promise<unknown> => {
+      this.#cork();
+      const { text, owner } = marked.startsWith(MARK) ? unmark(marked) : { text: marked, owner: undefined };
       const d: Deferred = {
         done: send(text, values).catch((err: unknown) => {
           if (owner !== undefined && err !== null && typeof err === "object") {
@@ -117,7 +153,10 @@ export class PreparingClient extends pg.Client {
         this.#inTransaction = true;
         return defer(text, values);
       }
-      if (this.#inTransaction && text.startsWith(DEFERRED_MARK)) return defer(text, values);
+      if (text.startsWith(MARK)) {
+        if (this.#inTransaction) return defer(text, values);
+        return send(unmark(text).text, values);
+      }
       const ends = command === "commit" || command === "rollback";
       if (ends) this.#inTransaction = false;
       const p = send(text, values);

@@ -1,5 +1,5 @@
 import { sql, type OperationNodeSource } from "kysely";
-import { DEFERRED_MARK } from "./prepared.js";
+import { deferredMark } from "./prepared.js";
 import type { AnyDb, AnyTransaction } from "./types.js";
 
 /**
@@ -16,6 +16,6 @@ export async function executeTogether(
   const last = queries.at(-1);
   if (!last) return;
   const ctes = queries.slice(0, -1).map((q, i) => sql`${sql.id(`w${i}`)} AS (${q})`);
-  const mark = sql.raw(DEFERRED_MARK);
+  const mark = sql.raw(deferredMark(db));
   await (ctes.length ? sql`${mark}WITH ${sql.join(ctes)} ${last}` : sql`${mark}${last}`).execute(db);
 }
