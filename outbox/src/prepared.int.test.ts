@@ -98,6 +98,11 @@ describe("PreparingClient", () => {
       await q(`${DEFERRED_MARK}INSERT INTO t VALUES (5)`);
       await q("commit");
       expect((await q("SELECT a FROM t")).rows).toEqual([{ a: 5 }]);
+
+      // A transaction ended in pg's other call forms is over too: nothing is deferred after it.
+      await q("begin");
+      await client.query("COMMIT");
+      expect((await q(`${DEFERRED_MARK}SELECT 1 AS n`)).rows).toEqual([{ n: 1 }]);
     } finally {
       await client.end();
     }

@@ -147,7 +147,14 @@ export class PreparingClient extends pg.Client {
     };
     this.query = ((...args: unknown[]) => {
       const [text, values, callback] = args;
-      if (typeof text !== "string" || !Array.isArray(values) || callback !== undefined) return query(...args);
+      if (typeof text !== "string" || !Array.isArray(values) || callback !== undefined) {
+        // Not kysely's form: nothing is deferred, but a transaction it ends is over.
+        const t = typeof text === "string" ? text : (text as { text?: unknown } | null)?.text;
+        if (typeof t === "string" && t.length < 64 && /^\s*(commit|end|rollback|abort)\s*;?\s*$/i.test(t)) {
+          this.#inTransaction = false;
+        }
+        return query(...args);
+      }
       const command = text.length < 64 ? text.trim().toLowerCase() : "";
       if (isBegin(command)) {
         this.#inTransaction = true;
@@ -157,10 +164,10 @@ export class PreparingClient extends pg.Client {
         if (this.#inTransaction) return defer(text, values);
         return send(unmark(text).text, values);
       }
-      const ends = command === "commit" || command === "rollback";
-      if (ends) this.#inTransaction = false;
+      const abandons = command === "rollback" || command === "abort";
+      if (abandons || command === "commit" || command === "end") this.#inTransaction = false;
       const p = send(text, values);
-      return this.#deferred.length ? behindDeferred(p, command === "rollback") : p;
+      return this.#deferred.length ? behindDeferred(p, abandons) : p;
     }) as pg.Client["query"];
   }
 }
