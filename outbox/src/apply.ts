@@ -35,23 +35,7 @@ export async function applyEvents(opts: ApplyOptions, events: readonly CloudEven
   const handlerOf = (e: CloudEvent) => opts.handlers[e.name] as Handler<EventName> | undefined;
   const handled = events.filter((e) => handlerOf(e));
   if (!handled.length) return events.map(() => "ignored");
-  try {
-    return await applyInTransaction(opts, events, handled);
-  } catch (err) {
-    // A deferred statement of handler i failed and surfaced later (another handler's statement,
-    // the outbox insert, the COMMIT): it is handler i's failure.
-    const owner = deferredOwnerOf(err);
-    throw owner !== undefined && !(err instanceof HandlerFailed) ? new HandlerFailed(owner, err) : err;
-  }
-}
-
-async function applyInTransaction(
-  opts: ApplyOptions,
-  events: readonly CloudEvent[],
-  handled: readonly CloudEvent[],
-): Promise<ApplyResult[]> {
-  const handlerOf = (e: CloudEvent) => opts.handlers[e.name] as Handler<EventName> | undefined;
-  return opts.db.transaction().execute(async (trx) => {
+  const applied = opts.db.transaction().execute(async (trx) => {
     // One statement for the whole batch's inbox rows; what it returns is what is new.
     const { rows } = await sql<{ event_id: string }>`
       INSERT INTO orderflow_inbox (consumer, event_id)
@@ -91,6 +75,12 @@ async function applyInTransaction(
     setStatementOwner(trx, undefined);
     await opts.outbox.insert(trx, emitted);
     return results;
+  });
+  return applied.catch((err: unknown) => {
+    // A deferred statement of handler i failed and surfaced later (another handler's statement,
+    // the outbox insert, the COMMIT): it is handler i's failure.
+    const owner = deferredOwnerOf(err);
+    throw owner !== undefined && !(err instanceof HandlerFailed) ? new HandlerFailed(owner, err) : err;
   });
 }
 

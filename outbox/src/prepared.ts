@@ -40,7 +40,8 @@ interface Deferred {
   failure?: { readonly err: unknown };
 }
 
-const EMPTY_RESULT = { command: "DEFERRED", rowCount: null, rows: [], fields: [], oid: 0 };
+/** What a deferred statement answers at once (fresh each time: callers may keep the rows array). */
+const emptyResult = () => ({ command: "DEFERRED", rowCount: null, rows: [], fields: [], oid: 0 });
 const isBegin = (t: string) => t === "begin" || t.startsWith("start transaction");
 
 /**
@@ -134,7 +135,7 @@ export class PreparingClient extends pg.Client {
         }),
       };
       this.#deferred.push(d);
-      return Promise.resolve(EMPTY_RESULT);
+      return Promise.resolve(emptyResult());
     };
     /** Waits for `p`, but throws the first failure of the deferred statements sent before it. */
     const behindDeferred = async (p: Promise<unknown>, discard: boolean): Promise<unknown> => {

@@ -187,6 +187,8 @@ async function main() {
     });
 
     // Where the CPU goes during saturation: each process of the system, PostgreSQL by database.
+    const admin = new pgClient.Client({ connectionString: pg.url });
+    await admin.connect();
     const cpuSnapshot = async (): Promise<Map<string, number>> => {
       const out = new Map<string, number>();
       if (!existsSync("/proc/self/stat")) return out;
@@ -204,8 +206,6 @@ async function main() {
       }
       return out;
     };
-    const admin = new pgClient.Client({ connectionString: pg.url });
-    await admin.connect();
 
     // Saturation: a fixed number of orders with a bounded number in flight (POST to terminal).
     const cpuBefore = await cpuSnapshot();

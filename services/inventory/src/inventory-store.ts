@@ -56,7 +56,10 @@ export async function loadInventory(trx: AnyTransaction, scope: InventoryScope):
     .orderBy("sku")
     .forUpdate();
   if (orderId === undefined) {
-    if (skus?.length) for (const r of await stockRows.execute()) stock.set(r.sku, r);
+    if (skus?.length) {
+      for (const r of await stockRows.execute())
+        stock.set(r.sku, { available: r.available, reserved: r.reserved });
+    }
     return { stock };
   }
   const { rows } = await sql<KnownRow>`
