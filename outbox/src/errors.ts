@@ -3,6 +3,7 @@ export const OutboxErrorCode = {
   Migration: "MIGRATION_FAILED",
   Config: "BAD_CONFIG",
   Publish: "PUBLISH_FAILED",
+  InvalidHeaders: "INVALID_HEADERS",
 } as const;
 export type OutboxErrorCode = (typeof OutboxErrorCode)[keyof typeof OutboxErrorCode];
 

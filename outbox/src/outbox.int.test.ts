@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "@orderflow/infra";
 import { rig, countRows } from "../test/fixture.js";
@@ -128,5 +129,40 @@ describe("outbox → relay → JetStream → consumer", () => {
     );
     expect(await countRows(r.db, "true")).toBe(1);
     expect(() => outbox.insertStatement([])).toThrow(RangeError);
+  });
+  it("sends each row's headers as stored, with Nats-Msg-Id = event id; refuses a header NATS cannot carry", async () => {
+    await using r = await rig();
+    const outbox = createOutbox({ source: "/orderflow/test" });
+    const row = outbox.prepare("order.created", order(1), { correlationId: "o-1" });
+    const extra = { ...row.headers, "x-unicode": "ünïcødé ✓", "Nats-Msg-Id": "not-the-event-id" };
+    // The second row's value smuggles a line of its own; it must never reach the stream.
+    const bad = outbox.prepare("order.created", order(2), { correlationId: "o-2" });
+    const smuggling = { ...bad.headers, "x-note": "fine\r\nce-type: forged" };
+    const insert = (id: string, headers: object, payload: Uint8Array) =>
+      sql`INSERT INTO orderflow_outbox (event_id, subject, headers, payload)
+          VALUES (${id}, ${row.subject}, ${JSON.stringify(headers)}::jsonb, ${Buffer.from(payload)})`.execute(
+        r.db,
+      );
+    await insert(row.id, extra, row.payload);
+    await insert(bad.id, smuggling, bad.payload);
+    const failures: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void failures.push(line) });
+    const relay = createRelay({ connectionString: r.databaseUrl, js: r.js, pollIntervalMs: 60_000, logger });
+    relay.start();
+    await waitFor(
+      "the good row published",
+      async () => (await countRows(r.db, "published_at IS NOT NULL")) === 1,
+    );
+    await waitFor("the bad row refused", () => failures.some((l) => l.includes("cannot carry")));
+    await relay.stop();
+
+    const m = await r.jsm.streams.getMessage("ORDERS", { seq: 1 });
+    expect(m!.header.get("Nats-Msg-Id")).toBe(row.id);
+    expect(m!.header.get("x-unicode")).toBe("ünïcødé ✓");
+    for (const [k, v] of Object.entries(row.headers))
+      if (k !== "Nats-Msg-Id") expect(m!.header.get(k)).toBe(v);
+    expect(new TextDecoder().decode(m!.data)).toBe(new TextDecoder().decode(row.payload));
+    expect(await r.streamCount("ORDERS")).toBe(1);
+    expect(failures.join("")).toContain(`event ${bad.id}`);
   });
 });

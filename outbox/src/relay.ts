@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/nats-core";
+import { MsgHdrsImpl } from "@nats-io/nats-core/internal";
 import { SpanKind, SpanStatusCode, type Link } from "@opentelemetry/api";
 import pg from "pg";
 import type { Logger } from "pino";
-import { describeError, isDatabaseUnavailable } from "./errors.js";
+import { describeError, isDatabaseUnavailable, OutboxError, OutboxErrorCode } from "./errors.js";
 import { OUTBOX_CHANNEL } from "./migrations.js";
 import { Topology } from "./topology.js";
 import { parseTraceparent, tracer } from "./trace.js";
@@ -59,8 +59,44 @@ interface Row {
   id: string;
   event_id: string;
   subject: string;
-  headers: Record<string, string>;
-  payload: Buffer;
+  /** `ce-subject`: the aggregate, the unit of ordering. */
+  key: string | null;
+  traceparent: string | null;
+  /** Whether every header can travel as a NATS header (the client would refuse the rest). */
+  valid: boolean;
+  head_bytes: number;
+  /** The headers in NATS wire format, then the payload. */
+  frame: Buffer;
+}
+
+/**
+ * The read: PostgreSQL encodes each row's headers (plus `Nats-Msg-Id` = the event id) in NATS wire
+ * format (`NATS/1.0␍␊k: v␍␊…␍␊`), so the relay's one thread, which also runs every publish and
+ * PubAck, never builds a header map per message; the database does it on another core. `valid`
+ * is the client's own rule (keys printable ASCII without ':', values without CR/LF): the block
+ * has that shape and one line per header, so a value cannot smuggle in a header line of its own.
+ */
+const READ_SQL = `
+  SELECT id, event_id, subject, headers->>'ce-subject' AS key, headers->>'traceparent' AS traceparent,
+         h.t ~ $4 AND length(h.t) - length(replace(h.t, chr(10), '')) = h.n + 2 AS valid,
+         octet_length(b.head) AS head_bytes, b.head || payload AS frame
+  FROM orderflow_outbox,
+    LATERAL (
+      SELECT 'NATS/1.0' || chr(13) || chr(10) || string_agg(key || ': ' || value || chr(13) || chr(10), '')
+             || chr(13) || chr(10) AS t, count(*) AS n
+      FROM jsonb_each_text(headers || jsonb_build_object('Nats-Msg-Id', event_id))) AS h,
+    LATERAL (SELECT convert_to(h.t, 'UTF8') AS head) AS b
+  WHERE published_at IS NULL AND id > $1 AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $3`;
+const HEADER_BLOCK = "^NATS/1\\.0\\r\\n([!-9;-~]+: [^\\r\\n]*\\r\\n)*\\r\\n$";
+
+/** Headers encoded already: the client sends `encode()` as is. */
+class EncodedHeaders extends MsgHdrsImpl {
+  constructor(readonly bytes: Uint8Array) {
+    super();
+  }
+  override encode(): Uint8Array {
+    return this.bytes;
+  }
 }
 
 /** Resolves every current `wait()` at the next `notify()`. */
@@ -239,14 +275,15 @@ export function createRelay(opts: RelayOptions): Relay {
     const dispatch = (row: Row): Promise<PubAck> => {
       unmarked.add(row.id);
       inFlight++;
-      const key = row.headers["ce-subject"] ?? "";
+      const key = row.key ?? "";
       const before = lastOfKey.get(key);
       const send = (): Promise<PubAck> => {
-        const h = natsHeaders();
-        for (const [k, v] of Object.entries(row.headers)) h.set(k, v);
-        return opts.js.publish(topology.subject(row.subject), row.payload, {
-          msgID: row.event_id,
-          headers: h,
+        if (!row.valid) {
+          const msg = `outbox row ${row.id} (event ${row.event_id}) has a header NATS cannot carry (a key outside printable ASCII or with ':', or a value with CR/LF)`;
+          return Promise.reject(new OutboxError(OutboxErrorCode.InvalidHeaders, msg));
+        }
+        return opts.js.publish(topology.subject(row.subject), row.frame.subarray(row.head_bytes), {
+          headers: new EncodedHeaders(row.frame.subarray(0, row.head_bytes)),
           timeout: publishTimeoutMs,
         });
       };
@@ -279,9 +316,10 @@ export function createRelay(opts: RelayOptions): Relay {
       // a long exclusion list goes unprepared, where the planner hashes it instead of scanning it.
       const q = c.query<Row>({
         name: fromStart && unmarked.size > 64 ? undefined : "orderflow-relay-read",
-        text: `SELECT id, event_id, subject, headers, payload FROM orderflow_outbox
-               WHERE published_at IS NULL AND id > $1 AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $3`,
-        values: fromStart ? ["0", [...unmarked], batchSize] : [highest, [], batchSize],
+        text: READ_SQL,
+        values: fromStart
+          ? ["0", [...unmarked], batchSize, HEADER_BLOCK]
+          : [highest, [], batchSize, HEADER_BLOCK],
       });
       q.catch(() => {}); // a read ahead may fail while we are busy; whoever awaits it sees the error
       return q;
@@ -352,7 +390,7 @@ export function createRelay(opts: RelayOptions): Relay {
   function traceBatch(rows: Row[], sent: Promise<PubAck>[]): void {
     const links: Link[] = [];
     for (const r of rows) {
-      const sc = parseTraceparent(r.headers.traceparent);
+      const sc = parseTraceparent(r.traceparent ?? undefined);
       if (sc) links.push({ context: sc });
     }
     const span = tracer().startSpan("outbox publish", {
