@@ -77,16 +77,20 @@ interface Row {
  * has that shape and one line per header, so a value cannot smuggle in a header line of its own.
  */
 const READ_SQL = `
-  SELECT id, event_id, subject, headers->>'ce-subject' AS key, headers->>'traceparent' AS traceparent,
+  SELECT o.id, o.event_id, o.subject, o.headers->>'ce-subject' AS key, o.headers->>'traceparent' AS traceparent,
          h.t ~ $4 AND length(h.t) - length(replace(h.t, chr(10), '')) = h.n + 2 AS valid,
-         octet_length(b.head) AS head_bytes, b.head || payload AS frame
-  FROM orderflow_outbox,
+         octet_length(b.head) AS head_bytes, b.head || o.payload AS frame
+  FROM (
+      -- The rows first, so that whatever plan PostgreSQL picks, only these few are encoded.
+      SELECT id, event_id, subject, headers, payload FROM orderflow_outbox
+      WHERE published_at IS NULL AND id > $1 AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $3
+    ) AS o,
     LATERAL (
       SELECT 'NATS/1.0' || chr(13) || chr(10) || string_agg(key || ': ' || value || chr(13) || chr(10), '')
              || chr(13) || chr(10) AS t, count(*) AS n
-      FROM jsonb_each_text(headers || jsonb_build_object('Nats-Msg-Id', event_id))) AS h,
+      FROM jsonb_each_text(o.headers || jsonb_build_object('Nats-Msg-Id', o.event_id))) AS h,
     LATERAL (SELECT convert_to(h.t, 'UTF8') AS head) AS b
-  WHERE published_at IS NULL AND id > $1 AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $3`;
+  ORDER BY o.id`;
 const HEADER_BLOCK = "^NATS/1\\.0\\r\\n([!-9;-~]+: [^\\r\\n]*\\r\\n)*\\r\\n$";
 
 /** Headers encoded already: the client sends `encode()` as is. */
