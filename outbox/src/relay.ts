@@ -54,6 +54,7 @@ const MARK_BATCH = 5000;
 const CLEANUP_BATCH = 5000;
 const RESCAN_MS = 1000;
 const MARK_DELAY_MS = 5;
+const REPEAT_LOG_MS = 60_000;
 
 interface Row {
   id: string;
@@ -163,6 +164,7 @@ export function createRelay(opts: RelayOptions): Relay {
   let lastCleanup = 0;
   let backoff = 50;
   let idleWaiters: (() => void)[] = [];
+  let lastFailure = { described: "", at: 0 };
 
   async function connect(): Promise<pg.Client> {
     const c = new pg.Client({ connectionString: opts.connectionString, application_name: "orderflow-relay" });
@@ -450,7 +452,15 @@ export function createRelay(opts: RelayOptions): Relay {
         await drain(c);
       } catch (err) {
         if (stopping) break;
-        log?.warn({ err: describeError(err), retryInMs: backoff }, "relay round failed");
+        // A row that keeps failing (its aggregate waits, the others go on) fails every round, as
+        // often as every 50 ms while other rows flow: say so once a minute, not every round.
+        const described = describeError(err);
+        const now = Date.now();
+        const repeated = described === lastFailure.described && now - lastFailure.at < REPEAT_LOG_MS;
+        if (!repeated) lastFailure = { described, at: now };
+        const fields = { err: described, retryInMs: backoff };
+        if (repeated) log?.debug(fields, "relay round failed");
+        else log?.warn(fields, "relay round failed");
         if (isDatabaseUnavailable(err)) drop();
         await sleep(backoff, undefined, { signal: aborted.signal }).catch(() => {});
         backoff = Math.min(backoff * 2, maxBackoffMs);
