@@ -183,6 +183,43 @@ describe("consumer faults", () => {
     await consumer.stop();
     await relay.stop();
   }, 30_000);
+
+  it("a message held longer than ack_wait (queued or in a slow handler) is kept alive, not redelivered", async () => {
+    await using r = await rig();
+    await enqueueOrders(r.db, outbox, 3);
+    const relay = createRelay({ connectionString: r.databaseUrl, js: r.js });
+    relay.start();
+    await waitFor("3 in the stream", async () => (await r.streamCount("ORDERS")) === 3);
+    await relay.stop();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const deliveries: number[] = [];
+    const consumer = createConsumer({
+      name: "slow",
+      db: r.db,
+      js: r.js,
+      jsm: r.jsm,
+      outbox,
+      ackWaitMs: 300,
+      batchSize: 1, // the second and third wait in the lane's queue meanwhile
+      handlers: {
+        "order.created": async () => {
+          await released;
+        },
+      },
+      onResult: (result) => void deliveries.push(result === "applied" ? 1 : 0),
+    });
+    await consumer.start();
+    // The scenario itself: five times ack_wait pass while the first handler holds its batch.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    release();
+    await waitFor("all three applied", () => deliveries.length >= 3);
+    await consumer.stop();
+    const info = await r.jsm.consumers.info("ORDERS", "slow");
+    expect(deliveries).toEqual([1, 1, 1]);
+    expect(info.num_redelivered).toBe(0);
+    expect(info.num_ack_pending).toBe(0);
+  });
 });
 
 /** Dead letters by the ce-id of the original message (or its sequence when it had none). */

@@ -37,6 +37,7 @@ export interface ConsumerOptions {
   /** First retry delay; doubles per delivery up to `maxBackoffMs`. */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** How long JetStream waits for an ack before redelivering (default 5 s); held messages are kept alive. */
   readonly ackWaitMs?: number;
   readonly onResult?: (result: ConsumeResult, event: string) => void;
   /**
@@ -59,6 +60,7 @@ export interface Consumer {
   readonly durables: readonly { stream: string; consumer: string; filter: string }[];
 }
 
+const DEFAULT_ACK_WAIT_MS = 5000;
 const DB_RETRY_MAX_MS = 5000;
 
 /** Dead-letter headers added to the original message's headers. */
@@ -92,6 +94,9 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
   const backoffMs = opts.backoffMs ?? 200;
   const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
   const log = opts.logger;
+  // Short, so that what a crashed process held is redelivered within seconds of its restart (well
+  // inside a saga's deadline); messages still queued or being applied are kept alive meanwhile.
+  const ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
   const iterators: ConsumerMessages[] = [];
   const loops: Promise<void>[] = [];
   let running = false;
@@ -119,7 +124,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       filter_subject: d.filter,
       // Dead-lettering is ours: JetStream must keep redelivering until we terminate.
       max_deliver: -1,
-      ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
+      ack_wait: ackWaitMs * 1_000_000,
       max_ack_pending: Math.max(1000, batchSize * concurrency * 4),
     };
     try {
@@ -257,7 +262,24 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
   }
 
   type Work = { readonly m: JsMsg; readonly event: CloudEvent };
-  const report = (r: ConsumeResult, m: JsMsg) => opts.onResult?.(r, m.subject);
+  const report = (r: ConsumeResult, m: JsMsg) => {
+    held.delete(m);
+    opts.onResult?.(r, m.subject);
+  };
+
+  // Every message received and not yet acked, nak'ed or terminated, with when it was last kept
+  // alive: one that waits in a lane or in a long transaction gets `+WPI` before its ack_wait ends,
+  // or JetStream would deliver it again while it is still ours (and count a delivery it never had).
+  const held = new Map<JsMsg, number>();
+  let keepAlive: NodeJS.Timeout | undefined;
+  const keepHeldAlive = () => {
+    const due = Date.now() - ackWaitMs / 3;
+    for (const [m, at] of held) {
+      if (at > due) continue;
+      m.working();
+      held.set(m, Date.now());
+    }
+  };
 
   async function applyBatch(msgs: readonly JsMsg[]): Promise<void> {
     const work: Work[] = [];
@@ -304,10 +326,10 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     for (const [i, { m, event }] of work.entries()) report(await acknowledge(m, event, results[i]!), m);
   }
 
-  // Messages of every stream wait in their lane's queue; the readers stop pulling while the lanes
-  // hold more than a batch each.
+  // Messages of every stream wait in their lane's queue. The readers never stop taking what was
+  // delivered (a message left in the client's buffer could not be kept alive); what is delivered
+  // and unacknowledged is bounded by the durable's max_ack_pending.
   const lanes = Array.from({ length: concurrency }, () => ({ queue: [] as JsMsg[], busy: false }));
-  const queueLimit = batchSize * (concurrency + 1);
   let queued = 0;
   let scheduled = false;
   let waiters: (() => void)[] = [];
@@ -358,10 +380,10 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     const messages = await c.consume({ max_messages: Math.max(batchSize * concurrency, 64) });
     iterators.push(messages);
     for await (const m of messages) {
+      held.set(m, Date.now());
       laneOf(m).queue.push(m);
       queued++;
       schedule();
-      if (queued >= queueLimit) await until(() => queued < queueLimit);
     }
   }
 
@@ -374,6 +396,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       if (running) return;
       for (const d of durables) await ensureDurable(d);
       running = true;
+      keepAlive ??= setInterval(keepHeldAlive, Math.max(50, ackWaitMs / 6)).unref();
       for (const d of durables) {
         loops.push(
           pull(d).catch((err: unknown) => {
@@ -390,6 +413,8 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       // What was already delivered is applied and acked before stop returns.
       await until(settled);
       waiters = [];
+      clearInterval(keepAlive);
+      keepAlive = undefined;
     },
   };
 }

@@ -200,6 +200,29 @@ describe("orderflow up with a stand-in service", () => {
     expect((await second.proc.exited).code).toBe(0);
   }, 90_000);
 
+  it("a service killed after the start is restarted, keeps its data, and the whole still stops cleanly", async () => {
+    const dataDir = join(tmp, "restart");
+    const { proc, tree, url } = await up(dataDir);
+    const first = tree.get("inventory")!;
+    process.kill(first, "SIGKILL");
+    const line = await proc.line(/^ {2}inventory (http:\/\/\S+) {2}\(pid (\d+), restarted\)$/, 20_000);
+    const second = Number(line[2]);
+    leftovers.add(second);
+    expect(second).not.toBe(first);
+    expect(readProcessTree(dataDir).get("inventory")).toBe(second);
+    await waitFor(
+      "the restarted service ready",
+      async () => (await request("GET", `${url("inventory")}/readyz`)).status === 200,
+    );
+    expect((await request("GET", `${url("inventory")}/stock/sku-apple`)).body).toMatchObject({
+      available: 100,
+    });
+
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+    expect(gone(second)).toBe(true);
+  }, 60_000);
+
   it("a service that exits while starting: its last stderr lines, everything stopped, exit 1", async () => {
     const dataDir = join(tmp, "early-exit");
     const proc = new CliProcess(

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { databaseUrl, ensureDatabase, waitFor } from "@orderflow/infra";
@@ -32,6 +32,9 @@ const STOP_TIMEOUT_MS = 30_000;
 const PREVIOUS_RUN_TIMEOUT_MS = 15_000;
 /** Signals this close to the first one are copies of it, not a second Ctrl-C. */
 const SAME_SIGNAL_MS = 300;
+/** A service that dies after the start is restarted, unless it died this often within the window. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
 
 interface Proc {
   readonly name: string;
@@ -68,6 +71,10 @@ export class DevRunner {
   #servers: { nats: ServerInfo; postgres: ServerInfo } | undefined;
   #lockHeld = false;
   #stopping = false;
+  /** Set once every service answered /readyz: from then on a service that dies is restarted. */
+  #ready = false;
+  #serviceEnv: Record<string, string | undefined> = {};
+  readonly #crashes = new Map<string, number[]>();
   #forced = false;
   #firstSignalAt: number | undefined;
   #abort!: (err: Error) => void;
@@ -156,7 +163,8 @@ export class DevRunner {
       NATS_URL: servers.nats.url,
       DATABASE_URL: servers.postgres.url,
     };
-    for (const plan of config.services) this.#spawnService(plan, env);
+    this.#serviceEnv = env;
+    for (const plan of config.services) this.#spawnService(plan);
     this.#send({ type: "watch", pids: this.#services.flatMap((p) => (p.child.pid ? [p.child.pid] : [])) });
     this.#writeLock();
 
@@ -178,6 +186,7 @@ export class DevRunner {
       if (seeded.created.length) out(`orderflow: demo data created: ${seeded.created.join(", ")}`);
       if (seeded.kept.length) out(`orderflow: demo data kept from earlier runs: ${seeded.kept.join(", ")}`);
     }
+    this.#ready = true;
     out(
       `orderflow: ready in ${((Date.now() - started) / 1000).toFixed(1)} s; try \`npm run demo\`. Ctrl-C stops everything (twice forces)`,
     );
@@ -273,7 +282,13 @@ export class DevRunner {
 
   // --- processes --------------------------------------------------------------------------------
 
-  #track(name: string, child: ChildProcess, critical: boolean, stderr?: Proc["stderr"]): Proc {
+  #track(
+    name: string,
+    child: ChildProcess,
+    critical: boolean,
+    stderr?: Proc["stderr"],
+    restart?: () => void,
+  ): Proc {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once("exit", (code, signal) => resolve({ code, signal }));
       child.once("error", (err) => {
@@ -292,6 +307,11 @@ export class DevRunner {
         if (stderr && last.length) {
           this.#opts.err(`orderflow: last stderr lines of ${name} (all of it in ${shown(stderr.file)}):`);
           for (const line of last) this.#opts.err(`    ${line}`);
+        }
+        if (restart && this.#ready && this.#mayRestart(name)) {
+          this.#opts.err(`orderflow: ${name} ${describeExit(how)}; restarting it`);
+          restart();
+          return;
         }
         this.#abort(new CliError("FAILED", `${name} ${describeExit(how)}`));
       }
@@ -349,12 +369,30 @@ export class DevRunner {
     );
   }
 
-  #spawnService(plan: ServicePlan, env: Record<string, string | undefined>): void {
+  /**
+   * Whether a service that died may be started again: not when it died `MAX_RESTARTS` times within
+   * `RESTART_WINDOW_MS` (a crash loop is a bug to see, so everything stops as on a startup failure).
+   */
+  #mayRestart(name: string): boolean {
+    const now = Date.now();
+    const recent = (this.#crashes.get(name) ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
+    recent.push(now);
+    this.#crashes.set(name, recent);
+    return recent.length <= MAX_RESTARTS;
+  }
+
+  /**
+   * Starts (or, after it died, restarts) one service. A restarted service resumes where its durable
+   * consumers stand: what it had received and not acknowledged is redelivered after the consumers'
+   * ack_wait, and its outbox rows are published by its relay.
+   */
+  #spawnService(plan: ServicePlan, restarted = false): void {
     const name = plan.entry.name;
     const logDir = join(this.#opts.dataDir, LOG_DIR);
     mkdirSync(logDir, { recursive: true });
     const file = join(logDir, `${name}.stderr.log`);
-    const fd = openSync(file, "w");
+    const fd = openSync(file, restarted ? "a" : "w");
+    const fromOffset = fstatSync(fd).size;
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, [relative(this.#opts.root, plan.entry.main)], {
@@ -365,13 +403,29 @@ export class DevRunner {
         // The IPC channel is how a service notices the runner's death: when the runner dies, the
         // channel closes and the child gets 'disconnect' (runService of @orderflow/outbox stops on it).
         stdio: ["ignore", "inherit", fd, "ipc"],
-        env,
+        env: this.#serviceEnv,
       });
     } finally {
       closeSync(fd); // the child has its own copy
     }
-    const tail = new StderrTail({ file, onLine: (line) => this.#opts.err(line), keep: LAST_LINES });
-    this.#services.push(this.#track(name, child, true, { file, tail }));
+    const tail = new StderrTail({
+      file,
+      onLine: (line) => this.#opts.err(line),
+      keep: LAST_LINES,
+      fromOffset,
+    });
+    const proc = this.#track(name, child, true, { file, tail }, () => {
+      if (this.#stopping) return;
+      this.#services.splice(this.#services.indexOf(proc), 1);
+      this.#spawnService(plan, true);
+      const next = this.#services.find((p) => p.name === name);
+      if (next?.child.pid) {
+        this.#send({ type: "watch", pids: [next.child.pid] });
+        this.#opts.out(`  ${name.padEnd(10)}${this.#url(plan)}  (pid ${next.child.pid}, restarted)`);
+      }
+      this.#writeLock();
+    });
+    this.#services.push(proc);
   }
 
   async #waitReady(): Promise<void> {

@@ -9,6 +9,8 @@ export interface StderrTailOptions {
   /** How many of the last lines to keep for `lastLines()`. */
   readonly keep?: number;
   readonly intervalMs?: number;
+  /** Where to start reading: a restarted service appends to the log of its previous run. */
+  readonly fromOffset?: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export class StderrTail {
   constructor(opts: StderrTailOptions) {
     this.#opts = opts;
     this.#fd = openSync(opts.file, "r");
+    this.#offset = opts.fromOffset ?? 0;
     this.#timer = setInterval(() => this.drain(), opts.intervalMs ?? 100);
     this.#timer.unref();
   }
