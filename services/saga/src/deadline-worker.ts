@@ -15,7 +15,7 @@ export interface DeadlineWorkerOptions {
 }
 
 /**
- * Every `tickMs`, feeds the `deadline` input to the sagas still AWAITING past their deadline.
+ * Every `tickMs`, feeds the `deadline` input to the sagas still waiting for a reply past their deadline.
  * Instances share the work through `FOR UPDATE SKIP LOCKED`; commands get ids derived from the
  * order, so a tick re-run after a crash re-enqueues ids the outbox already holds.
  */
@@ -33,7 +33,10 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
       const due = await trx
         .selectFrom("sagas")
         .select("order_id")
-        .where("state", "=", "AWAITING")
+        // Still waiting for a reply: AWAITING, or COMPENSATING the other step and waiting for this one
+        // before asking to cancel. The predicate is the partial index's.
+        .where((eb) => eb.or([eb("inventory", "=", "PENDING"), eb("payment", "=", "PENDING")]))
+        .where("state", "in", ["AWAITING", "COMPENSATING"])
         .where("deadline_at", "<=", at)
         .orderBy("deadline_at")
         .limit(batchSize)

@@ -28,7 +28,10 @@ describe("saga migrations", () => {
           ('o-ko', ${at}, 'inventory.rejected', 'AWAITING', 'COMPENSATING', 'REJECTED', 'PENDING'),
           ('o-ok', ${at}, 'payment.charged', 'AWAITING', 'APPROVING', 'RESERVED', 'CHARGED')`.execute(db);
 
-      expect(await migrate(db, migrations)).toEqual(["0002_saga_state_machine"]);
+      expect(await migrate(db, migrations)).toEqual([
+        "0002_saga_state_machine",
+        "0003_saga_cancel_requested",
+      ]);
 
       const ok = await readSaga(db, "o-ok");
       expect(ok).toMatchObject({ state: "APPROVED", steps: { inventory: "RESERVED", payment: "CHARGED" } });
@@ -44,6 +47,17 @@ describe("saga migrations", () => {
         .where("order_id", "=", "o-ko")
         .executeTakeFirstOrThrow();
       expect(row.order_cancelled).toBe(true);
+      // Cancelled before compensate-then-cancel: it had asked for its cancellation.
+      expect(row.cancel_requested).toBe(true);
+      expect(
+        (
+          await db
+            .selectFrom("sagas")
+            .select("cancel_requested")
+            .where("order_id", "=", "o-ok")
+            .executeTakeFirstOrThrow()
+        ).cancel_requested,
+      ).toBe(false);
       const seqs = await db
         .selectFrom("saga_history")
         .select(["order_id", "seq"])

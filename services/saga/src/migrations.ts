@@ -13,6 +13,8 @@ export interface SagaTable {
   /** bigint: pg returns it as a string. */
   total_cents: string | number | null;
   currency: string | null;
+  /** The order service was asked to cancel (after every compensation was acknowledged). */
+  cancel_requested: boolean;
   order_cancelled: boolean;
   /** Set when the saga learns of the order; null before. */
   deadline_at: Date | null;
@@ -113,6 +115,23 @@ export const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE saga_history ALTER COLUMN seq SET NOT NULL`.execute(db);
       await sql`ALTER TABLE saga_history DROP COLUMN id`.execute(db);
       await sql`ALTER TABLE saga_history ADD PRIMARY KEY (order_id, seq)`.execute(db);
+    },
+  },
+  // Compensate, then cancel: a saga may now be COMPENSATING without having asked for the cancellation.
+  // Sagas compensating or cancelled before this asked at once.
+  "0003_saga_cancel_requested": {
+    async up(db: Kysely<unknown>) {
+      await sql`ALTER TABLE sagas ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false`.execute(db);
+      await sql`UPDATE sagas SET cancel_requested = true WHERE state IN ('COMPENSATING', 'CANCELLED')`.execute(
+        db,
+      );
+      // The deadline now also ends a compensating saga's wait for its other step.
+      await sql`DROP INDEX sagas_awaiting_deadline`.execute(db);
+      await sql`
+        CREATE INDEX sagas_waiting_deadline ON sagas (deadline_at)
+        WHERE (inventory = 'PENDING' OR payment = 'PENDING') AND state IN ('AWAITING', 'COMPENSATING')`.execute(
+        db,
+      );
     },
   },
 };

@@ -8,7 +8,8 @@ import type { EventData } from "@orderflow/events";
  *                 both steps succeeded                      order.confirmed
  *   AWAITING ─────────────────────────────► APPROVED ─────────────────────────► CONFIRMED
  *      │
- *      │ a step failed, or the deadline passed
+ *      │ a step failed, or the deadline passed: compensate what succeeded; once both steps
+ *      │ answered (or timed out) and every compensation is acknowledged, ask the order to cancel
  *      ▼                 order.cancelled and every compensation acknowledged
  *   COMPENSATING ────────────────────────────────────────────────────────────► CANCELLED
  *      ▲                                                                           │
@@ -42,6 +43,8 @@ export interface SagaState {
   readonly order?: OrderFacts | undefined;
   /** The first failure: the cancellation reason. */
   readonly reason?: string | undefined;
+  /** The order service was asked to cancel: once nothing was left to compensate. */
+  readonly cancelRequested: boolean;
   /** The order service confirmed the cancellation. */
   readonly orderCancelled: boolean;
 }
@@ -74,6 +77,7 @@ export type SagaEvent =
   | { readonly type: "PaymentRefunded" }
   | { readonly type: "RepliesTimedOut"; readonly missing: readonly Step[] }
   | { readonly type: "ApprovalRequested" }
+  | { readonly type: "CancelDecided"; readonly reason: string }
   | { readonly type: "CancellationRequested"; readonly reason: string }
   | { readonly type: "ReleaseRequested"; readonly reason: string }
   | { readonly type: "RefundRequested"; readonly reason: string }
@@ -93,6 +97,7 @@ export const initialState = (orderId: string): SagaState => ({
   status: "AWAITING",
   inventory: "PENDING",
   payment: "PENDING",
+  cancelRequested: false,
   orderCancelled: false,
 });
 
@@ -139,7 +144,8 @@ function learn(input: SagaInput, s: SagaState): SagaEvent[] {
     case "payment.refunded":
       return s.payment === "REFUND_REQUESTED" ? [{ type: "PaymentRefunded" }] : [];
     case "deadline": {
-      if (s.status !== "AWAITING") return [];
+      // A failed saga waits for the other step too before it cancels: the deadline ends that wait.
+      if (s.status !== "AWAITING" && s.status !== "COMPENSATING") return [];
       const missing: Step[] = [];
       if (s.inventory === "PENDING") missing.push("inventory");
       if (s.payment === "PENDING") missing.push("payment");
@@ -168,11 +174,11 @@ function react(state: SagaState): SagaEvent[] {
     if (failed(s)) {
       // Compensate every step that succeeded; one still pending is compensated if it ever succeeds.
       const reason = s.reason ?? "order failed";
+      push({ type: "CancelDecided", reason });
       if (s.inventory === "RESERVED")
         push({ type: "ReleaseRequested", reason: clip(`order cancelled: ${reason}`) });
       if (s.payment === "CHARGED")
         push({ type: "RefundRequested", reason: clip(`order cancelled: ${reason}`) });
-      push({ type: "CancellationRequested", reason });
     } else if (s.inventory === "RESERVED" && s.payment === "CHARGED") {
       push({ type: "ApprovalRequested" });
     }
@@ -182,6 +188,17 @@ function react(state: SagaState): SagaEvent[] {
     if (s.inventory === "RESERVED") push({ type: "ReleaseRequested", reason });
     if (s.payment === "CHARGED") push({ type: "RefundRequested", reason });
   }
+  // Compensate, then cancel: the order is CANCELLED only once both steps answered (or timed out)
+  // and its stock and money are back.
+  if (
+    s.status === "COMPENSATING" &&
+    !s.cancelRequested &&
+    !s.orderCancelled &&
+    s.inventory !== "PENDING" &&
+    s.payment !== "PENDING" &&
+    !compensationPending(s)
+  )
+    push({ type: "CancellationRequested", reason: s.reason ?? "order failed" });
   if (s.status === "COMPENSATING" && s.orderCancelled && !compensationPending(s))
     push({ type: "SagaCancelled" });
   return out;
@@ -227,8 +244,10 @@ export function evolve(s: SagaState, e: SagaEvent): SagaState {
       };
     case "ApprovalRequested":
       return { ...s, status: "APPROVED" };
-    case "CancellationRequested":
+    case "CancelDecided":
       return { ...s, status: "COMPENSATING", reason: e.reason };
+    case "CancellationRequested":
+      return { ...s, cancelRequested: true };
     // A compensation requested after the saga was done reopens it until acknowledged.
     case "ReleaseRequested":
       return { ...s, status: reopen(s.status), inventory: "RELEASE_REQUESTED" };

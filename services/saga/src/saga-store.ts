@@ -55,6 +55,7 @@ export function stateOf(row: SagaTable): SagaState {
             currency: row.currency ?? "USD",
           },
     reason: row.reason ?? undefined,
+    cancelRequested: row.cancel_requested,
     orderCancelled: row.order_cancelled,
   };
 }
@@ -91,6 +92,7 @@ export async function applySagaInput(
             customer_id: null,
             total_cents: null,
             currency: null,
+            cancel_requested: false,
             order_cancelled: false,
             deadline_at: null,
             created_at: opts.now,
@@ -127,7 +129,7 @@ export async function applySagaInput(
         state = ${after.status}, inventory = ${after.inventory}, payment = ${after.payment},
         reason = ${after.reason ?? null}, customer_id = ${after.order?.customerId ?? null},
         total_cents = ${after.order?.totalCents ?? null}, currency = ${after.order?.currency ?? null},
-        order_cancelled = ${after.orderCancelled},
+        cancel_requested = ${after.cancelRequested}, order_cancelled = ${after.orderCancelled},
         deadline_at = coalesce(${deadlineAt}::timestamptz, deadline_at), updated_at = ${opts.now}
       WHERE order_id = ${orderId}
     )
