@@ -6,10 +6,12 @@ import {
   assertStream,
   broker,
   loadService,
+  parsePastTime,
   parseSeq,
   parseTime,
   requireYes,
   serviceNames,
+  withDatabase,
 } from "../recovery/context.js";
 import { DeadLetters } from "../recovery/dead-letters.js";
 import { outboxStatus } from "../recovery/outbox-status.js";
@@ -36,7 +38,9 @@ export async function consumersResetCommand(
   if ((opts.seq === undefined) === (opts.time === undefined))
     throw new CliError("BAD_CONFIG", "give exactly one of --seq N or --time T");
   const to =
-    opts.seq !== undefined ? { seq: parseSeq(opts.seq, "--seq") } : { time: parseTime(opts.time!, "--time") };
+    opts.seq !== undefined
+      ? { seq: parseSeq(opts.seq, "--seq") }
+      : { time: parsePastTime(opts.time!, "--time") };
   requireYes(opts.yes, `resetting ${stream}/${consumer}`);
   await using b = await broker();
   await assertStream(b, stream);
@@ -122,7 +126,8 @@ export async function outboxCommand(opts: Common): Promise<number> {
   for (const name of serviceNames) {
     const def = await loadService(name);
     const config = parseConfig(b.env, def);
-    rows.push(await outboxStatus(name, config.databaseUrl));
+    const url = config.databaseUrl;
+    rows.push(await withDatabase({ service: name, env: b.env, url }, () => outboxStatus(name, url)));
   }
   print(rows, opts.json ?? false);
   return 0;
@@ -142,32 +147,27 @@ export async function replayCommand(
   if (opts.fromSeq && opts.since) throw new CliError("BAD_CONFIG", "give --from-seq or --since, not both");
   const definition = await loadService(opts.service);
   const fromSeq = opts.fromSeq ? parseSeq(opts.fromSeq, "--from-seq") : undefined;
-  const since = opts.since ? parseTime(opts.since, "--since") : undefined;
+  const since = opts.since ? parsePastTime(opts.since, "--since") : undefined;
   const until = opts.until ? parseTime(opts.until, "--until") : undefined;
   await using b = await broker();
   if (opts.stream) await assertStream(b, b.topology.stream(opts.stream));
-  if (fromSeq && opts.stream) {
-    const { state } = await b.jsm.streams.info(b.topology.stream(opts.stream));
-    if (fromSeq > state.last_seq)
-      throw new CliError(
-        "BAD_CONFIG",
-        `--from-seq ${fromSeq} is past the end of ${opts.stream} (last ${state.last_seq})`,
-      );
-  }
+  const url = parseConfig(b.env, definition).databaseUrl;
   const bar = progress(`replay ${opts.service}`, opts.json ?? false);
-  const result = await replay({
-    definition,
-    env: b.env,
-    js: b.js,
-    jsm: b.jsm,
-    topology: b.topology,
-    ...(opts.stream ? { stream: opts.stream } : {}),
-    ...(fromSeq ? { fromSeq } : {}),
-    ...(since ? { since } : {}),
-    ...(until ? { until } : {}),
-    ...(opts.subject ? { subject: opts.subject } : {}),
-    onProgress: (d, t) => bar.update(d, t),
-  });
+  const result = await withDatabase({ service: opts.service, env: b.env, url }, () =>
+    replay({
+      definition,
+      env: b.env,
+      js: b.js,
+      jsm: b.jsm,
+      topology: b.topology,
+      ...(opts.stream ? { stream: opts.stream } : {}),
+      ...(fromSeq ? { fromSeq } : {}),
+      ...(since ? { since } : {}),
+      ...(until ? { until } : {}),
+      ...(opts.subject ? { subject: opts.subject } : {}),
+      onProgress: (d, t) => bar.update(d, t),
+    }),
+  );
   bar.stop();
   print([{ service: opts.service, ...result }], opts.json ?? false);
   return 0;
@@ -186,18 +186,21 @@ export async function rebuildCommand(service: string, opts: Common & { yes?: boo
   const url = new URL(config.databaseUrl);
   const database = url.pathname.slice(1);
   url.pathname = "/postgres";
-  await ensureDatabase(url.toString(), database);
+  const target = { service, env: b.env, url: url.toString() };
+  await withDatabase(target, () => ensureDatabase(url.toString(), database));
   const bar = progress(`rebuild ${service}`, opts.json ?? false);
-  const result = await rebuild({
-    definition,
-    serverUrl: url.toString(),
-    database,
-    nc: b.nc,
-    js: b.js,
-    jsm: b.jsm,
-    topology: b.topology,
-    onProgress: (d, t) => bar.update(d, t),
-  });
+  const result = await withDatabase(target, () =>
+    rebuild({
+      definition,
+      serverUrl: url.toString(),
+      database,
+      nc: b.nc,
+      js: b.js,
+      jsm: b.jsm,
+      topology: b.topology,
+      onProgress: (d, t) => bar.update(d, t),
+    }),
+  );
   bar.stop();
   print([{ service, ...result }], opts.json ?? false);
   return 0;
@@ -209,19 +212,21 @@ export async function republishCommand(
 ): Promise<number> {
   const definition = await loadService(service);
   if (!opts.since) throw new CliError("BAD_CONFIG", "--since is required");
-  const since = parseTime(opts.since, "--since");
+  const since = parsePastTime(opts.since, "--since");
   requireYes(opts.yes, "republishing");
   await using b = await broker();
   const config = parseConfig(b.env, definition);
   const bar = progress(`republish ${service}`, opts.json ?? false);
-  const result = await republish({
-    databaseUrl: config.databaseUrl,
-    js: b.js,
-    jsm: b.jsm,
-    topology: b.topology,
-    since,
-    onProgress: (d, t) => bar.update(d, t),
-  });
+  const result = await withDatabase({ service, env: b.env, url: config.databaseUrl }, () =>
+    republish({
+      databaseUrl: config.databaseUrl,
+      js: b.js,
+      jsm: b.jsm,
+      topology: b.topology,
+      since,
+      onProgress: (d, t) => bar.update(d, t),
+    }),
+  );
   bar.stop();
   print([{ service, ...result }], opts.json ?? false);
   return 0;

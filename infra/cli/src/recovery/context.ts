@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { baseConfigShape, Topology, type ServiceDefinition } from "@orderflow/outbox";
 import { z } from "zod";
-import { CliError, oneLine } from "../errors.js";
+import { CliError, oneLine, redact } from "../errors.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyDefinition = ServiceDefinition<any, any>;
@@ -84,6 +84,14 @@ export function parseTime(value: string, option: string): Date {
   return new Date(t);
 }
 
+/** Like parseTime, for a start point: a time in the future would skip everything until then. */
+export function parsePastTime(value: string, option: string): Date {
+  const t = parseTime(value, option);
+  if (t.getTime() > Date.now())
+    throw new CliError("BAD_CONFIG", `${option}: ${t.toISOString()} is in the future`);
+  return t;
+}
+
 export function parseSeq(value: string, option: string): number {
   if (!/^[1-9]\d{0,15}$/.test(value))
     throw new CliError("BAD_CONFIG", `${option}: "${value}" is not a positive sequence number`);
@@ -100,4 +108,53 @@ export async function assertStream(b: Broker, stream: string): Promise<void> {
     () => false,
   );
   if (!ok) throw new CliError("BAD_CONFIG", `unknown stream "${stream}"`);
+}
+
+/** The variable a service's database URL comes from, named the way the user can fix it. */
+export function databaseVariable(service: string, env: Record<string, string | undefined>): string {
+  const own = `${service.toUpperCase()}_DATABASE_URL`;
+  return env[own] ? own : `DATABASE_URL (or ${own})`;
+}
+
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+]);
+// What a server answers a connection with when it will not take it: bad credentials (28…), no such
+// database, starting up or shutting down, too many connections.
+const REFUSED = /^(28|3D000$|57P03$|53300$)/;
+const DROPPED = /^(Connection terminated|timeout exceeded when trying to connect)/;
+
+/** Whether `err` is a failure to connect to PostgreSQL rather than an error of the work itself. */
+export function isConnectError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (UNREACHABLE.has(code) || REFUSED.test(code))) return true;
+  return DROPPED.test(err.message);
+}
+
+/**
+ * Runs `work` against a service's database; a failure to connect becomes one line naming the
+ * variable to fix (exit 2), as an unreachable NATS does.
+ */
+export async function withDatabase<T>(
+  target: { service: string; env: Record<string, string | undefined>; url: string },
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!isConnectError(err)) throw err;
+    // A refused connection to `localhost` (several addresses) is an AggregateError without a message.
+    const why = oneLine(err) === "AggregateError" ? String((err as { code?: unknown }).code) : oneLine(err);
+    throw new CliError(
+      "NOT_RUNNING",
+      `${databaseVariable(target.service, target.env)}: cannot reach ${redact(target.url)}: ${why}`,
+      { cause: err },
+    );
+  }
 }

@@ -13,6 +13,7 @@ import {
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
+import { CliError } from "../errors.js";
 import type { AnyDefinition } from "./context.js";
 import { readStream } from "./stream-reader.js";
 
@@ -92,7 +93,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     // more than reading the stream. The inbox decides again in applyEvents for the rest.
     const ids = msgs.map((m) => m.headers?.get("ce-id") ?? "").filter((id) => UUID.test(id));
     const { rows } = await sql<{ event_id: string }>`
-      SELECT event_id FROM orderflow_inbox WHERE consumer = ${def.name} AND event_id = ANY(${ids}::uuid[])`.execute(db);
+      SELECT event_id FROM orderflow_inbox WHERE consumer = ${def.name} AND event_id = ANY(${ids}::uuid[])`.execute(
+      db,
+    );
     const seen = new Set(rows.map((r) => r.event_id));
     const events: CloudEvent[] = [];
     for (const m of msgs) {
@@ -112,9 +115,17 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     }
   };
   try {
-    let expected = 0;
+    const states = [];
     for (const s of streams)
-      expected += (await opts.jsm.streams.info(opts.topology.stream(s))).state.messages;
+      states.push({ s, ...(await opts.jsm.streams.info(opts.topology.stream(s))).state });
+    const from = opts.fromSeq;
+    if (from !== undefined && states.length > 0 && states.every((st) => from > st.last_seq)) {
+      const ends = states.map((st) => `${st.s} (last ${st.last_seq})`).join(" and ");
+      throw new CliError("BAD_CONFIG", `--from-seq ${from} is past the end of ${ends}`);
+    }
+    const expected = states.reduce((n, st) => n + st.messages, 0);
+    // An unreachable database fails here, before a long stream is read.
+    await sql`SELECT 1`.execute(db);
     for (const s of streams) {
       await readStream(
         opts.js,
