@@ -1,7 +1,7 @@
 import { derivedEventId, encode, newEventId, type EventData, type EventName } from "@orderflow/events";
 import { sql } from "kysely";
 import { executeTogether } from "./together.js";
-import { activeTraceContext } from "./trace.js";
+import { outgoingTraceContext } from "./trace.js";
 import type { AnyTransaction, EnqueueOptions, Outbox, OutboxRow } from "./types.js";
 
 /** Rows per INSERT statement (4 parameters each, far below PostgreSQL's 65535). */
@@ -31,18 +31,16 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       const cause = o.causation;
       const id = o.id ?? (cause ? derivedEventId(cause.id, o.purpose ?? name) : newId());
       const correlationId = o.correlationId ?? cause?.correlationId ?? id;
-      // An event caused by a consumed message continues that message's trace; otherwise the active one.
-      const traceCtx = cause?.traceparent
-        ? { traceparent: cause.traceparent, tracestate: cause.tracestate }
-        : activeTraceContext();
+      // Every event carries a traceparent: the cause's trace continues, else the active span's, else a new one.
+      const traceCtx = outgoingTraceContext(cause);
       const encoded = encode(name, data, {
         id,
         source: opts.source,
         time: now(),
         correlationId,
         causationId: cause?.id,
-        traceparent: traceCtx?.traceparent,
-        tracestate: traceCtx?.tracestate,
+        traceparent: traceCtx.traceparent,
+        tracestate: traceCtx.tracestate,
       });
       return { id, subject: encoded.subject, headers: encoded.headers, payload: encoded.data };
     },
