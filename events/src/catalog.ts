@@ -1,12 +1,25 @@
 import { z } from "zod";
 import { defineEvent } from "./define.js";
 
-const Id = z.string().min(1).max(128);
+/**
+ * Text that PostgreSQL can store and JSON carries faithfully: no NUL character (a `text` column
+ * refuses it) and no lone UTF-16 surrogate (it would be stored as U+FFFD). Every string of an
+ * event and of an HTTP request builds on it, so that bad input is a validation issue naming the
+ * field, not a database error.
+ * @example SafeString.min(1).max(64).safeParse("a\u0000b").success // false
+ */
+export const SafeString = z
+  .string()
+  .refine((s) => !s.includes("\0"), "must not contain a NUL character")
+  .refine((s) => !/\p{Surrogate}/u.test(s), "must be well-formed Unicode (found a lone surrogate)");
+
+const Id = SafeString.min(1).max(128);
+const Sku = SafeString.min(1).max(64);
 const Cents = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const Reason = z.string().min(1).max(500);
+const Reason = SafeString.min(1).max(500);
 
 export const OrderLine = z.object({
-  sku: z.string().min(1).max(64),
+  sku: Sku,
   quantity: z.number().int().positive().max(1_000_000),
   unitPriceCents: Cents,
 });
@@ -22,7 +35,7 @@ const OrderCreatedV1 = z.object({
 /** v2 adds the currency: totals in different currencies must never be summed or charged blindly. */
 const OrderCreatedV2 = OrderCreatedV1.extend({ currency: z.string().regex(/^[A-Z]{3}$/) });
 
-const StockLine = z.object({ sku: z.string().min(1).max(64), quantity: z.number().int().positive() });
+const StockLine = z.object({ sku: Sku, quantity: z.number().int().positive() });
 
 /** The system's events. Streams, subjects and types are derived from this list. */
 export const catalog = {
@@ -73,7 +86,7 @@ export const catalog = {
     context: "inventory",
     aggregate: "reservation",
     event: "rejected",
-    schema: z.object({ orderId: Id, sku: z.string(), reason: Reason }),
+    schema: z.object({ orderId: Id, sku: SafeString, reason: Reason }),
     key: "orderId",
   }),
   "inventory.released": defineEvent({
@@ -100,7 +113,7 @@ export const catalog = {
     context: "inventory",
     aggregate: "stock",
     event: "set",
-    schema: z.object({ sku: z.string().min(1).max(64), available: z.number().int().nonnegative() }),
+    schema: z.object({ sku: Sku, available: z.number().int().nonnegative() }),
     key: "sku",
   }),
 

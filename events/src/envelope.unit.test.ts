@@ -264,6 +264,25 @@ describe("decode", () => {
       expect(error.issues).toEqual([{ path: "", message: expect.any(String) as string }]);
     });
 
+    it("refuses a NUL or a lone surrogate in any string, naming the field", () => {
+      const s = samples["order.created"];
+      const data = body({
+        ...s,
+        customerId: "x\u0000y",
+        items: [{ ...s.items[0], sku: "\ud800" }],
+      });
+      const error = failure(decode(incoming(created, { data })));
+      expect(error.code).toBe(DecodeErrorCode.SchemaViolation);
+      expect(error.issues.map((i) => i.path)).toEqual(["customerId", "items.0.sku"]);
+      expect(() =>
+        encode("order.confirmed", { ...samples["order.confirmed"], customerId: "\udc00" }, meta()),
+      ).toThrow(/customerId/);
+      // A surrogate pair is well-formed text.
+      expect(
+        encode("order.confirmed", { ...samples["order.confirmed"], customerId: "\u{1F600}" }, meta()),
+      ).toBeDefined();
+    });
+
     it("validates a past version against its own schema before upcasting", () => {
       const v1 = encodeVersion(catalog["order.created"], 1, orderCreatedV1, meta({ correlationId: "ord-0" }));
       const error = failure(decode(incoming(v1, { data: body({ ...orderCreatedV1, totalCents: -1 }) })));

@@ -41,7 +41,8 @@ function versions(): Version[] {
  * One JSON Schema (draft 2020-12) per CloudEvents type, keyed by that type, for the event's data.
  * Objects are closed (`additionalProperties: false`): a new field means a new version.
  * Note that `maxLength` counts code points while zod counts UTF-16 units, so for text outside the
- * Basic Multilingual Plane the schema is slightly looser than `decode`.
+ * Basic Multilingual Plane the schema is slightly looser than `decode`; nor do the schemas say
+ * that strings hold no NUL character and no lone surrogate (see SafeString).
  * @example jsonSchemas()["orderflow.order.created.v2"].required // ["orderId", …, "currency"]
  */
 export function jsonSchemas(): Record<string, JsonSchema> {
@@ -118,7 +119,8 @@ function cloudEventHeaders(): JsonSchema {
       [Header.Id]: {
         type: "string",
         format: "uuid",
-        description: "Event id: a lowercase UUID (v7, or v5 derived from the cause).",
+        description:
+          "Event id: a lowercase UUIDv7; an event caused by another gets one derived from the cause (deterministic).",
       },
       [Header.Source]: text("The producing service: /orderflow/<service>."),
       [Header.Type]: {

@@ -1,4 +1,4 @@
-export { catalog, eventNames, OrderLine } from "./catalog.js";
+export { catalog, eventNames, OrderLine, SafeString } from "./catalog.js";
 export type { Catalog, EventName, EventData, Context } from "./catalog.js";
 export { defineEvent, subjectOf, ceTypeOf, parseCeType } from "./define.js";
 export type { EventDefinition, PastVersion } from "./define.js";

@@ -13,6 +13,10 @@ const unit = fc.oneof(
 export const text = (minLength = 0, maxLength = 64): fc.Arbitrary<string> =>
   fc.string({ unit, minLength, maxLength }).filter((s) => s.length >= minLength && s.length <= maxLength);
 
+/** Like `text`, without NUL: the catalog's strings refuse it (SafeString), which JSON Schema does not say. */
+const dataText = (minLength = 0, maxLength = 64): fc.Arbitrary<string> =>
+  text(minLength, maxLength).map((s) => s.replaceAll("\u0000", "\u0001"));
+
 const SUPPORTED = new Set([
   "$schema",
   "$id",
@@ -61,7 +65,7 @@ export function arbitraryFor(schema: JsonSchema): fc.Arbitrary<unknown> {
     case "string":
       return schema.pattern
         ? fc.stringMatching(new RegExp(schema.pattern))
-        : text(schema.minLength ?? 0, schema.maxLength ?? 64);
+        : dataText(schema.minLength ?? 0, schema.maxLength ?? 64);
     case "integer": {
       const min = typeof schema.exclusiveMinimum === "number" ? schema.exclusiveMinimum + 1 : schema.minimum;
       const max = typeof schema.exclusiveMaximum === "number" ? schema.exclusiveMaximum - 1 : schema.maximum;

@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import { Kysely, PostgresDialect, sql, type Migration } from "kysely";
 import pg from "pg";
 import { pino, type Logger } from "pino";
@@ -165,8 +165,15 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
       loggerInstance: logger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: 256 * 1024,
+      // Path parameters of any length reach the routes' validation (a 400 naming the parameter, or
+      // 404): Node refuses request lines over its header limit (16 KiB by default) long before this.
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      frameworkErrors: (err, _req, reply) => void renderFrameworkError(err, reply),
     }) as unknown as FastifyInstance;
     installErrorHandler(app, logger);
+    // Bodies are JSON only: a text/plain body is refused like any other type (415), instead of
+    // reaching the routes as a string.
+    app.removeContentTypeParser("text/plain");
     app.addHook("onResponse", async (req, reply) => {
       metrics.http.observe(
         { method: req.method, route: req.routeOptions.url ?? "unmatched", status: reply.statusCode },
@@ -280,6 +287,26 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
   }
 }
 
+const MAX_PARAM_LENGTH = 1024 * 1024;
+
+/**
+ * Errors the router raises before any route runs, in the `{error, issues}` shape of every other
+ * bad request: a path that is not valid percent-encoded UTF-8, or a parameter over MAX_PARAM_LENGTH.
+ */
+function renderFrameworkError(err: FastifyError, reply: FastifyReply): FastifyReply {
+  if (err.code === "FST_ERR_BAD_URL")
+    return reply.code(400).send({
+      error: "malformed URL",
+      issues: [{ path: "url", message: "must be valid percent-encoded UTF-8" }],
+    });
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH")
+    return reply.code(400).send({
+      error: "invalid request",
+      issues: [{ path: "url", message: `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` }],
+    });
+  return reply.code(err.statusCode ?? 400).send({ error: err.message, issues: [] });
+}
+
 function installErrorHandler(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err: FastifyError | ZodError | Error, req, reply) => {
     if (err instanceof ZodError) {
@@ -290,16 +317,29 @@ function installErrorHandler(app: FastifyInstance, logger: Logger): void {
     }
     const e = err as FastifyError;
     if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
-      return reply.code(413).send({ error: "request body too large" });
-    if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
-      return reply.code(415).send({ error: "content type must be application/json" });
+      return reply.code(413).send({
+        error: "request body too large",
+        issues: [{ path: "body", message: `must be at most ${app.initialConfig.bodyLimit} bytes` }],
+      });
+    if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      const type = req.headers["content-type"];
+      return reply.code(415).send({
+        error: "content type must be application/json",
+        issues: [
+          {
+            path: "content-type",
+            message: type ? `must be application/json, not ${type}` : "missing; must be application/json",
+          },
+        ],
+      });
+    }
     if (e.code === "FST_ERR_CTP_EMPTY_JSON_BODY")
       return reply.code(400).send({ error: "empty JSON body", issues: [] });
     if (e instanceof SyntaxError || e.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
       return reply.code(400).send({ error: "malformed JSON", issues: [] });
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
-      return reply.code(e.statusCode).send({ error: e.message });
+      return reply.code(e.statusCode).send({ error: e.message, issues: [] });
     logger.error({ err: describeError(err), url: req.url }, "request failed");
     return reply.code(500).send({ error: "internal error" });
   });

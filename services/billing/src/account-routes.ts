@@ -1,3 +1,4 @@
+import { SafeString } from "@orderflow/events";
 import type { ServiceDeps } from "@orderflow/outbox";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -6,7 +7,7 @@ import { loadBilling, persist, readAccount, type AccountView } from "./billing-s
 import type { BillingDb } from "./migrations.js";
 
 /** Customer ids as orders carry them (`POST /orders` caps them at 64 characters). */
-const CustomerId = z.string().min(1).max(64);
+const CustomerId = SafeString.min(1).max(64);
 const AccountParams = z.object({ customerId: CustomerId });
 const SetBalanceBody = z.object({
   balanceCents: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),

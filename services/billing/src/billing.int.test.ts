@@ -164,6 +164,31 @@ describe("billing service over real NATS and PostgreSQL", () => {
       expect((await http("PUT", "/accounts/x", `{"balanceCents": `)).status).toBe(400);
       expect((await http("GET", "/accounts/x")).status).toBe(404);
     });
+
+    it.each(["c".repeat(101), "c".repeat(8000), "a%00b", "%00"])(
+      "400 naming customerId for %s (too long or holding a NUL), on PUT and GET; nothing stored",
+      async (customerId) => {
+        for (const r of [
+          await http("PUT", `/accounts/${customerId}`, { balanceCents: 1 }),
+          await http("GET", `/accounts/${customerId}`),
+        ]) {
+          expect(r.status).toBe(400);
+          expect(r.body.error).toBeTypeOf("string");
+          expect((r.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["customerId"]);
+        }
+        expect((await http("GET", "/accounts/ab")).status).toBe(404);
+      },
+    );
+
+    it("400 naming the url for bad percent-encoding in the customer id", async () => {
+      for (const r of [
+        await http("PUT", "/accounts/%FF", { balanceCents: 1 }),
+        await http("GET", "/accounts/%E2%82"),
+      ]) {
+        expect(r.status).toBe(400);
+        expect((r.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["url"]);
+      }
+    });
   });
 
   describe("order.created", () => {

@@ -146,6 +146,60 @@ describe("inventory service over real NATS and PostgreSQL", () => {
       expect(malformed.status).toBe(400);
       expect((await http("GET", "/stock/x")).status).toBe(404);
     });
+
+    it.each([101, 1000, 8000])(
+      "400 naming sku for a %i-character SKU, past the router's default parameter limit",
+      async (length) => {
+        const long = "s".repeat(length);
+        for (const r of [
+          await http("PUT", `/stock/${long}`, { available: 1 }),
+          await http("GET", `/stock/${long}`),
+        ]) {
+          expect(r.status).toBe(400);
+          expect((r.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["sku"]);
+        }
+      },
+    );
+
+    it("400 naming sku for a NUL in the SKU, on PUT and GET; nothing stored", async () => {
+      for (const r of [
+        await http("PUT", "/stock/a%00b", { available: 1 }),
+        await http("GET", "/stock/a%00b"),
+      ]) {
+        expect(r.status).toBe(400);
+        expect(r.body.error).toBeTypeOf("string");
+        const issues = r.body.issues as { path: string; message: string }[];
+        expect(issues.map((i) => i.path)).toEqual(["sku"]);
+        expect(issues[0]!.message).toMatch(/NUL/);
+      }
+      expect((await http("GET", "/stock/ab")).status).toBe(404);
+    });
+
+    it.each(["/stock/%FF%FE", "/stock/%", "/stock/%E0%A4%A"])(
+      "400 {error, issues} naming the url for bad percent-encoding: %s",
+      async (path) => {
+        for (const r of [await http("PUT", path, { available: 1 }), await http("GET", path)]) {
+          expect(r.status).toBe(400);
+          expect(r.body.error).toBeTypeOf("string");
+          expect(r.body).not.toHaveProperty("code");
+          expect((r.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["url"]);
+        }
+      },
+    );
+
+    it("415 with issues naming content-type for a body that is not JSON or has no content type", async () => {
+      for (const init of [
+        { headers: { "content-type": "text/plain" }, body: `{"available":1}` },
+        { body: new TextEncoder().encode(`{"available":1}`) },
+      ]) {
+        const r = await fetch(`${svc.url}/stock/sku-not-json`, { method: "PUT", ...init });
+        expect(r.status).toBe(415);
+        const body = (await r.json()) as { error: string; issues: { path: string; message: string }[] };
+        expect(body.error).toBe("content type must be application/json");
+        expect(body.issues.map((i) => i.path)).toEqual(["content-type"]);
+      }
+      expect((await http("GET", "/stock/sku-not-json")).status).toBe(404);
+    });
   });
 
   describe("order.created", () => {

@@ -1,3 +1,4 @@
+import { SafeString } from "@orderflow/events";
 import type { ServiceDeps } from "@orderflow/outbox";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -6,7 +7,7 @@ import { loadInventory, lockSku, persist, readStock, type StockView } from "./in
 import type { InventoryDb } from "./migrations.js";
 
 /** SKUs as orders carry them (`order.created` caps them at 64 characters). */
-const Sku = z.string().min(1).max(64);
+const Sku = SafeString.min(1).max(64);
 const StockParams = z.object({ sku: Sku });
 /** Bounded so that stock fits its integer column with room for what is reserved. */
 const SetStockBody = z.object({ available: z.number().int().nonnegative().max(1_000_000_000) });

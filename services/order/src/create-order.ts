@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
+import { SafeString } from "@orderflow/events";
 import { z } from "zod";
 import { totalOf } from "./order-decider.js";
 
 /** Quantity and price bounds match `order.created`'s schema, so a valid request always encodes. */
 const OrderLineRequest = z.object({
-  sku: z.string().min(1).max(64),
+  sku: SafeString.min(1).max(64),
   quantity: z.number().int().positive().max(1_000_000),
   unitPriceCents: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
 });
@@ -12,7 +13,7 @@ const OrderLineRequest = z.object({
 /** The body of `POST /orders`. Unknown keys are dropped. */
 export const CreateOrderRequest = z
   .object({
-    customerId: z.string().min(1).max(64),
+    customerId: SafeString.min(1).max(64),
     items: z.array(OrderLineRequest).min(1).max(100),
   })
   .superRefine((order, ctx) => {

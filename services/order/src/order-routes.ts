@@ -1,9 +1,13 @@
-import { newEventId } from "@orderflow/events";
+import { newEventId, SafeString } from "@orderflow/events";
 import type { ServiceDeps } from "@orderflow/outbox";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
 import { CreateOrderRequest, IdempotencyHeaders } from "./create-order.js";
 import type { OrderDb } from "./migrations.js";
 import { placeOrder, readOrder } from "./order-store.js";
+
+/** NUL or a lone surrogate is a 400 naming orderId; any other id is looked up (404 if unknown). */
+const OrderParams = z.object({ orderId: SafeString });
 
 export interface OrderRoutesOptions {
   /** Order ids; UUIDv7 by default. */
@@ -42,8 +46,8 @@ export function orderRoutes(
     }
   });
 
-  app.get<{ Params: { orderId: string } }>("/orders/:orderId", async (req, reply) => {
-    const { orderId } = req.params;
+  app.get("/orders/:orderId", async (req, reply) => {
+    const { orderId } = OrderParams.parse(req.params);
     return (await readOrder(db, orderId)) ?? reply.code(404).send({ error: `unknown order ${orderId}` });
   });
 }

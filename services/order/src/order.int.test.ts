@@ -186,6 +186,10 @@ describe("order service over real NATS and PostgreSQL", () => {
       [{ customerId: "alice", items: [{ ...apple, quantity: 0 }] }, ["items.0.quantity"]],
       [{ customerId: "alice", items: [apple, { ...pear, unitPriceCents: -5 }] }, ["items.1.unitPriceCents"]],
       [{ customerId: "alice", items: [{ ...apple, sku: "s".repeat(65) }] }, ["items.0.sku"]],
+      [{ customerId: "x\u0000y", items: [apple] }, ["customerId"]],
+      [{ customerId: "alice", items: [apple, { ...pear, sku: "sku\u0000pear" }] }, ["items.1.sku"]],
+      [{ customerId: "\ud800", items: [apple] }, ["customerId"]],
+      [{ customerId: "alice\udc00", items: [{ ...apple, sku: "\udbff" }] }, ["customerId", "items.0.sku"]],
       [
         { customerId: 7, items: [{ quantity: 1.5 }] },
         ["customerId", "items.0.sku", "items.0.quantity", "items.0.unitPriceCents"],
@@ -212,6 +216,16 @@ describe("order service over real NATS and PostgreSQL", () => {
 
       const huge = await post({ customerId: "alice", items: [apple], padding: "x".repeat(300 * 1024) });
       expect(huge.status).toBe(413);
+      expect((huge.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["body"]);
+    });
+
+    it("accepts text outside the Basic Multilingual Plane (surrogate pairs) and stores it as sent", async () => {
+      const customerId = "cust-\u{1F600}";
+      const sku = "sku-\u{10FFFF}";
+      const orderId = await place([{ ...apple, sku }], customerId);
+      const o = (await get(orderId)).body;
+      expect(o.customerId).toBe(customerId);
+      expect(o.items.map((i) => i.sku)).toEqual([sku]);
     });
   });
 
@@ -227,6 +241,27 @@ describe("order service over real NATS and PostgreSQL", () => {
         expect(r.status, id).toBe(404);
         expect(r.body.error, id).toMatch(/unknown order/);
       }
+    });
+
+    it("404 for an id of any length, also past the router's default parameter limit", async () => {
+      for (const length of [65, 101, 8000]) {
+        const r = await get("o".repeat(length));
+        expect(r.status, String(length)).toBe(404);
+        expect(r.body.error).toMatch(/unknown order/);
+      }
+    });
+
+    it("400 naming orderId for a NUL in the id; 400 naming the url for bad percent-encoding", async () => {
+      const nul = await get("a%00b");
+      expect(nul.status).toBe(400);
+      expect((nul.body as unknown as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual([
+        "orderId",
+      ]);
+      const bad = await get("%FF");
+      expect(bad.status).toBe(400);
+      expect((bad.body as unknown as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual([
+        "url",
+      ]);
     });
   });
 
