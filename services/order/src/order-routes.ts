@@ -24,6 +24,14 @@ export function orderRoutes(
   { newId = newEventId }: OrderRoutesOptions = {},
 ): void {
   app.post("/orders", async (req, reply) => {
+    // Node joins repeated headers with ", ": two keys would silently become a third.
+    const keys = req.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === "idempotency-key");
+    if (keys.length > 1) {
+      return reply.code(400).send({
+        error: "invalid request",
+        issues: [{ path: "idempotency-key", message: "must be sent once" }],
+      });
+    }
     const { "idempotency-key": idempotencyKey } = IdempotencyHeaders.parse(req.headers);
     const body = CreateOrderRequest.parse(req.body);
     const result = await placeOrder(db, body, { outbox, now, newId, idempotencyKey });
@@ -36,9 +44,10 @@ export function orderRoutes(
           .header("idempotent-replayed", "true")
           .send({ orderId: result.orderId, status: result.status });
       case "key-reused":
-        return reply
-          .code(422)
-          .send({ error: "Idempotency-Key was already used with a different request body" });
+        return reply.code(422).send({
+          error: "Idempotency-Key was already used with a different request body",
+          issues: [{ path: "idempotency-key", message: "already used with a different request body" }],
+        });
       default: {
         const never: never = result;
         return never;

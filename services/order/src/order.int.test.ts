@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
@@ -156,6 +157,26 @@ describe("order service over real NATS and PostgreSQL", () => {
       expect(r.body.error).toMatch(/Idempotency-Key/);
       expect(await outboxRows()).toBe(before);
       expect((await get(first.body.orderId as string)).body.items).toEqual([apple]);
+    });
+
+    it("an Idempotency-Key sent twice → 400 naming it, nothing created", async () => {
+      const before = await outboxRows();
+      const body = JSON.stringify({ customerId: "erin", items: [apple] });
+      const status = await new Promise<number>((resolve, reject) => {
+        const r = request(`${svc.url}/orders`, {
+          method: "POST",
+          // Two header lines (fetch would join them into one).
+          headers: { "content-type": "application/json", "Idempotency-Key": ["a", "b"] },
+        });
+        r.on("response", (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        r.on("error", reject);
+        r.end(body);
+      });
+      expect(status).toBe(400);
+      expect(await outboxRows()).toBe(before);
     });
 
     it("concurrent requests with one Idempotency-Key create one order", async () => {
