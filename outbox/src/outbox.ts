@@ -32,7 +32,7 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       const id = o.id ?? (cause ? derivedEventId(cause.id, o.purpose ?? name) : newId());
       const correlationId = o.correlationId ?? cause?.correlationId ?? id;
       // Every event carries a traceparent: the cause's trace continues, else the active span's, else a new one.
-      const traceCtx = outgoingTraceContext(cause);
+      const traceCtx = outgoingTraceContext(cause ?? o.trace);
       const encoded = encode(name, data, {
         id,
         source: opts.source,

@@ -19,7 +19,7 @@ export async function publish<N extends EventName>(
   js: JetStreamClient,
   name: N,
   data: EventData<N>,
-  meta: { id?: string; msgId?: string; source?: string; correlationId: string },
+  meta: { id?: string; msgId?: string; source?: string; correlationId: string; traceparent?: string },
 ): Promise<string> {
   const id = meta.id ?? newEventId();
   const e = encode(name, data, {
@@ -27,6 +27,7 @@ export async function publish<N extends EventName>(
     source: meta.source ?? "/orderflow/test",
     time: new Date(),
     correlationId: meta.correlationId,
+    ...(meta.traceparent ? { traceparent: meta.traceparent } : {}),
   });
   const h = natsHeaders();
   for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
@@ -41,6 +42,7 @@ export interface StoredEvent {
   readonly subject: string;
   readonly correlationId: string;
   readonly causationId: string | undefined;
+  readonly traceparent: string | undefined;
   readonly data: Record<string, unknown>;
 }
 
@@ -65,6 +67,7 @@ export async function eventsOf(
       subject: m.subject,
       correlationId: decodeHeaderValue(m.header.get("ce-correlationid")) ?? "",
       causationId: causation ? decodeHeaderValue(causation) : undefined,
+      traceparent: m.header.get("traceparent") || undefined,
       data: JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>,
     });
   }

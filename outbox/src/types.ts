@@ -16,6 +16,11 @@ export interface EnqueueOptions {
   readonly purpose?: string;
   /** Explicit event id (UUID); default: derived from the causation, else a fresh UUIDv7. */
   readonly id?: string;
+  /**
+   * The trace to continue when there is no `causation`: work that acts on a flow later, outside any
+   * message (a saga's deadline), stays in that flow's trace.
+   */
+  readonly trace?: { readonly traceparent?: string | undefined; readonly tracestate?: string | undefined };
 }
 
 /** An encoded event ready for the outbox table. */

@@ -32,7 +32,7 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
       const at = now();
       const due = await trx
         .selectFrom("sagas")
-        .select("order_id")
+        .select(["order_id", "traceparent", "tracestate"])
         // Still waiting for a reply: AWAITING, or COMPENSATING the other step and waiting for this one
         // before asking to cancel. The predicate is the partial index's.
         .where((eb) => eb.or([eb("inventory", "=", "PENDING"), eb("payment", "=", "PENDING")]))
@@ -43,7 +43,7 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
         .forUpdate()
         .skipLocked()
         .execute();
-      for (const { order_id: orderId } of due) {
+      for (const { order_id: orderId, traceparent, tracestate } of due) {
         const t = await applySagaInput(
           trx,
           { name: "deadline", data: { orderId } },
@@ -54,6 +54,7 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
               outbox.enqueue(trx, c.name, c.data, {
                 correlationId: orderId,
                 id: derivedEventId(`${orderId}:deadline`, c.name),
+                trace: { traceparent: traceparent ?? undefined, tracestate: tracestate ?? undefined },
               }),
           },
         );

@@ -31,6 +31,7 @@ describe("saga migrations", () => {
       expect(await migrate(db, migrations)).toEqual([
         "0002_saga_state_machine",
         "0003_saga_cancel_requested",
+        "0004_saga_trace",
       ]);
 
       const ok = await readSaga(db, "o-ok");

@@ -16,6 +16,9 @@ export interface SagaTable {
   /** The order service was asked to cancel (after every compensation was acknowledged). */
   cancel_requested: boolean;
   order_cancelled: boolean;
+  /** The flow's W3C trace context (from the first input that decided something), for the deadline's commands. */
+  traceparent: string | null;
+  tracestate: string | null;
   /** Set when the saga learns of the order; null before. */
   deadline_at: Date | null;
   created_at: Date;
@@ -132,6 +135,12 @@ export const migrations: Record<string, Migration> = {
         WHERE (inventory = 'PENDING' OR payment = 'PENDING') AND state IN ('AWAITING', 'COMPENSATING')`.execute(
         db,
       );
+    },
+  },
+  // The deadline's commands continue the order's trace instead of starting one of their own.
+  "0004_saga_trace": {
+    async up(db: Kysely<unknown>) {
+      await sql`ALTER TABLE sagas ADD COLUMN traceparent text, ADD COLUMN tracestate text`.execute(db);
     },
   },
 };

@@ -1,3 +1,4 @@
+import type { CloudEvent } from "@orderflow/events";
 import type { HandlerContext, Handlers, ServiceDeps } from "@orderflow/outbox";
 import type { SagaDb } from "./migrations.js";
 import type { SagaConfigShape } from "./saga-config.js";
@@ -13,12 +14,16 @@ export function sagaHandlers({
   config,
   logger,
 }: Pick<ServiceDeps<SagaDb, SagaConfigShape>, "now" | "config" | "logger">): Handlers {
-  const apply = async (input: SagaInput, { trx, emit }: HandlerContext): Promise<void> => {
+  const apply = async (
+    input: SagaInput & Partial<CloudEvent>,
+    { trx, emit }: HandlerContext,
+  ): Promise<void> => {
     const orderId = input.data.orderId;
     const t = await applySagaInput(trx, input, {
       now: now(),
       deadlineMs: config.SAGA_DEADLINE_MS,
       send: (c) => emit(c.name, c.data, { correlationId: orderId }),
+      trace: { traceparent: input.traceparent, tracestate: input.tracestate },
     });
     if (!t.events.length) {
       logger.debug({ orderId, event: input.name, state: t.before.status }, "saga: input changed nothing");

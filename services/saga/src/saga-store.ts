@@ -18,6 +18,8 @@ export interface ApplyInputOptions {
   readonly deadlineMs: number;
   /** Enqueues one command in the same transaction. */
   readonly send: (command: SagaCommand) => Promise<unknown>;
+  /** The input's trace context; the saga keeps the first it sees (see the deadline worker). */
+  readonly trace?: { readonly traceparent?: string | undefined; readonly tracestate?: string | undefined };
 }
 
 export interface Transition {
@@ -94,6 +96,8 @@ export async function applySagaInput(
             currency: null,
             cancel_requested: false,
             order_cancelled: false,
+            traceparent: null,
+            tracestate: null,
             deadline_at: null,
             created_at: opts.now,
             updated_at: opts.now,
@@ -130,6 +134,8 @@ export async function applySagaInput(
         reason = ${after.reason ?? null}, customer_id = ${after.order?.customerId ?? null},
         total_cents = ${after.order?.totalCents ?? null}, currency = ${after.order?.currency ?? null},
         cancel_requested = ${after.cancelRequested}, order_cancelled = ${after.orderCancelled},
+        tracestate = CASE WHEN traceparent IS NULL THEN ${opts.trace?.tracestate ?? null} ELSE tracestate END,
+        traceparent = coalesce(traceparent, ${opts.trace?.traceparent ?? null}),
         deadline_at = coalesce(${deadlineAt}::timestamptz, deadline_at), updated_at = ${opts.now}
       WHERE order_id = ${orderId}
     )

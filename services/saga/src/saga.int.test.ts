@@ -301,7 +301,8 @@ describe("saga deadline", () => {
 
   it("a missing payment: release what was reserved, then cancel; the late charge is refunded", async () => {
     const id = newEventId();
-    await send("order.created", created(id));
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    await publish(rig.js, "order.created", created(id), { correlationId: id, traceparent });
     await send("inventory.reserved", reserved(id));
     const s = await sagaIs(id, (x) => x.state === "COMPENSATING", "timed out");
     expect(s).toMatchObject({
@@ -315,6 +316,8 @@ describe("saga deadline", () => {
     });
     expect((await commands(id)).map((e) => e.name)).toEqual(["inventory.release.requested"]);
     expect((await commands(id))[0]!.id).toBe(derivedEventId(`${id}:deadline`, "inventory.release.requested"));
+    // The deadline acts outside any message, yet in the order's trace.
+    expect((await commands(id))[0]!.traceparent).toBe(traceparent);
 
     // The release acknowledged: now the cancellation. Then the charge shows up after all.
     const releasedId = await send("inventory.released", {
