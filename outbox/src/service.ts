@@ -165,6 +165,8 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
       loggerInstance: logger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: 256 * 1024,
+      // A `__proto__` key is dropped, not answered as "malformed JSON": the JSON is valid.
+      onProtoPoisoning: "remove",
       // Path parameters of any length reach the routes' validation (a 400 naming the parameter, or
       // 404): Node refuses request lines over its header limit (16 KiB by default) long before this.
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

@@ -159,6 +159,14 @@ describe("order service over real NATS and PostgreSQL", () => {
       expect((await get(first.body.orderId as string)).body.items).toEqual([apple]);
     });
 
+    it("a __proto__ key in the body is dropped, not a malformed-JSON error", async () => {
+      const r = await post(
+        `{"__proto__":{"polluted":1},"customerId":"frank","items":[${JSON.stringify(apple)}]}`,
+      );
+      expect(r.status).toBe(201);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
     it("an Idempotency-Key sent twice → 400 naming it, nothing created", async () => {
       const before = await outboxRows();
       const body = JSON.stringify({ customerId: "erin", items: [apple] });
