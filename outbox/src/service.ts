@@ -1,3 +1,5 @@
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
@@ -171,6 +173,7 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
       // 404): Node refuses request lines over its header limit (16 KiB by default) long before this.
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       frameworkErrors: (err, _req, reply) => void renderFrameworkError(err, reply),
+      clientErrorHandler: answerClientError,
     }) as unknown as FastifyInstance;
     installErrorHandler(app, logger);
     // Bodies are JSON only: a text/plain body is refused like any other type (415), instead of
@@ -307,6 +310,32 @@ function renderFrameworkError(err: FastifyError, reply: FastifyReply): FastifyRe
       issues: [{ path: "url", message: `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` }],
     });
   return reply.code(err.statusCode ?? 400).send({ error: err.message, issues: [] });
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (a request line or headers over
+ * Node's 16 KiB, bytes that are not HTTP), answered in the `{error, issues}` shape too.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, error, issue] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [
+          431,
+          "request line or headers too large",
+          { path: "url", message: "the request line and headers must fit in 16 KiB" },
+        ]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "request timed out", { path: "request", message: "not received in time" }]
+        : [400, "malformed HTTP request", { path: "request", message: err.code ?? "not HTTP/1.1" }];
+  const body = JSON.stringify({ error, issues: [issue] });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 function installErrorHandler(app: FastifyInstance, logger: Logger): void {

@@ -161,6 +161,13 @@ describe("inventory service over real NATS and PostgreSQL", () => {
       },
     );
 
+    it("431 in the {error, issues} shape for a request line past Node's header limit; still serving", async () => {
+      const r = await http("GET", `/stock/${"s".repeat(100_000)}`);
+      expect(r.status).toBe(431);
+      expect((r.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["url"]);
+      expect((await http("GET", "/stock/never-set")).status).toBe(404);
+    });
+
     it("400 naming sku for a NUL in the SKU, on PUT and GET; nothing stored", async () => {
       for (const r of [
         await http("PUT", "/stock/a%00b", { available: 1 }),
