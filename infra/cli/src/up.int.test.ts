@@ -128,10 +128,20 @@ describe("orderflow up with a stand-in service", () => {
     expect((await request("GET", `${url("inventory")}/stock/sku-apple`)).body).toMatchObject({
       available: 100,
     });
+    // Where `npx orderflow` finds these servers when NATS_URL / DATABASE_URL are not set.
+    const servers = JSON.parse(readFileSync(join(dataDir, "servers.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    const printed = proc.stdout.join("\n");
+    expect(servers.pid).toBe(tree.get("runner"));
+    expect(printed).toContain(`  nats      ${servers.natsUrl as string}  `);
+    expect(printed).toContain(`  postgres  ${servers.databaseUrl as string}  `);
 
     proc.child.kill("SIGTERM");
     expect(await proc.exited).toEqual({ code: 0, signal: null });
     expect(proc.stdout.at(-1)).toBe("orderflow: stopped");
+    expect(existsSync(join(dataDir, "servers.json"))).toBe(false);
     for (const [name, pid] of tree) expect(gone(pid), `${name} (pid ${pid}) is gone`).toBe(true);
     expect(existsSync(join(dataDir, "orderflow.pid"))).toBe(false);
     expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(false);

@@ -1,8 +1,12 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { baseConfigShape, Topology, type ServiceDefinition } from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
+import { repoRoot, SERVERS_FILE } from "../runner/paths.js";
+import { isAlive } from "../runner/pid-files.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyDefinition = ServiceDefinition<any, any>;
@@ -40,9 +44,34 @@ export interface Broker {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Connects to the system's NATS from the same environment variables the services read. */
+/**
+ * The servers of an `orderflow up` running on the repository's `.data` (or `ORDERFLOW_DATA_DIR`),
+ * for whichever of NATS_URL / DATABASE_URL is not set: without it, `npx orderflow` beside a plain
+ * `npm start` would look for NATS and PostgreSQL on their default ports, where they are not.
+ */
+export function runningSystemEnv(env: Record<string, string | undefined>): Record<string, string> {
+  if (env.NATS_URL && env.DATABASE_URL) return {};
+  const dir = env.ORDERFLOW_DATA_DIR || join(repoRoot(), ".data");
+  let found: { pid?: unknown; natsUrl?: unknown; databaseUrl?: unknown };
+  try {
+    found = JSON.parse(readFileSync(join(dir, SERVERS_FILE), "utf8")) as typeof found;
+  } catch {
+    return {};
+  }
+  if (typeof found.pid !== "number" || !isAlive(found.pid)) return {};
+  const out: Record<string, string> = {};
+  if (!env.NATS_URL && typeof found.natsUrl === "string") out.NATS_URL = found.natsUrl;
+  if (!env.DATABASE_URL && typeof found.databaseUrl === "string") out.DATABASE_URL = found.databaseUrl;
+  return out;
+}
+
+/**
+ * Connects to the system's NATS from the same environment variables the services read (or, where
+ * they are unset, the servers of a running `orderflow up`).
+ */
 export async function broker(env: Record<string, string | undefined> = process.env): Promise<Broker> {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const cleaned = { ...given, ...runningSystemEnv(given) };
   const parsed = envShape.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -6,6 +6,7 @@ import { databaseUrl, ensureDatabase, waitFor } from "@orderflow/infra";
 import { CliError, exitCodeOf, isCliError, oneLine, redact } from "../errors.js";
 import { inspectPidFile, isAlive, removeFile } from "./pid-files.js";
 import { NATS_PID_FILE, type HostReply, type HostRequest, type ServerInfo } from "./protocol.js";
+import { SERVERS_FILE } from "./paths.js";
 import { seedDemoData } from "./seed.js";
 import { StderrTail } from "./stderr-tail.js";
 import { checkPorts, type ServicePlan, type UpConfig } from "./up-config.js";
@@ -139,6 +140,10 @@ export class DevRunner {
     const servers = await this.#guard(this.#startHost());
     this.#servers = servers;
     this.#writeLock();
+    writeFileSync(
+      join(dataDir, SERVERS_FILE),
+      `${JSON.stringify({ pid: process.pid, natsUrl: servers.nats.url, databaseUrl: servers.postgres.url })}\n`,
+    );
     out(
       serverLine(
         "nats",
@@ -508,7 +513,10 @@ export class DevRunner {
         this.#opts.err(`orderflow: servers still running: ${this.#serverPids().filter(isAlive).join(", ")}`);
       });
     }
-    if (this.#lockHeld) removeFile(this.#lockFile());
+    if (this.#lockHeld) {
+      removeFile(join(this.#opts.dataDir, SERVERS_FILE));
+      removeFile(this.#lockFile());
+    }
   }
 
   #serverPids(): number[] {

@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { runningSystemEnv } from "./context.js";
+
+describe("runningSystemEnv: the servers of a running `orderflow up`", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const dataDir = (servers: object): string => {
+    const dir = mkdtempSync(join(tmpdir(), "orderflow-servers-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "servers.json"), JSON.stringify(servers));
+    return dir;
+  };
+  const running = {
+    pid: process.pid,
+    natsUrl: "nats://127.0.0.1:40001",
+    databaseUrl: "postgres://p@127.0.0.1:40002/postgres",
+  };
+
+  it("fills in whichever of NATS_URL / DATABASE_URL is not set", () => {
+    const dir = dataDir(running);
+    expect(runningSystemEnv({ ORDERFLOW_DATA_DIR: dir })).toEqual({
+      NATS_URL: running.natsUrl,
+      DATABASE_URL: running.databaseUrl,
+    });
+    expect(runningSystemEnv({ ORDERFLOW_DATA_DIR: dir, NATS_URL: "nats://elsewhere:4222" })).toEqual({
+      DATABASE_URL: running.databaseUrl,
+    });
+    expect(runningSystemEnv({ ORDERFLOW_DATA_DIR: dir, NATS_URL: "n", DATABASE_URL: "d" })).toEqual({});
+  });
+
+  it("ignores a file left by a runner that is gone, and a missing or unreadable one", () => {
+    // Pid 2^22 + 1 is above Linux's pid_max limit: never a live process.
+    expect(runningSystemEnv({ ORDERFLOW_DATA_DIR: dataDir({ ...running, pid: 4_194_305 }) })).toEqual({});
+    expect(runningSystemEnv({ ORDERFLOW_DATA_DIR: join(tmpdir(), "orderflow-no-such-dir") })).toEqual({});
+    const dir = dataDir({});
+    writeFileSync(join(dir, "servers.json"), "not json");
+    expect(runningSystemEnv({ ORDERFLOW_DATA_DIR: dir })).toEqual({});
+  });
+});
