@@ -210,8 +210,19 @@ describe("consumer faults", () => {
       onResult: (result) => void deliveries.push(result === "applied" ? 1 : 0),
     });
     await consumer.start();
-    // The scenario itself: five times ack_wait pass while the first handler holds its batch.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await waitFor(
+      "all three delivered",
+      async () => (await r.jsm.consumers.info("ORDERS", "slow")).num_ack_pending === 3,
+    );
+    // The first handler holds its batch until JetStream redelivers something (the failure) or five
+    // ack waits passed without a redelivery.
+    const since = Date.now();
+    await waitFor(
+      "a redelivery, or five ack waits without one",
+      async () =>
+        (await r.jsm.consumers.info("ORDERS", "slow")).num_redelivered > 0 || Date.now() - since >= 1500,
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
     release();
     await waitFor("all three applied", () => deliveries.length >= 3);
     await consumer.stop();
