@@ -296,18 +296,14 @@ const MAX_PARAM_LENGTH = 1024 * 1024;
 
 /**
  * Errors the router raises before any route runs, in the `{error, issues}` shape of every other
- * bad request: a path that is not valid percent-encoded UTF-8, or a parameter over MAX_PARAM_LENGTH.
+ * bad request: a path that is not valid percent-encoded UTF-8. (A parameter over MAX_PARAM_LENGTH
+ * cannot arrive: Node refuses the request line first, see answerClientError.)
  */
 function renderFrameworkError(err: FastifyError, reply: FastifyReply): FastifyReply {
   if (err.code === "FST_ERR_BAD_URL")
     return reply.code(400).send({
       error: "malformed URL",
       issues: [{ path: "url", message: "must be valid percent-encoded UTF-8" }],
-    });
-  if (err.code === "FST_ERR_MAX_PARAM_LENGTH")
-    return reply.code(400).send({
-      error: "invalid request",
-      issues: [{ path: "url", message: `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` }],
     });
   return reply.code(err.statusCode ?? 400).send({ error: err.message, issues: [] });
 }

@@ -186,11 +186,10 @@ export async function rebuildCommand(service: string, opts: Common & { yes?: boo
   const url = new URL(config.databaseUrl);
   const database = url.pathname.slice(1);
   url.pathname = "/postgres";
-  const target = { service, env: b.env, url: url.toString() };
-  await withDatabase(target, () => ensureDatabase(url.toString(), database));
   const bar = progress(`rebuild ${service}`, opts.json ?? false);
-  const result = await withDatabase(target, () =>
-    rebuild({
+  const result = await withDatabase({ service, env: b.env, url: url.toString() }, async () => {
+    await ensureDatabase(url.toString(), database);
+    return rebuild({
       definition,
       serverUrl: url.toString(),
       database,
@@ -199,8 +198,8 @@ export async function rebuildCommand(service: string, opts: Common & { yes?: boo
       jsm: b.jsm,
       topology: b.topology,
       onProgress: (d, t) => bar.update(d, t),
-    }),
-  );
+    });
+  });
   bar.stop();
   print([{ service, ...result }], opts.json ?? false);
   return 0;

@@ -391,7 +391,7 @@ export class DevRunner {
    * consumers stand: what it had received and not acknowledged is redelivered after the consumers'
    * ack_wait, and its outbox rows are published by its relay.
    */
-  #spawnService(plan: ServicePlan, restarted = false): void {
+  #spawnService(plan: ServicePlan, restarted = false): Proc {
     const name = plan.entry.name;
     const logDir = join(this.#opts.dataDir, LOG_DIR);
     mkdirSync(logDir, { recursive: true });
@@ -422,15 +422,15 @@ export class DevRunner {
     const proc = this.#track(name, child, true, { file, tail }, () => {
       if (this.#stopping) return;
       this.#services.splice(this.#services.indexOf(proc), 1);
-      this.#spawnService(plan, true);
-      const next = this.#services.find((p) => p.name === name);
-      if (next?.child.pid) {
+      const next = this.#spawnService(plan, true);
+      if (next.child.pid) {
         this.#send({ type: "watch", pids: [next.child.pid] });
         this.#opts.out(`  ${name.padEnd(10)}${this.#url(plan)}  (pid ${next.child.pid}, restarted)`);
       }
       this.#writeLock();
     });
     this.#services.push(proc);
+    return proc;
   }
 
   async #waitReady(): Promise<void> {
