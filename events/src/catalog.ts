@@ -1,193 +1,230 @@
-import { z } from "zod";
-import { defineEvent } from "./define.js";
+import type { z } from "zod";
+import { subjectOf, type EventDefinition } from "./define.js";
+import {
+  decodeWith,
+  encodeWith,
+  type CloudEventOf,
+  type DecodeOptions,
+  type DecodeResult,
+  type EncodedEvent,
+  type EventMeta,
+  type IncomingMessage,
+} from "./envelope.js";
+import { EventsError } from "./errors.js";
+import { streamNameOf, type StreamSpec } from "./streams.js";
+
+/** Event definitions keyed by name: what a catalog's type parameter describes. */
+export type EventDefinitions = { readonly [name: string]: EventDefinition };
+
+/** A tuple of definitions keyed by their names. */
+type ByName<D extends readonly EventDefinition[]> = { readonly [E in D[number] as E["name"]]: E };
+
+/** The definitions of `E` whose context is one of `Cs`. */
+type InContexts<E extends EventDefinitions, Cs extends string> = {
+  readonly [K in keyof E as E[K]["context"] extends Cs ? K : never]: E[K];
+};
 
 /**
- * Text that PostgreSQL can store and JSON carries faithfully: no NUL character (a `text` column
- * refuses it) and no lone UTF-16 surrogate (it would be stored as U+FFFD). Every string of an
- * event and of an HTTP request builds on it, so that bad input is a validation issue naming the
- * field, not a database error.
- * @example SafeString.min(1).max(64).safeParse("a\u0000b").success // false
+ * A set of events a system speaks, built by the user with `defineCatalog`. Everything that depends
+ * on the events is derived from it: ce-types, subjects, streams, encoding and validation. Types flow
+ * from it too: `encode`, and the runtime's `enqueue`, `emit` and handler maps, accept only its
+ * names with their data.
  */
-export const SafeString = z
-  .string()
-  .refine((s) => !s.includes("\0"), "must not contain a NUL character")
-  .refine((s) => !/\p{Surrogate}/u.test(s), "must be well-formed Unicode (found a lone surrogate)");
+export interface Catalog<E extends EventDefinitions = EventDefinitions> {
+  readonly events: E;
+  /** Event names in declaration order. */
+  readonly names: readonly (keyof E & string)[];
+  /** Bounded contexts in declaration order: one stream each. */
+  readonly contexts: readonly string[];
+  readonly streams: readonly StreamSpec[];
+  has(this: void, name: string): name is keyof E & string;
+  get(this: void, name: string): EventDefinition | undefined;
+  /** `<prefix>.<name>.v<version>`; `version` defaults to the current one. */
+  ceType(this: void, name: keyof E & string, version?: number): string;
+  /** The event and version a ce-type names; undefined for a type of no event of this catalog. */
+  resolveType(
+    this: void,
+    ceType: string,
+  ): { readonly def: EventDefinition; readonly version: number } | undefined;
+  subject(this: void, name: keyof E & string): string;
+  /**
+   * Encodes an event of the current version as CloudEvents binary mode for NATS. Throws
+   * `EventsError` (`INVALID_EVENT`) for data that fails the schema or meta that decode would reject.
+   */
+  encode<N extends keyof E & string>(
+    this: void,
+    name: N,
+    data: z.infer<E[N]["schema"]>,
+    meta: EventMeta,
+  ): EncodedEvent;
+  /** Encodes data of a past version; for replay tests and producers not yet upgraded. */
+  encodeVersion(
+    this: void,
+    name: keyof E & string,
+    version: number,
+    data: unknown,
+    meta: EventMeta,
+  ): EncodedEvent;
+  /** Decodes and validates a message; never throws. Older versions are upcast to the current one. */
+  decode(this: void, msg: IncomingMessage, opts?: DecodeOptions): DecodeResult<CloudEventOf<Catalog<E>>>;
+}
 
-const Id = SafeString.min(1).max(128);
-const Sku = SafeString.min(1).max(64);
-const Cents = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const Reason = SafeString.min(1).max(500);
+/** Any catalog, whatever its events (the constraint of everything generic over a catalog). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCatalog = Catalog<any>;
+export type EventNameOf<C extends AnyCatalog> = C extends Catalog<infer E> ? keyof E & string : never;
+export type EventDataOf<C extends AnyCatalog, N extends EventNameOf<C>> =
+  C extends Catalog<infer E> ? z.infer<E[N]["schema"]> : never;
+export type EventsOf<C extends AnyCatalog> = C extends Catalog<infer E> ? E : never;
 
-export const OrderLine = z.object({
-  sku: Sku,
-  quantity: z.number().int().positive().max(1_000_000),
-  unitPriceCents: Cents,
-});
-export type OrderLine = z.infer<typeof OrderLine>;
+export interface CatalogOptions<D extends readonly EventDefinition[]> {
+  /**
+   * CloudEvents type prefix, reverse-DNS style (`com.acme.shipping`): an event's ce-type is
+   * `<prefix>.<name>.v<version>`.
+   */
+  readonly typePrefix: string;
+  readonly events: D;
+}
 
-const OrderCreatedV1 = z.object({
-  orderId: Id,
-  customerId: Id,
-  items: z.array(OrderLine).min(1).max(100),
-  totalCents: Cents,
-});
+const PREFIX = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)*$/;
+const NAME = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+$/;
+const TOKEN = /^[a-z][a-z0-9_-]*$/;
+// Version 0 parses, so that decode can call it unsupported rather than unknown.
+const VERSIONED = /^(.+)\.v(0|[1-9][0-9]{0,8})$/;
 
-/** v2 adds the currency: totals in different currencies must never be summed or charged blindly. */
-const OrderCreatedV2 = OrderCreatedV1.extend({ currency: z.string().regex(/^[A-Z]{3}$/) });
+interface Entry {
+  readonly def: EventDefinition;
+  readonly typePrefix: string;
+}
 
-const StockLine = z.object({ sku: Sku, quantity: z.number().int().positive() });
+const entriesOf = new WeakMap<AnyCatalog, readonly Entry[]>();
 
-/** The system's events. Streams, subjects and types are derived from this list. */
-export const catalog = {
-  "order.created": defineEvent({
-    name: "order.created",
-    context: "orders",
-    aggregate: "order",
-    event: "created",
-    version: 2,
-    schema: OrderCreatedV2,
-    key: "orderId",
-    past: [
-      {
-        version: 1,
-        schema: OrderCreatedV1,
-        // Every v1 order was taken in USD, the only currency before v2.
-        upcast: (d) => ({ ...(d as object), currency: "USD" }),
-      },
-    ],
-  }),
-  "order.confirmed": defineEvent({
-    name: "order.confirmed",
-    context: "orders",
-    aggregate: "order",
-    event: "confirmed",
-    schema: z.object({ orderId: Id, customerId: Id, totalCents: Cents }),
-    key: "orderId",
-  }),
-  "order.cancelled": defineEvent({
-    name: "order.cancelled",
-    context: "orders",
-    aggregate: "order",
-    event: "cancelled",
-    schema: z.object({ orderId: Id, customerId: Id, reason: Reason }),
-    key: "orderId",
-  }),
+/**
+ * Builds a catalog from event definitions. Names must be unique; `context`, `aggregate` and
+ * `event` must be lowercase subject tokens.
+ * @example
+ * export const shipping = defineCatalog({
+ *   typePrefix: "com.acme.shipping",
+ *   events: [shipmentRequested, shipmentDispatched],
+ * });
+ * shipping.ceType("shipment.requested") // "com.acme.shipping.shipment.requested.v1"
+ */
+export function defineCatalog<const D extends readonly EventDefinition[]>(
+  options: CatalogOptions<D>,
+): Catalog<ByName<D>> {
+  if (!PREFIX.test(options.typePrefix)) {
+    throw new EventsError(
+      "INVALID_CATALOG",
+      `typePrefix "${options.typePrefix}" must be reverse-DNS style: lowercase dot-separated words, e.g. com.acme.shipping`,
+    );
+  }
+  for (const def of options.events) {
+    if (!NAME.test(def.name))
+      throw new EventsError(
+        "INVALID_CATALOG",
+        `event name "${def.name}" must be lowercase dot-separated words`,
+      );
+    for (const field of ["context", "aggregate", "event"] as const) {
+      if (!TOKEN.test(def[field]))
+        throw new EventsError(
+          "INVALID_CATALOG",
+          `${def.name}: ${field} "${def[field]}" must be a lowercase subject token`,
+        );
+    }
+  }
+  return build(options.events.map((def) => ({ def, typePrefix: options.typePrefix })));
+}
 
-  "inventory.reserved": defineEvent({
-    name: "inventory.reserved",
-    context: "inventory",
-    aggregate: "reservation",
-    event: "reserved",
-    schema: z.object({ orderId: Id, items: z.array(StockLine).min(1) }),
-    key: "orderId",
-  }),
-  "inventory.rejected": defineEvent({
-    name: "inventory.rejected",
-    context: "inventory",
-    aggregate: "reservation",
-    event: "rejected",
-    schema: z.object({ orderId: Id, sku: SafeString, reason: Reason }),
-    key: "orderId",
-  }),
-  "inventory.released": defineEvent({
-    name: "inventory.released",
-    context: "inventory",
-    aggregate: "reservation",
-    event: "released",
-    schema: z.object({ orderId: Id, items: z.array(StockLine) }),
-    key: "orderId",
-  }),
-  "inventory.committed": defineEvent({
-    name: "inventory.committed",
-    context: "inventory",
-    aggregate: "reservation",
-    event: "committed",
-    schema: z.object({ orderId: Id, items: z.array(StockLine) }),
-    key: "orderId",
-  }),
+/**
+ * The events of some contexts of a catalog only: what one service publishes, so that its `emit`
+ * accepts only those and it provisions only their streams.
+ * @example const inventoryEvents = pickContexts(orderflow, "inventory")
+ */
+export function pickContexts<E extends EventDefinitions, const Cs extends readonly E[keyof E]["context"][]>(
+  catalog: Catalog<E>,
+  ...contexts: Cs
+): Catalog<InContexts<E, Cs[number]>> {
+  const entries = entriesOf.get(catalog) ?? [];
+  const unknown = contexts.filter((c) => !entries.some((e) => e.def.context === c));
+  if (unknown.length) throw new EventsError("INVALID_CATALOG", `no events in context ${unknown.join(", ")}`);
+  return build(entries.filter((e) => contexts.includes(e.def.context)));
+}
 
-  // Operator changes (PUT /stock, PUT /accounts) are events too: a service's state is the fold of
-  // the events it published, which is what `orderflow rebuild` replays.
-  "stock.set": defineEvent({
-    name: "stock.set",
-    context: "inventory",
-    aggregate: "stock",
-    event: "set",
-    schema: z.object({ sku: Sku, available: z.number().int().nonnegative() }),
-    key: "sku",
-  }),
+type Merged<Cs extends readonly AnyCatalog[]> = Cs extends readonly [
+  infer H extends AnyCatalog,
+  ...infer T extends readonly AnyCatalog[],
+]
+  ? EventsOf<H> & Merged<T>
+  : unknown;
 
-  "payment.charged": defineEvent({
-    name: "payment.charged",
-    context: "billing",
-    aggregate: "payment",
-    event: "charged",
-    schema: z.object({ orderId: Id, customerId: Id, amountCents: Cents }),
-    key: "orderId",
-  }),
-  "payment.declined": defineEvent({
-    name: "payment.declined",
-    context: "billing",
-    aggregate: "payment",
-    event: "declined",
-    schema: z.object({ orderId: Id, customerId: Id, amountCents: Cents, reason: Reason }),
-    key: "orderId",
-  }),
-  "payment.refunded": defineEvent({
-    name: "payment.refunded",
-    context: "billing",
-    aggregate: "payment",
-    event: "refunded",
-    schema: z.object({ orderId: Id, customerId: Id, amountCents: Cents }),
-    key: "orderId",
-  }),
+/**
+ * One catalog holding the events of several, each keeping its own type prefix: what a consumer
+ * that handles the events of another system as well as its own decodes with.
+ * @example mergeCatalogs(orderflow, shipping).has("order.confirmed") // true
+ */
+export function mergeCatalogs<const Cs extends readonly AnyCatalog[]>(
+  ...catalogs: Cs
+): Catalog<Merged<Cs> & EventDefinitions> {
+  const seen = new Map<string, Entry>();
+  for (const c of catalogs) {
+    for (const e of entriesOf.get(c) ?? []) {
+      const other = seen.get(e.def.name);
+      if (other && other.def !== e.def)
+        throw new EventsError("INVALID_CATALOG", `two catalogs define an event named "${e.def.name}"`);
+      seen.set(e.def.name, e);
+    }
+  }
+  return build<Merged<Cs> & EventDefinitions>([...seen.values()]);
+}
 
-  "account.balance.set": defineEvent({
-    name: "account.balance.set",
-    context: "billing",
-    aggregate: "account",
-    event: "balance-set",
-    schema: z.object({ customerId: Id, balanceCents: Cents }),
-    key: "customerId",
-  }),
-
-  // The saga's decisions and compensation requests: imperative, addressed to one service each.
-  "order.approve.requested": defineEvent({
-    name: "order.approve.requested",
-    context: "saga",
-    aggregate: "order",
-    event: "approve",
-    schema: z.object({ orderId: Id }),
-    key: "orderId",
-  }),
-  "order.cancel.requested": defineEvent({
-    name: "order.cancel.requested",
-    context: "saga",
-    aggregate: "order",
-    event: "cancel",
-    schema: z.object({ orderId: Id, reason: Reason }),
-    key: "orderId",
-  }),
-  "inventory.release.requested": defineEvent({
-    name: "inventory.release.requested",
-    context: "saga",
-    aggregate: "inventory",
-    event: "release",
-    schema: z.object({ orderId: Id, reason: Reason }),
-    key: "orderId",
-  }),
-  "payment.refund.requested": defineEvent({
-    name: "payment.refund.requested",
-    context: "saga",
-    aggregate: "payment",
-    event: "refund",
-    schema: z.object({ orderId: Id, reason: Reason }),
-    key: "orderId",
-  }),
-} as const;
-
-export type Catalog = typeof catalog;
-export type EventName = keyof Catalog;
-export type EventData<N extends EventName> = z.infer<Catalog[N]["schema"]>;
-export type Context = Catalog[EventName]["context"];
-export const eventNames = Object.keys(catalog) as EventName[];
+function build<E extends EventDefinitions>(entries: readonly Entry[]): Catalog<E> {
+  const byName = new Map<string, Entry>();
+  const byType = new Map<string, EventDefinition>();
+  const subjects = new Map<string, string>();
+  for (const e of entries) {
+    if (byName.has(e.def.name))
+      throw new EventsError("INVALID_CATALOG", `event "${e.def.name}" is declared twice`);
+    const subject = subjectOf(e.def);
+    const clash = subjects.get(subject);
+    if (clash)
+      throw new EventsError("INVALID_CATALOG", `${e.def.name} and ${clash} share the subject ${subject}`);
+    subjects.set(subject, e.def.name);
+    byName.set(e.def.name, e);
+    byType.set(`${e.typePrefix}.${e.def.name}`, e.def);
+  }
+  const entry = (name: string): Entry => {
+    const e = byName.get(name);
+    if (!e) throw new EventsError("INVALID_EVENT", `"${name}" is not an event of this catalog`);
+    return e;
+  };
+  const ceType = (name: string, version?: number): string => {
+    const e = entry(name);
+    return `${e.typePrefix}.${name}.v${version ?? e.def.version}`;
+  };
+  const resolveType = (type: string) => {
+    const m = VERSIONED.exec(type);
+    const def = m ? byType.get(m[1]!) : undefined;
+    return def ? { def, version: Number(m![2]) } : undefined;
+  };
+  const contexts = [...new Set(entries.map((e) => e.def.context))];
+  const catalog: Catalog<E> = {
+    events: Object.fromEntries(entries.map((e) => [e.def.name, e.def])) as unknown as E,
+    names: entries.map((e) => e.def.name),
+    contexts,
+    streams: contexts.map((context) => ({ name: streamNameOf(context), subjects: [`${context}.>`] })),
+    has: (name): name is keyof E & string => byName.has(name),
+    get: (name) => byName.get(name)?.def,
+    ceType,
+    resolveType,
+    subject: (name) => subjectOf(entry(name).def),
+    encode: (name, data, meta) => {
+      const { def } = entry(name);
+      return encodeWith(def, ceType(name), def.version, data, meta);
+    },
+    encodeVersion: (name, version, data, meta) =>
+      encodeWith(entry(name).def, ceType(name, version), version, data, meta),
+    decode: (msg, opts) => decodeWith(resolveType, msg, opts) as DecodeResult<CloudEventOf<Catalog<E>>>,
+  };
+  entriesOf.set(catalog, entries);
+  return catalog;
+}

@@ -28,7 +28,15 @@ export interface EventDefinition<
   readonly past: readonly PastVersion[];
 }
 
-/** Declares one event. Subject and CloudEvents type are derived, never written by hand. */
+/**
+ * Declares one event. Its subject (`<context>.<aggregate>.<event>`) and CloudEvents type
+ * (`<catalog prefix>.<name>.v<version>`) are derived, never written by hand.
+ * @example
+ * const shipmentRequested = defineEvent({
+ *   name: "shipment.requested", context: "shipping", aggregate: "shipment", event: "requested",
+ *   schema: z.object({ orderId: z.string() }), key: "orderId",
+ * });
+ */
 export function defineEvent<
   const Name extends string,
   Schema extends z.ZodType,
@@ -54,14 +62,3 @@ export function defineEvent<
 
 export const subjectOf = (def: Pick<EventDefinition, "context" | "aggregate" | "event">): string =>
   `${def.context}.${def.aggregate}.${def.event}`;
-
-export const ceTypeOf = (name: string, version: number): string => `orderflow.${name}.v${version}`;
-
-// Version 0 parses, so that decode can call it unsupported rather than malformed.
-const CE_TYPE = /^orderflow\.([a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+)\.v(0|[1-9][0-9]{0,8})$/;
-
-/** Splits `orderflow.<name>.v<version>`; undefined for any other form. */
-export function parseCeType(ceType: string): { name: string; version: number } | undefined {
-  const m = CE_TYPE.exec(ceType);
-  return m ? { name: m[1]!, version: Number(m[2]) } : undefined;
-}

@@ -1,5 +1,5 @@
-import { catalog, type EventData, type EventName } from "./catalog.js";
-import { ceTypeOf, parseCeType, subjectOf, type EventDefinition } from "./define.js";
+import type { AnyCatalog, Catalog, EventDataOf, EventDefinitions, EventNameOf } from "./catalog.js";
+import { subjectOf, type EventDefinition } from "./define.js";
 import { DecodeError, DecodeErrorCode, EventsError } from "./errors.js";
 import { decodeHeaderValue, encodeHeaderValue } from "./header-codec.js";
 
@@ -26,7 +26,7 @@ export const Header = {
 export interface EventMeta {
   /** UUIDv7 (or a deterministic UUID derived from the causing event). */
   readonly id: string;
-  /** `/orderflow/<service>` */
+  /** `ce-source`: the producing service, e.g. `/orderflow/order`. */
   readonly source: string;
   readonly time: Date;
   readonly correlationId: string;
@@ -41,11 +41,14 @@ export interface EncodedEvent {
   readonly data: Uint8Array;
 }
 
-/** An event as a handler sees it: data upcast to the current version and typed by name. */
-export type CloudEvent<N extends EventName = EventName> = {
+/**
+ * An event of catalog `C` as a handler sees it: data upcast to the current version and typed by
+ * name. Unparameterised by name, it is a union discriminated by `name`.
+ */
+export type CloudEventOf<C extends AnyCatalog, N extends EventNameOf<C> = EventNameOf<C>> = {
   [K in N]: {
     readonly name: K;
-    readonly data: EventData<K>;
+    readonly data: EventDataOf<C, K>;
     readonly id: string;
     readonly source: string;
     /** ce-subject: the aggregate id. */
@@ -70,7 +73,21 @@ export interface IncomingMessage {
   readonly data: Uint8Array;
 }
 
-export type DecodeResult = { ok: true; event: CloudEvent } | { ok: false; error: DecodeError };
+/** An event of any catalog: name a string, data unknown. */
+export type AnyCloudEvent = CloudEventOf<Catalog<EventDefinitions>>;
+
+export type DecodeResult<Event = AnyCloudEvent> =
+  { ok: true; event: Event } | { ok: false; error: DecodeError };
+
+export interface DecodeOptions {
+  /** Largest body accepted (default `DEFAULT_MAX_BYTES`). */
+  readonly maxBytes?: number;
+}
+
+/** What a ce-type names, as a catalog resolves it. */
+export type TypeResolver = (
+  ceType: string,
+) => { readonly def: EventDefinition; readonly version: number } | undefined;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -105,20 +122,10 @@ function isRfc3339(value: string): boolean {
   return day <= days && n(4) <= 23 && n(5) <= 59 && n(6) <= 59 && n(7) <= 23 && n(8) <= 59;
 }
 
-/**
- * Encodes an event of the current version as CloudEvents binary mode for NATS.
- * Throws `EventsError` (`INVALID_EVENT`) when the data does not match the schema or the meta could
- * not be decoded unchanged (id not a UUID, invalid time, empty correlation id...): a bug in the caller.
- * @example encode("order.confirmed", { orderId, customerId, totalCents }, meta)
- */
-export function encode<N extends EventName>(name: N, data: EventData<N>, meta: EventMeta): EncodedEvent {
-  const def: EventDefinition = catalog[name];
-  return encodeVersion(def, def.version, data, meta);
-}
-
-/** Encodes data of a past version; for replay tests and producers not yet upgraded. */
-export function encodeVersion(
+/** Encodes `data` of `def` at `version` under `ceType` (see `Catalog.encode`). */
+export function encodeWith(
   def: EventDefinition,
+  ceType: string,
   version: number,
   data: unknown,
   meta: EventMeta,
@@ -137,7 +144,7 @@ export function encodeVersion(
     [Header.SpecVersion]: SPEC_VERSION,
     [Header.Id]: meta.id,
     [Header.Source]: encodeHeaderValue(meta.source),
-    [Header.Type]: ceTypeOf(def.name, version),
+    [Header.Type]: ceType,
     [Header.Subject]: encodeHeaderValue(key),
     [Header.Time]: time,
     [Header.DataContentType]: CONTENT_TYPE,
@@ -186,10 +193,14 @@ const fail = (
 });
 
 /**
- * Decodes and validates a message; never throws. Older versions are upcast to the current one.
- * `msg.subject` may carry a namespace prefix (`<ns>.orders.order.created`).
+ * Decodes and validates a message against the events `resolve` knows (see `Catalog.decode`); never
+ * throws. `msg.subject` may carry a namespace prefix (`<ns>.orders.order.created`).
  */
-export function decode(msg: IncomingMessage, opts: { maxBytes?: number } = {}): DecodeResult {
+export function decodeWith(
+  resolve: TypeResolver,
+  msg: IncomingMessage,
+  opts: DecodeOptions = {},
+): DecodeResult {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   if (msg.data.byteLength > maxBytes) {
     return fail(
@@ -224,10 +235,9 @@ export function decode(msg: IncomingMessage, opts: { maxBytes?: number } = {}): 
   if (h[Header.DataContentType] !== CONTENT_TYPE) {
     return fail(DecodeErrorCode.InvalidHeader, `${Header.DataContentType} must be ${CONTENT_TYPE}`);
   }
-  const parsedType = parseCeType(h[Header.Type]!);
-  const def: EventDefinition | undefined =
-    parsedType && (catalog as Record<string, EventDefinition>)[parsedType.name];
-  if (!parsedType || !def) return fail(DecodeErrorCode.UnknownType, `unknown event type ${h[Header.Type]}`);
+  const parsedType = resolve(h[Header.Type]!);
+  if (!parsedType) return fail(DecodeErrorCode.UnknownType, `unknown event type ${h[Header.Type]}`);
+  const { def } = parsedType;
   const oldest = def.past[0]?.version ?? def.version;
   if (parsedType.version > def.version || parsedType.version < oldest) {
     return fail(
@@ -280,7 +290,7 @@ export function decode(msg: IncomingMessage, opts: { maxBytes?: number } = {}): 
       causationId,
       traceparent: msg.headers?.get(Header.TraceParent) || undefined,
       tracestate: msg.headers?.get(Header.TraceState) || undefined,
-    } as CloudEvent,
+    },
   };
 }
 

@@ -13,8 +13,12 @@ export type DecodeErrorCode = (typeof DecodeErrorCode)[keyof typeof DecodeErrorC
 
 export class EventsError extends Error {
   override name = "EventsError";
-  readonly code: DecodeErrorCode | "INVALID_EVENT";
-  constructor(code: DecodeErrorCode | "INVALID_EVENT", message: string, options?: { cause?: unknown }) {
+  readonly code: DecodeErrorCode | "INVALID_EVENT" | "INVALID_CATALOG";
+  constructor(
+    code: DecodeErrorCode | "INVALID_EVENT" | "INVALID_CATALOG",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.code = code;
   }

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { catalog } from "./catalog.js";
-import { ceTypeOf, subjectOf, type EventDefinition } from "./define.js";
+import type { AnyCatalog } from "./catalog.js";
+import { subjectOf, type EventDefinition } from "./define.js";
 import { CONTENT_TYPE, Header, SPEC_VERSION } from "./envelope.js";
 import { streamNameOf } from "./streams.js";
 
@@ -25,16 +25,18 @@ interface Version {
 }
 
 /** Every supported version of every event: catalog order, oldest version first. */
-function versions(): Version[] {
-  return (Object.values(catalog) as EventDefinition[]).flatMap((def) =>
-    [...def.past, { version: def.version, schema: def.schema }].map(({ version, schema }) => ({
-      def,
-      version,
-      schema,
-      ceType: ceTypeOf(def.name, version),
-      current: version === def.version,
-    })),
-  );
+function versions(catalog: AnyCatalog): Version[] {
+  return catalog.names
+    .map((name) => catalog.get(name)!)
+    .flatMap((def) =>
+      [...def.past, { version: def.version, schema: def.schema }].map(({ version, schema }) => ({
+        def,
+        version,
+        schema,
+        ceType: catalog.ceType(def.name, version),
+        current: version === def.version,
+      })),
+    );
 }
 
 /**
@@ -43,11 +45,11 @@ function versions(): Version[] {
  * Note that `maxLength` counts code points while zod counts UTF-16 units, so for text outside the
  * Basic Multilingual Plane the schema is slightly looser than `decode`; nor do the schemas say
  * that strings hold no NUL character and no lone surrogate (see SafeString).
- * @example jsonSchemas()["orderflow.order.created.v2"].required // ["orderId", …, "currency"]
+ * @example jsonSchemas(catalog)["orderflow.order.created.v2"].required // ["orderId", …, "currency"]
  */
-export function jsonSchemas(): Record<string, JsonSchema> {
+export function jsonSchemas(catalog: AnyCatalog): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
-  for (const { def, version, schema, ceType } of versions()) {
+  for (const { def, version, schema, ceType } of versions(catalog)) {
     const { $schema, ...rest } = z.toJSONSchema(schema, { target: "draft-2020-12" });
     out[ceType] = {
       $schema,
@@ -61,8 +63,14 @@ export function jsonSchemas(): Record<string, JsonSchema> {
 }
 
 export interface AsyncApiOptions {
-  /** `info.version`; the writer passes the events package version. */
+  /** `info.version`; e.g. the version of the package holding the catalog. */
   readonly version?: string;
+  /** `info.title`, e.g. "Shipping events". */
+  readonly title?: string;
+  /** `info.description`: what the events are; how they travel is added. */
+  readonly description?: string;
+  /** How ce-source reads, for the headers schema, e.g. `/acme/<service>`. */
+  readonly source?: string;
 }
 
 export interface AsyncApiDocument {
@@ -107,7 +115,10 @@ export interface AsyncApiMessage {
 const HEADERS_SCHEMA = "CloudEventHeaders";
 
 /** CloudEvents 1.0 binary content mode on NATS headers, as `encode` writes them. */
-function cloudEventHeaders(): JsonSchema {
+function cloudEventHeaders(catalog: AnyCatalog, source: string): JsonSchema {
+  const prefixes = [...new Set(catalog.names.map((n) => catalog.ceType(n, 0).slice(0, -`.${n}.v0`.length)))];
+  const escaped = prefixes.map((p) => p.replaceAll(".", "\\."));
+  const prefix = escaped.length === 1 ? escaped[0]! : `(?:${escaped.join("|")})`;
   const text = (description: string): JsonSchema => ({ type: "string", minLength: 1, description });
   return {
     type: "object",
@@ -122,11 +133,11 @@ function cloudEventHeaders(): JsonSchema {
         description:
           "Event id: a lowercase UUIDv7; an event caused by another gets one derived from the cause (deterministic).",
       },
-      [Header.Source]: text("The producing service: /orderflow/<service>."),
+      [Header.Source]: text(`The producing service: ${source}.`),
       [Header.Type]: {
         type: "string",
-        pattern: "^orderflow\\.[a-z][a-z0-9.-]*\\.v[0-9]+$",
-        description: "orderflow.<event>.v<version>",
+        pattern: `^${prefix}\\.[a-z][a-z0-9.-]*\\.v[0-9]+$`,
+        description: `${prefixes.join(" | ")}.<event>.v<version>`,
       },
       [Header.Subject]: text("The aggregate id: the value of the event's key field in the data."),
       [Header.Time]: { type: "string", format: "date-time", description: "RFC 3339, UTC." },
@@ -159,13 +170,13 @@ function cloudEventHeaders(): JsonSchema {
  * An AsyncAPI 3.0.0 document: one channel per event (address = NATS subject) carrying every
  * supported version as a message, and one `send` operation per event for its current version.
  * Payloads reference the files of `jsonSchemas()` at `schemaPath(ceType)`.
- * @example stringify(asyncApiDocument({ version: "1.2.0" })) // with the `yaml` package
+ * @example stringify(asyncApiDocument(catalog, { version: "1.2.0" })) // with the `yaml` package
  */
-export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocument {
+export function asyncApiDocument(catalog: AnyCatalog, options: AsyncApiOptions = {}): AsyncApiDocument {
   const channels: Record<string, AsyncApiChannel> = {};
   const operations: Record<string, AsyncApiOperation> = {};
   const messages: Record<string, AsyncApiMessage> = {};
-  for (const { def, version, ceType, current } of versions()) {
+  for (const { def, version, ceType, current } of versions(catalog)) {
     messages[ceType] = {
       name: ceType,
       title: `${def.name} v${version}`,
@@ -202,10 +213,10 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocumen
   return {
     asyncapi: "3.0.0",
     info: {
-      title: "Orderflow events",
+      title: options.title ?? "Events",
       version: options.version ?? "0.0.0",
       description:
-        "Domain events of the Orderflow order flow over NATS JetStream, as CloudEvents 1.0 in binary " +
+        `${options.description ?? "Domain events"} over NATS JetStream, as CloudEvents 1.0 in binary ` +
         "content mode: attributes in ce-* headers, the data as JSON in the body. One stream per bounded " +
         "context; a message's JSON Schema is selected by its ce-type. With NATS_NAMESPACE set, subjects " +
         'are prefixed with "<ns>." and stream names with "<ns>_".',
@@ -213,6 +224,9 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocumen
     defaultContentType: CONTENT_TYPE,
     channels,
     operations,
-    components: { messages, schemas: { [HEADERS_SCHEMA]: cloudEventHeaders() } },
+    components: {
+      messages,
+      schemas: { [HEADERS_SCHEMA]: cloudEventHeaders(catalog, options.source ?? "/<service>") },
+    },
   };
 }

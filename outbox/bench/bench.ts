@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 /**
  * The outbox runtime's benchmark: `npm run bench` (in outbox/), with DATABASE_URL pointing at a
  * PostgreSQL server (a fresh database is created and dropped) and a private nats-server spawned
@@ -17,11 +18,17 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+} from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { MsgHdrsImpl } from "@nats-io/nats-core/internal";
 import { connect } from "@nats-io/transport-node";
-import { encode, newEventId } from "@orderflow/events";
+import { newEventId } from "@orderflow/events";
 import { testDatabase, testNats, waitFor } from "@orderflow/infra";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
@@ -54,7 +61,7 @@ const orderData = (i: number) => ({
   currency: "USD",
 });
 
-const template = encode("order.created", orderData(0), {
+const template = catalog.encode("order.created", orderData(0), {
   id: newEventId(),
   source: "/orderflow/bench",
   time: new Date(),
@@ -63,10 +70,20 @@ const template = encode("order.created", orderData(0), {
 
 /** The headers an outbox row of event `id` for order `i` carries. */
 function headersOf(id: string, i: number): Record<string, string> {
-  return { ...template.headers, "ce-id": id, "Nats-Msg-Id": id, "ce-subject": `o-${i}`, "ce-correlationid": `o-${i}` };
+  return {
+    ...template.headers,
+    "ce-id": id,
+    "Nats-Msg-Id": id,
+    "ce-subject": `o-${i}`,
+    "ce-correlationid": `o-${i}`,
+  };
 }
 
-const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+const median = (xs: number[]): number =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 const percentile = (sorted: number[], p: number): number =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
@@ -91,15 +108,17 @@ async function rawPublish(js: JetStreamClient, n: number): Promise<number> {
     inFlight++;
     const h = natsHeaders();
     for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
-    js.publish(template.subject, m.payload, { msgID: m.id, headers: h, timeout: 5000 }).then(
-      () => {},
-      () => void failed++,
-    ).finally(() => {
-      inFlight--;
-      const r = release;
-      release = undefined;
-      r?.();
-    });
+    js.publish(template.subject, m.payload, { msgID: m.id, headers: h, timeout: 5000 })
+      .then(
+        () => {},
+        () => void failed++,
+      )
+      .finally(() => {
+        inFlight--;
+        const r = release;
+        release = undefined;
+        r?.();
+      });
   }
   await waitFor("raw publishes acknowledged", () => inFlight === 0, { timeoutMs: 120_000, intervalMs: 1 });
   const seconds = (performance.now() - t0) / 1000;
@@ -129,13 +148,24 @@ async function insertBacklog(db: AnyDb, n: number): Promise<void> {
 type RelayTuning = Pick<RelayOptions, "listen" | "pollIntervalMs">;
 
 /** (a) relay: drains a backlog of `n` rows; rate measured from start to the last row marked. */
-async function relayDrain(db: AnyDb, url: string, js: JetStreamClient, n: number, tuning: RelayTuning): Promise<number> {
+async function relayDrain(
+  db: AnyDb,
+  url: string,
+  js: JetStreamClient,
+  n: number,
+  tuning: RelayTuning,
+): Promise<number> {
   await sql`TRUNCATE orderflow_outbox`.execute(db);
   await purge(js);
   await insertBacklog(db, n);
   await sql`VACUUM ANALYZE orderflow_outbox`.execute(db);
   let published = 0;
-  const relay = createRelay({ connectionString: url, js, ...tuning, onPublished: (k) => void (published += k) });
+  const relay = createRelay({
+    connectionString: url,
+    js,
+    ...tuning,
+    onPublished: (k) => void (published += k),
+  });
   const t0 = performance.now();
   relay.start();
   await waitFor("backlog drained", () => published >= n, { timeoutMs: 300_000, intervalMs: 1 });
@@ -155,7 +185,12 @@ interface Latency {
 
 function summarise(samples: number[]): Latency {
   const lat = [...samples].sort((x, y) => x - y);
-  return { events: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1]! };
+  return {
+    events: lat.length,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    max: lat[lat.length - 1]!,
+  };
 }
 
 /**
@@ -173,7 +208,7 @@ async function steadyLatency(
 ): Promise<number[]> {
   await sql`TRUNCATE orderflow_outbox`.execute(db);
   await purge(js);
-  const outbox = createOutbox({ source: "/orderflow/bench" });
+  const outbox = createOutbox({ catalog, source: "/orderflow/bench" });
   const committedAt = new Map<string, number>();
   const ackedAt = new Map<string, number>();
   // The same client, observed: the moment each PubAck resolves, by event id (= Nats-Msg-Id).
@@ -181,7 +216,9 @@ async function steadyLatency(
     publish: (subject, payload, o) =>
       js.publish(subject, payload, o).then((ack) => {
         // The relay sends its headers pre-encoded (Nats-Msg-Id among them) instead of `msgID`.
-        const id = o?.msgID ?? (o?.headers && MsgHdrsImpl.decode((o.headers as MsgHdrsImpl).encode()).get("Nats-Msg-Id"));
+        const id =
+          o?.msgID ??
+          (o?.headers && MsgHdrsImpl.decode((o.headers as MsgHdrsImpl).encode()).get("Nats-Msg-Id"));
         if (id) ackedAt.set(id, performance.now());
         return ack;
       }),
@@ -192,7 +229,9 @@ async function steadyLatency(
   const publishNow = (i: number, id: string): void => {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(headersOf(id, i))) h.set(k, v);
-    probe.publish(template.subject, template.data, { msgID: id, headers: h, timeout: 5000 }).catch(() => void failed++);
+    probe
+      .publish(template.subject, template.data, { msgID: id, headers: h, timeout: 5000 })
+      .catch(() => void failed++);
   };
   const total = Math.round(RATE * seconds);
   let sent = 0;
@@ -228,11 +267,16 @@ async function steadyLatency(
 }
 
 /** (c) the consumer runtime over the stream's `n` messages, and raw consume + ack over the same. */
-async function consumers(db: AnyDb, js: JetStreamClient, n: number): Promise<{ runtime: number; raw: number }> {
+async function consumers(
+  db: AnyDb,
+  js: JetStreamClient,
+  n: number,
+): Promise<{ runtime: number; raw: number }> {
   const jsm = await js.jetstreamManager();
-  const outbox = createOutbox({ source: "/orderflow/bench" });
+  const outbox = createOutbox({ catalog, source: "/orderflow/bench" });
   let done = 0;
   const consumer = createConsumer({
+    catalog,
     name: "bench",
     db,
     js,
@@ -276,7 +320,7 @@ async function main(): Promise<void> {
   // As the service host connects (raw and runtime alike): no async stack traces per request.
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const js = jetstream(nc);
-  await ensureStreams(await jetstreamManager(nc));
+  await ensureStreams(await jetstreamManager(nc), { streams: catalog.streams });
   // As the service host does: repeated queries become prepared statements.
   const pool = new pg.Pool({ connectionString: database.url, max: 24, Client: PreparingClient });
   pool.on("error", () => {});
@@ -316,7 +360,9 @@ async function run(db: AnyDb, url: string, js: JetStreamClient, serverVersion: s
   const samples = { floor: [] as number[], listen: [] as number[], poll: [] as number[] };
   const slice = STEADY_SECONDS / TRIALS;
   for (let t = 1; t <= TRIALS; t++) {
-    log(`trial ${t}/${TRIALS}: ${RATE} commits/s for ${slice.toFixed(1)} s each: floor, relay, polling relay…`);
+    log(
+      `trial ${t}/${TRIALS}: ${RATE} commits/s for ${slice.toFixed(1)} s each: floor, relay, polling relay…`,
+    );
     samples.floor.push(...(await steadyLatency(db, url, js, "floor", slice)));
     samples.listen.push(...(await steadyLatency(db, url, js, {}, slice)));
     samples.poll.push(...(await steadyLatency(db, url, js, polling, slice)));
@@ -329,7 +375,11 @@ async function run(db: AnyDb, url: string, js: JetStreamClient, serverVersion: s
   const ms = (x: number) => Number(x.toFixed(2));
   const rows = [
     { measure: `(a) raw JetStream publish, msgs/s (median of ${TRIALS})`, value: r0(raw), target: "" },
-    { measure: `(a) relay drain of ${BACKLOG / 1000}k (LISTEN), msgs/s (median)`, value: r0(drain), target: "" },
+    {
+      measure: `(a) relay drain of ${BACKLOG / 1000}k (LISTEN), msgs/s (median)`,
+      value: r0(drain),
+      target: "",
+    },
     { measure: "(a) relay / raw", value: Number((drain / raw).toFixed(2)), target: ">= 0.8" },
     { measure: `(b) commit→PubAck p50 ms @${RATE}/s (LISTEN)`, value: ms(latency.p50), target: "<= 2" },
     { measure: `(b) commit→PubAck p99 ms @${RATE}/s (LISTEN)`, value: ms(latency.p99), target: "<= 10" },
@@ -337,7 +387,11 @@ async function run(db: AnyDb, url: string, js: JetStreamClient, serverVersion: s
     { measure: `(b) floor: publish after commit, p50 ms`, value: ms(floor.p50), target: "" },
     { measure: `(b) floor: publish after commit, p99 ms`, value: ms(floor.p99), target: "" },
     { measure: `(c) raw consume + ack of ${CONSUME / 1000}k, msgs/s`, value: r0(consume.raw), target: "" },
-    { measure: `(c) consumer runtime over ${CONSUME / 1000}k, msgs/s`, value: r0(consume.runtime), target: "" },
+    {
+      measure: `(c) consumer runtime over ${CONSUME / 1000}k, msgs/s`,
+      value: r0(consume.runtime),
+      target: "",
+    },
     { measure: "(c) runtime / raw", value: Number((consume.runtime / consume.raw).toFixed(2)), target: "" },
     { measure: "(d) relay drain (poll 100 ms), msgs/s (median)", value: r0(pollDrain), target: "" },
     { measure: "(d) relay / raw (poll 100 ms)", value: Number((pollDrain / raw).toFixed(2)), target: "" },
@@ -350,7 +404,9 @@ async function run(db: AnyDb, url: string, js: JetStreamClient, serverVersion: s
   for (const r of rows) table.push(line(r.measure, String(r.value), r.target));
   process.stdout.write(`${table.join("\n")}\n`);
 
-  const pgVersion = (await sql<{ v: string }>`SELECT current_setting('server_version') AS v`.execute(db)).rows[0]?.v ?? "unknown";
+  const pgVersion =
+    (await sql<{ v: string }>`SELECT current_setting('server_version') AS v`.execute(db)).rows[0]?.v ??
+    "unknown";
   const dir = new URL("../bench-results/", import.meta.url);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
@@ -358,7 +414,12 @@ async function run(db: AnyDb, url: string, js: JetStreamClient, serverVersion: s
     `${JSON.stringify(
       {
         at: new Date().toISOString(),
-        environment: { node: process.version, natsServer: serverVersion, postgres: pgVersion, cpus: cpus().length },
+        environment: {
+          node: process.version,
+          natsServer: serverVersion,
+          postgres: pgVersion,
+          cpus: cpus().length,
+        },
         parameters: {
           backlog: BACKLOG,
           window: WINDOW,

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 /**
  * One hop of the order flow, timed by stage (`npm run bench:hop` in outbox/): an order.created is
  * published as the order service's relay would; a consumer applies it and emits an event; the relay
@@ -9,7 +10,15 @@ import { connect } from "@nats-io/transport-node";
 import { testDatabase, testNats } from "@orderflow/infra";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { createConsumer, createOutbox, createRelay, ensureStreams, migrate, PreparingClient, type AnyDb } from "../src/index.js";
+import {
+  createConsumer,
+  createOutbox,
+  createRelay,
+  ensureStreams,
+  migrate,
+  PreparingClient,
+  type AnyDb,
+} from "../src/index.js";
 import { publish } from "../src/testing.js";
 
 const N = Number(process.env.N ?? 200);
@@ -20,20 +29,27 @@ await using database = await testDatabase("hop");
 const nc = await connect({ servers: nats.url, noAsyncTraces: true }); // as the service host
 const js = jetstream(nc);
 const jsm = await jetstreamManager(nc);
-await ensureStreams(jsm);
+await ensureStreams(jsm, { streams: catalog.streams });
 const pool = new pg.Pool({ connectionString: database.url, max: 8, Client: PreparingClient });
 const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
 await migrate(db);
 
-interface Times { published: number; raw?: number; handler?: number; committed?: number; out?: number }
+interface Times {
+  published: number;
+  raw?: number;
+  handler?: number;
+  committed?: number;
+  out?: number;
+}
 const times = new Map<string, Times>();
 const at = (orderId: string) => times.get(orderId)!;
 const consumer = createConsumer({
+  catalog,
   name: "hop",
   db,
   js,
   jsm,
-  outbox: createOutbox({ source: "/orderflow/inventory" }),
+  outbox: createOutbox({ catalog, source: "/orderflow/inventory" }),
   handlers: {
     "order.created": async (e, ctx) => {
       at(e.data.orderId).handler = performance.now();
@@ -54,18 +70,28 @@ void (async () => {
   }
 })();
 nc.subscribe("inventory.>", {
-  callback: (_e, m) => void (at(decodeURIComponent(m.headers!.get("ce-correlationid"))).out = performance.now()),
+  callback: (_e, m) =>
+    void (at(decodeURIComponent(m.headers!.get("ce-correlationid"))).out = performance.now()),
 });
 
 for (let i = 0; i < N; i++) {
   const orderId = `o-${i}`;
   times.set(orderId, { published: performance.now() });
-  const data = { orderId, customerId: "c", items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }], totalCents: 1, currency: "USD" };
-  await publish(js, "order.created", data, { correlationId: orderId });
+  const data = {
+    orderId,
+    customerId: "c",
+    items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }],
+    totalCents: 1,
+    currency: "USD",
+  };
+  await publish(js, catalog, "order.created", data, { correlationId: orderId });
   await new Promise((r) => setTimeout(r, 1000 / RATE));
 }
-const done = [...times.values()].filter((t): t is Required<Times> => t.out !== undefined && t.raw !== undefined);
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor((p / 100) * (xs.length - 1))]!.toFixed(2);
+const done = [...times.values()].filter(
+  (t): t is Required<Times> => t.out !== undefined && t.raw !== undefined,
+);
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.floor((p / 100) * (xs.length - 1))]!.toFixed(2);
 console.log(`${done.length}/${N} hops at ${RATE}/s, ms:`);
 const stages: [string, (t: Required<Times>) => number][] = [
   ["publish → plain consumer", (t) => t.raw - t.published],
@@ -74,7 +100,14 @@ const stages: [string, (t: Required<Times>) => number][] = [
   ["commit → emitted in stream", (t) => t.out - t.committed],
   ["hop total", (t) => t.out - t.published],
 ];
-console.table(stages.map(([stage, f]) => ({ stage, p50: pct(done.map(f), 50), p90: pct(done.map(f), 90), p99: pct(done.map(f), 99) })));
+console.table(
+  stages.map(([stage, f]) => ({
+    stage,
+    p50: pct(done.map(f), 50),
+    p90: pct(done.map(f), 90),
+    p99: pct(done.map(f), 99),
+  })),
+);
 await raw.close();
 await consumer.stop();
 await relay.stop();

@@ -1,14 +1,19 @@
-import type { CloudEvent, EventName } from "@orderflow/events";
+import type { AnyCloudEvent } from "@orderflow/events";
 import { sql } from "kysely";
 import { deferredOwnerOf, setStatementOwner } from "./prepared.js";
-import type { AnyDb, Handler, HandlerContext, Handlers, Outbox, OutboxRow } from "./types.js";
+import type { AnyDb, HandlerContext, Outbox, OutboxRow } from "./types.js";
+
+/** A handler map of any catalogs, as the runtime calls it. */
+export type AnyHandlers = {
+  readonly [name: string]: ((event: AnyCloudEvent, ctx: HandlerContext) => Promise<void>) | undefined;
+};
 
 export interface ApplyOptions {
   /** The inbox key: the service's consumer name. */
   readonly name: string;
   readonly db: AnyDb;
   readonly outbox: Outbox;
-  readonly handlers: Handlers;
+  readonly handlers: AnyHandlers;
 }
 
 export type ApplyResult = "applied" | "duplicate" | "ignored";
@@ -31,8 +36,11 @@ export class HandlerFailed extends Error {
  * A handler that throws rolls back the whole batch, with `HandlerFailed` saying which. Used by the consumer runtime and by
  * `orderflow replay`.
  */
-export async function applyEvents(opts: ApplyOptions, events: readonly CloudEvent[]): Promise<ApplyResult[]> {
-  const handlerOf = (e: CloudEvent) => opts.handlers[e.name] as Handler<EventName> | undefined;
+export async function applyEvents(
+  opts: ApplyOptions,
+  events: readonly AnyCloudEvent[],
+): Promise<ApplyResult[]> {
+  const handlerOf = (e: AnyCloudEvent) => opts.handlers[e.name];
   const handled = events.filter((e) => handlerOf(e));
   if (!handled.length) return events.map(() => "ignored");
   const applied = opts.db.transaction().execute(async (trx) => {
@@ -85,7 +93,7 @@ export async function applyEvents(opts: ApplyOptions, events: readonly CloudEven
 }
 
 /** Applies one decoded event exactly once (see `applyEvents`). */
-export async function applyEvent(opts: ApplyOptions, event: CloudEvent): Promise<ApplyResult> {
+export async function applyEvent(opts: ApplyOptions, event: AnyCloudEvent): Promise<ApplyResult> {
   try {
     const [result] = await applyEvents(opts, [event]);
     return result!;

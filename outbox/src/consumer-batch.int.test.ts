@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { waitFor } from "@orderflow/infra";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
@@ -13,9 +14,9 @@ import {
   type HandlerContext,
 } from "./index.js";
 import { publish } from "./testing.js";
-import type { CloudEvent } from "@orderflow/events";
+import type { CloudEvent } from "@orderflow/contracts";
 
-const outbox = createOutbox({ source: "/orderflow/test" });
+const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 
 /** recordEffect, plus the transaction that applied the event. */
 async function recordWithTx(event: CloudEvent, ctx: HandlerContext): Promise<void> {
@@ -39,6 +40,7 @@ describe("consumer batches", () => {
     let flakyCalls = 0;
     const results: ConsumeResult[] = [];
     const consumer = createConsumer({
+      catalog,
       name: "batches",
       db: r.db,
       js: r.js,
@@ -72,15 +74,20 @@ describe("consumer batches", () => {
   it("an event twice in one batch and an event applied before: each applied once, the copies are duplicates", async () => {
     await using r = await rig();
     await createEffects(r.db);
-    const a = await publish(r.js, "order.created", order(1), { correlationId: "o-1" });
-    await publish(r.js, "order.created", order(1), { id: a, msgId: `${a}-copy`, correlationId: "o-1" });
-    const b = await publish(r.js, "order.created", order(2), { correlationId: "o-2" });
+    const a = await publish(r.js, catalog, "order.created", order(1), { correlationId: "o-1" });
+    await publish(r.js, catalog, "order.created", order(1), {
+      id: a,
+      msgId: `${a}-copy`,
+      correlationId: "o-1",
+    });
+    const b = await publish(r.js, catalog, "order.created", order(2), { correlationId: "o-2" });
     await sql`INSERT INTO orderflow_inbox (consumer, event_id) VALUES ('twice', ${b})`.execute(r.db);
-    await publish(r.js, "order.created", order(3), { correlationId: "o-3" });
+    await publish(r.js, catalog, "order.created", order(3), { correlationId: "o-3" });
     expect(await r.streamCount("ORDERS")).toBe(4);
 
     const results: ApplyResult[] = [];
     const consumer = createConsumer({
+      catalog,
       name: "twice",
       db: r.db,
       js: r.js,
@@ -107,9 +114,10 @@ describe("consumer batches", () => {
     const N = 400;
     const orders = 7;
     for (let i = 0; i < N; i++) {
-      await publish(r.js, "order.created", order(i), { correlationId: `flow-${i % orders}` });
+      await publish(r.js, catalog, "order.created", order(i), { correlationId: `flow-${i % orders}` });
     }
     const consumer = createConsumer({
+      catalog,
       name: "lanes",
       db: r.db,
       js: r.js,
@@ -157,6 +165,7 @@ describe("consumer batches", () => {
     const poison = ids[N / 2]!;
     const results: ConsumeResult[] = [];
     const consumer = createConsumer({
+      catalog,
       name: "deferred",
       db: r.db,
       js: r.js,

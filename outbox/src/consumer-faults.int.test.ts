@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { waitFor } from "@orderflow/infra";
 import { sql } from "kysely";
@@ -22,7 +23,7 @@ import {
   type ConsumeResult,
 } from "./index.js";
 
-const outbox = createOutbox({ source: "/orderflow/test" });
+const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 
 describe("consumer faults", () => {
   it("consumer process SIGKILLed after commit, before ack: the effect is applied once", async () => {
@@ -60,6 +61,7 @@ describe("consumer faults", () => {
     // The same durable in a new process (here: in-process) gets the messages again after ack_wait.
     const results = new Map<string, ApplyResult>();
     const consumer = createConsumer({
+      catalog,
       name: "killed",
       db: r.db,
       js: r.js,
@@ -90,6 +92,7 @@ describe("consumer faults", () => {
     const attempts = new Map<string, number>();
     const maxDeliver = 4;
     const consumer = createConsumer({
+      catalog,
       name: "retries",
       db: r.db,
       js: r.js,
@@ -139,6 +142,7 @@ describe("consumer faults", () => {
     await createEffects(r.db);
     const results: ConsumeResult[] = [];
     const consumer = createConsumer({
+      catalog,
       name: "poison",
       db: r.db,
       js: r.js,
@@ -195,6 +199,7 @@ describe("consumer faults", () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     const deliveries: number[] = [];
     const consumer = createConsumer({
+      catalog,
       name: "slow",
       db: r.db,
       js: r.js,

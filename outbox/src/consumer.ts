@@ -2,22 +2,48 @@ import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from 
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
-import { catalog, decode, streamNameOf, subjectOf, type CloudEvent, type EventName } from "@orderflow/events";
+import {
+  streamNameOf,
+  subjectOf,
+  type AnyCatalog,
+  type AnyCloudEvent as CloudEvent,
+} from "@orderflow/events";
 import type { Logger } from "pino";
-import { applyEvent, applyEvents, HandlerFailed, type ApplyResult } from "./apply.js";
+import { applyEvent, applyEvents, HandlerFailed, type AnyHandlers, type ApplyResult } from "./apply.js";
 import { describeError, isDatabaseUnavailable, isTransientDatabaseError, OutboxError } from "./errors.js";
 import { isNotFound, Topology } from "./topology.js";
 import { parseTraceparent, tracer } from "./trace.js";
 import { PermanentError, type AnyDb, type Handlers, type Outbox } from "./types.js";
 
-export interface ConsumerOptions {
+/**
+ * The handler map, refused at start (not message by message) when it names an event the catalog
+ * lacks or holds something other than a function.
+ */
+function checkHandlers(catalog: AnyCatalog, handlers: AnyHandlers, consumer: string): AnyHandlers {
+  for (const [name, handler] of Object.entries(handlers)) {
+    if (!catalog.has(name)) {
+      throw new OutboxError(
+        "UNKNOWN_EVENT",
+        `${consumer}: a handler names "${name}", which is not an event of its catalogs (${catalog.names.join(", ")})`,
+      );
+    }
+    if (typeof handler !== "function")
+      throw new OutboxError("UNKNOWN_EVENT", `${consumer}: the handler of "${name}" is not a function`);
+  }
+  return handlers;
+}
+
+export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends AnyCatalog = C> {
   /** Durable consumer name on each stream, and the inbox key; usually the service name. */
   readonly name: string;
+  /** The events the handlers take (e.g. `mergeCatalogs(theirs, ours)`): what messages decode with. */
+  readonly catalog: C;
   readonly db: AnyDb;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
-  readonly outbox: Outbox;
-  readonly handlers: Handlers;
+  /** Where handlers' `emit` writes: the service's own events. */
+  readonly outbox: Outbox<P>;
+  readonly handlers: Handlers<C, P>;
   readonly topology?: Topology;
   readonly logger?: Logger;
   /**
@@ -86,7 +112,11 @@ export const DeadLetterHeader = {
  * of deliveries). A failure that only says
  * the database is unreachable is retried, never dead-lettered for it.
  */
-export function createConsumer(opts: ConsumerOptions): Consumer {
+export function createConsumer<C extends AnyCatalog, P extends AnyCatalog = C>(
+  options: ConsumerOptions<C, P>,
+): Consumer {
+  const handlers = checkHandlers(options.catalog, options.handlers as unknown as AnyHandlers, options.name);
+  const opts = { ...options, handlers, outbox: options.outbox as Outbox };
   const topology = opts.topology ?? new Topology();
   const batchSize = opts.batchSize ?? 100;
   const concurrency = opts.concurrency ?? 1;
@@ -103,8 +133,8 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
 
   // Group the handled events by stream; a stream with one handled subject filters on it exactly.
   const byStream = new Map<string, { context: string; subjects: string[] }>();
-  for (const name of Object.keys(opts.handlers) as EventName[]) {
-    const def = catalog[name];
+  for (const name of Object.keys(handlers)) {
+    const def = opts.catalog.get(name)!;
     const stream = streamNameOf(def.context);
     const entry = byStream.get(stream) ?? { context: def.context, subjects: [] };
     entry.subjects.push(subjectOf(def));
@@ -284,7 +314,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
   async function applyBatch(msgs: readonly JsMsg[]): Promise<void> {
     const work: Work[] = [];
     for (const m of msgs) {
-      const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
+      const decoded = opts.catalog.decode({ subject: m.subject, headers: m.headers, data: m.data });
       if (!decoded.ok) report(await deadLetter(m, decoded.error.code, decoded.error.message), m);
       else if (!opts.handlers[decoded.event.name]) {
         m.ack();

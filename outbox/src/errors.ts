@@ -4,6 +4,7 @@ export const OutboxErrorCode = {
   Config: "BAD_CONFIG",
   Publish: "PUBLISH_FAILED",
   InvalidHeaders: "INVALID_HEADERS",
+  UnknownEvent: "UNKNOWN_EVENT",
 } as const;
 export type OutboxErrorCode = (typeof OutboxErrorCode)[keyof typeof OutboxErrorCode];
 

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { waitFor } from "@orderflow/infra";
 import { sql } from "kysely";
 import { pino } from "pino";
@@ -7,7 +8,7 @@ import { countRows, rig, streamMessages, type Rig } from "../test/fixture.js";
 import { countingDuplicates, enqueueOrders, enqueueStock, order, stockSequences } from "../test/workload.js";
 import { createOutbox, createRelay, type Relay } from "./index.js";
 
-const outbox = createOutbox({ source: "/orderflow/test" });
+const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 
 /** Holds a transaction open after it enqueued one event; `commit()` lets it finish. */
 async function heldTransaction(

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { sql } from "kysely";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -16,7 +17,7 @@ const order = (i: number) => ({
 describe("outbox → relay → JetStream → consumer", () => {
   it("publishes exactly the committed events and applies each once", async () => {
     await using r = await rig();
-    const outbox = createOutbox({ source: "/orderflow/test" });
+    const outbox = createOutbox({ catalog, source: "/orderflow/test" });
     for (let i = 0; i < 50; i++) {
       await r.db.transaction().execute(async (trx) => {
         await outbox.enqueue(trx, "order.created", order(i), { correlationId: `o-${i}` });
@@ -43,6 +44,7 @@ describe("outbox → relay → JetStream → consumer", () => {
 
     await sql`CREATE TABLE effects (order_id text PRIMARY KEY, n int NOT NULL DEFAULT 1)`.execute(r.db);
     const consumer = createConsumer({
+      catalog,
       name: "test",
       db: r.db,
       js: r.js,
@@ -74,9 +76,10 @@ describe("outbox → relay → JetStream → consumer", () => {
 
   it("dead-letters poison and permanently failing messages without blocking the rest", async () => {
     await using r = await rig();
-    const outbox = createOutbox({ source: "/orderflow/test" });
+    const outbox = createOutbox({ catalog, source: "/orderflow/test" });
     const seen: string[] = [];
     const consumer = createConsumer({
+      catalog,
       name: "dlqtest",
       db: r.db,
       js: r.js,
@@ -115,7 +118,7 @@ describe("outbox → relay → JetStream → consumer", () => {
 
   it("writes a business row and its event in one statement, both or neither", async () => {
     await using r = await rig();
-    const outbox = createOutbox({ source: "/orderflow/test" });
+    const outbox = createOutbox({ catalog, source: "/orderflow/test" });
     const row = outbox.prepare("order.created", order(1), { correlationId: "o-1" });
     const inbox = (id: string) =>
       sql`INSERT INTO orderflow_inbox (consumer, event_id) VALUES ('t', ${id}::uuid)`;
@@ -132,7 +135,7 @@ describe("outbox → relay → JetStream → consumer", () => {
   });
   it("sends each row's headers as stored, with Nats-Msg-Id = event id; refuses a header NATS cannot carry", async () => {
     await using r = await rig();
-    const outbox = createOutbox({ source: "/orderflow/test" });
+    const outbox = createOutbox({ catalog, source: "/orderflow/test" });
     const row = outbox.prepare("order.created", order(1), { correlationId: "o-1" });
     const extra = { ...row.headers, "x-unicode": "ünïcødé ✓", "Nats-Msg-Id": "not-the-event-id" };
     // The second row's value smuggles a line of its own; it must never reach the stream.

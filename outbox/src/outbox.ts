@@ -1,13 +1,21 @@
-import { derivedEventId, encode, newEventId, type EventData, type EventName } from "@orderflow/events";
+import { derivedEventId, newEventId, type AnyCatalog } from "@orderflow/events";
 import { sql } from "kysely";
 import { executeTogether } from "./together.js";
 import { outgoingTraceContext } from "./trace.js";
-import type { AnyTransaction, EnqueueOptions, Outbox, OutboxRow } from "./types.js";
+import {
+  PermanentError,
+  type AnyTransaction,
+  type EnqueueOptions,
+  type Outbox,
+  type OutboxRow,
+} from "./types.js";
 
 /** Rows per INSERT statement (4 parameters each, far below PostgreSQL's 65535). */
 const INSERT_CHUNK = 1000;
 
-export interface OutboxOptions {
+export interface OutboxOptions<C extends AnyCatalog> {
+  /** The events this outbox writes: `enqueue`/`prepare` take only its names, with their data. */
+  readonly catalog: C;
   /** `ce-source`, e.g. `/orderflow/order`. */
   readonly source: string;
   readonly now?: () => Date;
@@ -17,23 +25,32 @@ export interface OutboxOptions {
 /**
  * Creates the outbox writer of one service.
  * @example
- * const outbox = createOutbox({ source: "/orderflow/order" });
+ * const outbox = createOutbox({ catalog: orderEvents, source: "/orderflow/order" });
  * await db.transaction().execute(async (trx) => {
  *   await trx.insertInto("orders").values(order).execute();
  *   await outbox.enqueue(trx, "order.created", data, { correlationId: order.id });
  * });
  */
-export function createOutbox(opts: OutboxOptions): Outbox {
+export function createOutbox<C extends AnyCatalog>(opts: OutboxOptions<C>): Outbox<C> {
+  const { catalog } = opts;
   const now = opts.now ?? (() => new Date());
   const newId = opts.newId ?? newEventId;
-  const outbox: Outbox = {
-    prepare<N extends EventName>(name: N, data: EventData<N>, o: EnqueueOptions = {}): OutboxRow {
+  const outbox: Outbox<C> = {
+    catalog,
+    prepare(name, data, o: EnqueueOptions = {}): OutboxRow {
+      // Untyped callers (JavaScript, casts) naming an event of no catalog of ours: a bug that no
+      // retry can fix, so the message that caused it is dead-lettered at once, naming the event.
+      if (!catalog.has(name)) {
+        throw new PermanentError(
+          `"${name}" is not an event of this outbox's catalog (${catalog.names.join(", ")})`,
+        );
+      }
       const cause = o.causation;
       const id = o.id ?? (cause ? derivedEventId(cause.id, o.purpose ?? name) : newId());
       const correlationId = o.correlationId ?? cause?.correlationId ?? id;
       // Every event carries a traceparent: the cause's trace continues, else the active span's, else a new one.
       const traceCtx = outgoingTraceContext(cause ?? o.trace);
-      const encoded = encode(name, data, {
+      const encoded = catalog.encode(name, data, {
         id,
         source: opts.source,
         time: now(),

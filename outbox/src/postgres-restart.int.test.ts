@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { newEventId } from "@orderflow/events";
 import { waitFor } from "@orderflow/infra";
 import { describe, expect, it } from "vitest";
@@ -12,7 +13,7 @@ import {
 import { order } from "../test/workload.js";
 import { createConsumer, createOutbox, createRelay } from "./index.js";
 
-const outbox = createOutbox({ source: "/orderflow/test" });
+const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 
 describe("PostgreSQL restart", () => {
   it("under load: relay and consumer recover without a restart of their own", async () => {
@@ -21,6 +22,7 @@ describe("PostgreSQL restart", () => {
     await createEffects(r.db);
     const relay = createRelay({ connectionString: r.databaseUrl, js: r.js, maxBackoffMs: 500 });
     const consumer = createConsumer({
+      catalog,
       name: "effects",
       db: r.db,
       js: r.js,

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { waitFor } from "@orderflow/infra";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -14,7 +15,7 @@ import {
 import { countingDuplicates, enqueueOrders, enqueueStock, stockSequences } from "../test/workload.js";
 import { createConsumer, createOutbox, createRelay } from "./index.js";
 
-const outbox = createOutbox({ source: "/orderflow/test" });
+const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 
 describe("relay faults", () => {
   it("relay SIGKILLed between PubAck and mark: nothing lost, its re-publish dropped as duplicates", async () => {
@@ -55,6 +56,7 @@ describe("relay faults", () => {
     const observed = countingDuplicates(r.js);
     const relay = createRelay({ connectionString: r.databaseUrl, js: observed.js, pollIntervalMs: 100 });
     const consumer = createConsumer({
+      catalog,
       name: "effects",
       db: r.db,
       js: r.js,
@@ -106,6 +108,7 @@ describe("relay faults", () => {
       },
     });
     const consumer = createConsumer({
+      catalog,
       name: "effects",
       db: r.db,
       js: r.js,

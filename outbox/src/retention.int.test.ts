@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { waitFor } from "@orderflow/infra";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
@@ -5,7 +6,7 @@ import { countRows, rig } from "../test/fixture.js";
 import { enqueueOrders } from "../test/workload.js";
 import { createOutbox, createRelay } from "./index.js";
 
-const outbox = createOutbox({ source: "/orderflow/test" });
+const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 
 describe("outbox retention", () => {
   it("deletes only published rows older than the retention, in batches", async () => {

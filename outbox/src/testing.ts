@@ -3,11 +3,10 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import {
   decodeHeaderValue,
-  encode,
   newEventId,
-  parseCeType,
-  type EventData,
-  type EventName,
+  type AnyCatalog,
+  type EventDataOf,
+  type EventNameOf,
 } from "@orderflow/events";
 
 /**
@@ -15,14 +14,15 @@ import {
  * `msgId` overrides the Nats-Msg-Id, so that JetStream stores a second copy of an event id (a
  * redelivery JetStream's de-duplication did not catch) and the consumer's inbox must drop it.
  */
-export async function publish<N extends EventName>(
+export async function publish<C extends AnyCatalog, N extends EventNameOf<C>>(
   js: JetStreamClient,
+  catalog: C,
   name: N,
-  data: EventData<N>,
+  data: EventDataOf<C, N>,
   meta: { id?: string; msgId?: string; source?: string; correlationId: string; traceparent?: string },
 ): Promise<string> {
   const id = meta.id ?? newEventId();
-  const e = encode(name, data, {
+  const e = catalog.encode(name, data, {
     id,
     source: meta.source ?? "/orderflow/test",
     time: new Date(),
@@ -46,9 +46,10 @@ export interface StoredEvent {
   readonly data: Record<string, unknown>;
 }
 
-/** Every event of `stream` whose ce-subject is `aggregate`, in stream order. */
+/** Every event of `stream` whose ce-subject is `aggregate`, in stream order; names as `catalog` knows them. */
 export async function eventsOf(
   jsm: JetStreamManager,
+  catalog: AnyCatalog,
   stream: string,
   aggregate: string,
 ): Promise<StoredEvent[]> {
@@ -62,7 +63,7 @@ export async function eventsOf(
     const causation = m.header.get("ce-causationid");
     out.push({
       seq,
-      name: parseCeType(m.header.get("ce-type"))?.name ?? "?",
+      name: catalog.resolveType(m.header.get("ce-type"))?.def.name ?? "?",
       id: m.header.get("ce-id"),
       subject: m.subject,
       correlationId: decodeHeaderValue(m.header.get("ce-correlationid")) ?? "",

@@ -1,6 +1,6 @@
+import { catalog } from "@orderflow/contracts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { streams } from "@orderflow/events";
 import { testNats } from "@orderflow/infra";
 import { describe, expect, it } from "vitest";
 import { ensureStreams, Topology } from "./topology.js";
@@ -10,11 +10,11 @@ describe("ensureStreams", () => {
     await using nats = await testNats();
     const nc = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(nc);
-    const first = await ensureStreams(jsm);
-    expect(first.map((a) => a.action)).toEqual(Array(streams.length + 1).fill("created"));
+    const first = await ensureStreams(jsm, { streams: catalog.streams });
+    expect(first.map((a) => a.action)).toEqual(Array(catalog.streams.length + 1).fill("created"));
     const before = await jsm.streams.info("ORDERS");
-    const second = await ensureStreams(jsm);
-    expect(second.map((a) => a.action)).toEqual(Array(streams.length + 1).fill("unchanged"));
+    const second = await ensureStreams(jsm, { streams: catalog.streams });
+    expect(second.map((a) => a.action)).toEqual(Array(catalog.streams.length + 1).fill("unchanged"));
     const after = await jsm.streams.info("ORDERS");
     expect(after.config).toEqual(before.config);
     expect(after.created).toEqual(before.created);
@@ -25,15 +25,15 @@ describe("ensureStreams", () => {
     await using nats = await testNats();
     const nc = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm);
-    const updated = await ensureStreams(jsm, { duplicateWindowMs: 60_000 });
+    await ensureStreams(jsm, { streams: catalog.streams });
+    const updated = await ensureStreams(jsm, { streams: catalog.streams, duplicateWindowMs: 60_000 });
     expect(updated.every((a) => a.action === "updated" && a.changes?.includes("duplicate_window"))).toBe(
       true,
     );
     const info = await jsm.streams.info("BILLING");
     await jsm.streams.delete("BILLING");
     await jsm.streams.add({ ...info.config, storage: "memory" });
-    await expect(ensureStreams(jsm, { duplicateWindowMs: 60_000 })).rejects.toThrow(
+    await expect(ensureStreams(jsm, { streams: catalog.streams, duplicateWindowMs: 60_000 })).rejects.toThrow(
       /BILLING differs in storage/,
     );
     await nc.close();
@@ -43,8 +43,8 @@ describe("ensureStreams", () => {
     await using nats = await testNats();
     const nc = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm, { topology: new Topology("a") });
-    await ensureStreams(jsm, { topology: new Topology("b") });
+    await ensureStreams(jsm, { streams: catalog.streams, topology: new Topology("a") });
+    await ensureStreams(jsm, { streams: catalog.streams, topology: new Topology("b") });
     const info = await jsm.streams.info("b_ORDERS");
     expect(info.config.subjects).toEqual(["b.orders.>"]);
     await nc.close();

@@ -1,6 +1,6 @@
 import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 import { DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
-import { deadLetterStream, streams as catalogStreams, type StreamSpec } from "@orderflow/events";
+import { deadLetterStream, type StreamSpec } from "@orderflow/events";
 import { OutboxError } from "./errors.js";
 
 const NS = /^[A-Za-z0-9_-]{1,32}$/;
@@ -46,7 +46,8 @@ export interface ProvisionOptions {
   readonly replicas?: number;
   /** Must exceed how long a relay may retry one batch; JetStream drops re-published ids inside it. */
   readonly duplicateWindowMs?: number;
-  readonly streams?: readonly StreamSpec[];
+  /** The streams to provision, e.g. `catalog.streams`; the dead-letter stream is always added. */
+  readonly streams: readonly StreamSpec[];
 }
 
 export type ProvisionAction = {
@@ -59,16 +60,16 @@ const NANOS_PER_MS = 1_000_000;
 export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
 
 /**
- * Creates every stream of the catalog plus the dead-letter stream, or brings an existing one in
+ * Creates the given streams plus the dead-letter stream, or brings an existing one in
  * line where JetStream allows; drift it cannot apply (storage, retention) fails with the difference.
  * Applying twice changes nothing.
  */
 export async function ensureStreams(
   jsm: JetStreamManager,
-  opts: ProvisionOptions = {},
+  opts: ProvisionOptions,
 ): Promise<ProvisionAction[]> {
   const topology = opts.topology ?? new Topology();
-  const specs = opts.streams ?? [...catalogStreams, deadLetterStream];
+  const specs = [...opts.streams.filter((s) => s.name !== deadLetterStream.name), deadLetterStream];
   const actions: ProvisionAction[] = [];
   for (const spec of specs) {
     const want: Partial<StreamConfig> & { name: string } = {

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "@orderflow/infra";
 import { rig } from "../test/fixture.js";
@@ -9,10 +10,11 @@ const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 describe("trace context on the wire (no OpenTelemetry SDK registered)", () => {
   it("gives an enqueued event a new trace and the events its consumers emit the same trace id", async () => {
     await using r = await rig();
-    const outbox = createOutbox({ source: "/orderflow/test" });
+    const outbox = createOutbox({ catalog, source: "/orderflow/test" });
     const relay = createRelay({ connectionString: r.databaseUrl, js: r.js });
     relay.start();
     const consumer = createConsumer({
+      catalog,
       name: "tracetest",
       db: r.db,
       js: r.js,

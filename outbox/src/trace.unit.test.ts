@@ -1,11 +1,12 @@
+import { catalog } from "@orderflow/contracts";
 import { context, ROOT_CONTEXT, trace, type Context, type ContextManager } from "@opentelemetry/api";
-import { decode, type CloudEvent } from "@orderflow/events";
+import { decode, type CloudEvent } from "@orderflow/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOutbox, type OutboxRow } from "./index.js";
 import { parseTraceparent } from "./trace.js";
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const outbox = createOutbox({ source: "/orderflow/test" });
+const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 const created = {
   orderId: "o-1",
   customerId: "c-1",

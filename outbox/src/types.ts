@@ -1,4 +1,4 @@
-import type { CloudEvent, EventData, EventName } from "@orderflow/events";
+import type { AnyCatalog, AnyCloudEvent, CloudEventOf, EventDataOf, EventNameOf } from "@orderflow/events";
 import type { Kysely, RawBuilder, Transaction } from "kysely";
 
 /** Any kysely handle a service's transaction can be: the outbox only touches its own tables. */
@@ -10,8 +10,8 @@ export type AnyTransaction = Transaction<any>;
 export interface EnqueueOptions {
   /** The saga / order id that ties a flow together; defaults to the causing event's correlation id. */
   readonly correlationId?: string;
-  /** The event being handled; sets ce-causationid, trace context and a deterministic id. */
-  readonly causation?: CloudEvent;
+  /** The event being handled (of any catalog); sets ce-causationid, trace context and a deterministic id. */
+  readonly causation?: AnyCloudEvent;
   /** Distinguishes several events of the same type emitted for one cause (default: the event name). */
   readonly purpose?: string;
   /** Explicit event id (UUID); default: derived from the causation, else a fresh UUIDv7. */
@@ -31,17 +31,19 @@ export interface OutboxRow {
   readonly payload: Uint8Array;
 }
 
-/** Writes events into the outbox table inside the caller's transaction. */
-export interface Outbox {
+/** Writes events of catalog `C` into the outbox table inside the caller's transaction. */
+export interface Outbox<C extends AnyCatalog = AnyCatalog> {
+  /** The events this outbox writes. */
+  readonly catalog: C;
   /** Returns the event id. The row commits or rolls back with `trx`. */
-  enqueue<N extends EventName>(
+  enqueue<N extends EventNameOf<C>>(
     trx: AnyTransaction,
     name: N,
-    data: EventData<N>,
+    data: EventDataOf<C, N>,
     opts?: EnqueueOptions,
   ): Promise<string>;
   /** Encodes an event into a row without writing it (id, trace context and time fixed now). */
-  prepare<N extends EventName>(name: N, data: EventData<N>, opts?: EnqueueOptions): OutboxRow;
+  prepare<N extends EventNameOf<C>>(name: N, data: EventDataOf<C, N>, opts?: EnqueueOptions): OutboxRow;
   /** Writes prepared rows in one statement per thousand, in order; ids already present are skipped. */
   insert(trx: AnyTransaction, rows: readonly OutboxRow[]): Promise<void>;
   /**
@@ -52,24 +54,34 @@ export interface Outbox {
   insertStatement(rows: readonly OutboxRow[]): RawBuilder<unknown>;
 }
 
-export interface HandlerContext {
+/** What a handler gets beside its event; `P` is the catalog of the events it may emit. */
+export interface HandlerContext<P extends AnyCatalog = AnyCatalog> {
   /** The transaction the inbox row commits in; do every write of the handler through it. */
   readonly trx: AnyTransaction;
   /**
    * Enqueues an event caused by the one being handled: deterministic id, same transaction; the row
    * is written when the batch's handlers are done (one statement for all), so do not read it back.
    */
-  readonly emit: <N extends EventName>(
+  readonly emit: <N extends EventNameOf<P>>(
     name: N,
-    data: EventData<N>,
+    data: EventDataOf<P, N>,
     opts?: Omit<EnqueueOptions, "causation">,
   ) => Promise<string>;
 }
 
-export type Handler<N extends EventName> = (event: CloudEvent<N>, ctx: HandlerContext) => Promise<void>;
+/** Handles event `N` of catalog `C`, emitting events of catalog `P`. */
+export type Handler<C extends AnyCatalog, N extends EventNameOf<C>, P extends AnyCatalog = C> = (
+  event: CloudEventOf<C, N>,
+  ctx: HandlerContext<P>,
+) => Promise<void>;
 
-/** Handlers by event name; a handler receives its own event's data typed. */
-export type Handlers = { readonly [N in EventName]?: Handler<N> };
+/**
+ * Handlers by event name: events of catalog `C` (what the service consumes), each receiving its
+ * own event's data typed and emitting events of catalog `P` (what the service publishes).
+ */
+export type Handlers<C extends AnyCatalog = AnyCatalog, P extends AnyCatalog = C> = {
+  readonly [N in EventNameOf<C>]?: Handler<C, N, P>;
+};
 
 /**
  * A handler throws this for input that can never succeed (e.g. a business rule violated by the

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 /**
  * A consumer in its own process, for tests that SIGKILL it. Env: DATABASE_URL, NATS_URL,
  * CONSUMER_NAME, ACK_WAIT_MS. Its handler records each order.created in `effects` (the table must
@@ -20,11 +21,12 @@ pool.on("error", () => {});
 pool.on("connect", (client) => client.on("error", () => {}));
 const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
 const consumer = createConsumer({
+  catalog,
   name: env.CONSUMER_NAME ?? "child",
   db,
   js: jetstream(nc),
   jsm: await jetstreamManager(nc),
-  outbox: createOutbox({ source: "/orderflow/test" }),
+  outbox: createOutbox({ catalog, source: "/orderflow/test" }),
   handlers: { "order.created": recordEffect },
   concurrency: 1,
   ackWaitMs: Number(env.ACK_WAIT_MS ?? 30_000),

@@ -1,10 +1,11 @@
+import { catalog } from "@orderflow/contracts";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { CloudEvent } from "@orderflow/events";
+import type { CloudEvent } from "@orderflow/contracts";
 import {
   dropDatabase,
   EmbeddedPostgresServer,
@@ -40,7 +41,7 @@ export async function rig(migrations = {}, opts: RigOptions = {}): Promise<Rig> 
   const database = opts.postgresUrl ? await databaseOn(opts.postgresUrl) : await testDatabase("outbox");
   const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm);
+  await ensureStreams(jsm, { streams: catalog.streams });
   // As the service host does: statements prepared, transactions pipelined.
   const pool = new pg.Pool({ connectionString: database.url, max: 20, Client: PreparingClient });
   pool.on("error", () => {});

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 /**
  * Recovery benchmark (`npm run bench:recovery`): replay and rebuild against a private nats-server
  * and a fresh database on DATABASE_URL's server (or an embedded one). Prints a table and writes
@@ -18,7 +19,8 @@ import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { encode, newEventId, type EventData, type EventName } from "@orderflow/events";
+import { newEventId } from "@orderflow/events";
+import type { EventData, EventName } from "@orderflow/contracts";
 import { dropDatabase, ensureDatabase, NatsServer, resolvePostgres, waitFor } from "@orderflow/infra";
 import { definition as inventory } from "@orderflow/inventory";
 import { createRelay, ensureStreams, migrate, Topology } from "@orderflow/outbox";
@@ -41,7 +43,12 @@ async function publishAll<K extends EventName>(
   const window: Promise<unknown>[] = [];
   for (const e of events) {
     const id = newEventId();
-    const enc = encode(e.name, e.data, { id, source: e.source, time: new Date(), correlationId: e.correlationId });
+    const enc = catalog.encode(e.name, e.data, {
+      id,
+      source: e.source,
+      time: new Date(),
+      correlationId: e.correlationId,
+    });
     const h = natsHeaders();
     for (const [k, v] of Object.entries(enc.headers)) h.set(k, v);
     window.push(js.publish(enc.subject, enc.data, { headers: h, msgID: id }));
@@ -64,14 +71,22 @@ async function main() {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool }) });
   try {
-    await ensureStreams(jsm);
+    await ensureStreams(jsm, { streams: catalog.streams });
     await migrate(db, inventory.migrations);
     // Stock as inventory would have it: rows, and the stock.set events a rebuild starts from.
     const skus = Array.from({ length: SKUS }, (_, i) => ({ sku: `sku-${i}`, available: 10 * N }));
-    for (const s of skus) await sql`INSERT INTO stock (sku, available, reserved) VALUES (${s.sku}, ${s.available}, 0)`.execute(db);
+    for (const s of skus)
+      await sql`INSERT INTO stock (sku, available, reserved) VALUES (${s.sku}, ${s.available}, 0)`.execute(
+        db,
+      );
     await publishAll(
       js,
-      skus.map((s) => ({ name: "stock.set" as const, data: s, source: "/orderflow/inventory", correlationId: s.sku })),
+      skus.map((s) => ({
+        name: "stock.set" as const,
+        data: s,
+        source: "/orderflow/inventory",
+        correlationId: s.sku,
+      })),
     );
     process.stdout.write(`publishing ${N} order.created… `);
     await publishAll(
@@ -121,7 +136,15 @@ async function main() {
     const before = await snapshot();
     await pool.end();
     t = performance.now();
-    const rebuilt = await rebuild({ definition: inventory, serverUrl: server.url, database, nc, js, jsm, topology });
+    const rebuilt = await rebuild({
+      definition: inventory,
+      serverUrl: server.url,
+      database,
+      nc,
+      js,
+      jsm,
+      topology,
+    });
     const rebuildMs = performance.now() - t;
     const check = new pg.Client(url);
     await check.connect();
@@ -135,19 +158,47 @@ async function main() {
       rawRead: { events: read, ms: round(rawMs), perSecond: rate(read, rawMs) },
       replay: { ...first, ms: round(replayMs), perSecond: rate(first.read, replayMs) },
       replayAgain: { ...again, ms: round(againMs), perSecond: rate(again.read, againMs) },
-      rebuild: { events: rebuilt.events, applied: rebuilt.applied, ms: round(rebuildMs), perSecond: rate(rebuilt.events, rebuildMs), identical },
+      rebuild: {
+        events: rebuilt.events,
+        applied: rebuilt.applied,
+        ms: round(rebuildMs),
+        perSecond: rate(rebuilt.events, rebuildMs),
+        identical,
+      },
       ratios: {
         replayVsRaw: round(rate(first.read, replayMs) / rate(read, rawMs)),
         replayAgainVsRaw: round(rate(again.read, againMs) / rate(read, rawMs)),
       },
     };
     console.table({
-      "raw ordered read": { events: read, seconds: round(rawMs / 1000), "events/s": result.rawRead.perSecond, "vs raw": 1 },
-      "replay (all applied)": { events: first.read, seconds: round(replayMs / 1000), "events/s": result.replay.perSecond, "vs raw": result.ratios.replayVsRaw },
-      "replay (all duplicates)": { events: again.read, seconds: round(againMs / 1000), "events/s": result.replayAgain.perSecond, "vs raw": result.ratios.replayAgainVsRaw },
-      "rebuild inventory": { events: rebuilt.events, seconds: round(rebuildMs / 1000), "events/s": result.rebuild.perSecond, "vs raw": round(result.rebuild.perSecond / result.rawRead.perSecond) },
+      "raw ordered read": {
+        events: read,
+        seconds: round(rawMs / 1000),
+        "events/s": result.rawRead.perSecond,
+        "vs raw": 1,
+      },
+      "replay (all applied)": {
+        events: first.read,
+        seconds: round(replayMs / 1000),
+        "events/s": result.replay.perSecond,
+        "vs raw": result.ratios.replayVsRaw,
+      },
+      "replay (all duplicates)": {
+        events: again.read,
+        seconds: round(againMs / 1000),
+        "events/s": result.replayAgain.perSecond,
+        "vs raw": result.ratios.replayAgainVsRaw,
+      },
+      "rebuild inventory": {
+        events: rebuilt.events,
+        seconds: round(rebuildMs / 1000),
+        "events/s": result.rebuild.perSecond,
+        "vs raw": round(result.rebuild.perSecond / result.rawRead.perSecond),
+      },
     });
-    console.log(`replay: ${first.applied} applied, ${first.duplicate} duplicates; again: ${again.applied} applied, ${again.duplicate} duplicates`);
+    console.log(
+      `replay: ${first.applied} applied, ${first.duplicate} duplicates; again: ${again.applied} applied, ${again.duplicate} duplicates`,
+    );
     console.log(`rebuild restored the same stock: ${identical}`);
     mkdirSync(join(root, "bench-results"), { recursive: true });
     writeFileSync(join(root, "bench-results", "recovery.json"), JSON.stringify(result, null, 2));

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { baseConfigShape } from "@orderflow/outbox";
+import { baseConfigShape } from "@orderflow/host";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { REPO_ROOT } from "../test/up-process.js";

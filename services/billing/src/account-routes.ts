@@ -1,5 +1,6 @@
+import type { BillingEvents } from "@orderflow/contracts";
 import { SafeString } from "@orderflow/events";
-import type { ServiceDeps } from "@orderflow/outbox";
+import type { ServiceDeps } from "@orderflow/host";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { decide, isPublished } from "./billing-decider.js";
@@ -19,7 +20,7 @@ const SetBalanceBody = z.object({
  */
 export function accountRoutes(
   app: FastifyInstance,
-  { db, outbox }: Pick<ServiceDeps<BillingDb>, "db" | "outbox">,
+  { db, outbox }: Pick<ServiceDeps<BillingDb, {}, BillingEvents>, "db" | "outbox">,
 ): void {
   app.get("/accounts/:customerId", async (req, reply) => {
     const { customerId } = AccountParams.parse(req.params);

@@ -1,4 +1,4 @@
-import type { EventData } from "@orderflow/events";
+import type { EventData } from "@orderflow/contracts";
 
 /** Accounts hold one currency; an order in another is declined rather than charged blindly. */
 export const ACCOUNT_CURRENCY = "USD";

@@ -1,4 +1,6 @@
-import type { HandlerContext, Handlers, ServiceDeps } from "@orderflow/outbox";
+import type { OrderflowCatalog, BillingEvents } from "@orderflow/contracts";
+import type { HandlerContext, Handlers } from "@orderflow/outbox";
+import type { ServiceDeps } from "@orderflow/host";
 import { decide, isPublished, type BillingCommand } from "./billing-decider.js";
 import { loadBilling, lockOrder, persist, type BillingScope } from "./billing-store.js";
 import type { BillingDb } from "./migrations.js";
@@ -8,11 +10,13 @@ import type { BillingDb } from "./migrations.js";
  * order, load and lock the account and payment, decide, persist the events, emit the published ones
  * (ids derived from the handled event, so a re-run re-emits the same ids).
  */
-export function billingHandlers({ logger }: Pick<ServiceDeps<BillingDb>, "logger">): Handlers {
+export function billingHandlers({
+  logger,
+}: Pick<ServiceDeps<BillingDb, {}, BillingEvents>, "logger">): Handlers<OrderflowCatalog, BillingEvents> {
   const apply = async (
     command: BillingCommand & { data: { orderId: string } },
     scope: BillingScope,
-    { trx, emit }: HandlerContext,
+    { trx, emit }: HandlerContext<BillingEvents>,
   ) => {
     const orderId = command.data.orderId;
     await lockOrder(trx, orderId);

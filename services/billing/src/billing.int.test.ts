@@ -1,8 +1,13 @@
+import { billingEvents, type BillingEvents } from "@orderflow/contracts";
+import type { CloudEventOf } from "@orderflow/events";
+import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { decode, encode, newEventId, type CloudEvent, type EventData } from "@orderflow/events";
+import { newEventId } from "@orderflow/events";
+import { encode, type EventData } from "@orderflow/contracts";
 import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
-import { migrate, startService, type RunningService } from "@orderflow/outbox";
+import { migrate } from "@orderflow/outbox";
+import { startService, type RunningService } from "@orderflow/host";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
@@ -85,7 +90,7 @@ describe("billing service over real NATS and PostgreSQL", () => {
     name: N,
     data: EventData<N>,
     meta: { id?: string; msgId?: string } = {},
-  ) => publish(js, name, data, { ...meta, correlationId: data.orderId });
+  ) => publish(js, catalog, name, data, { ...meta, correlationId: data.orderId });
   const customer = () => `cust-${newEventId()}`;
   const dlq = async () => (await jsm.streams.info("DLQ")).state.messages;
   /** Waits until billing consumed everything published to it and published its whole outbox. */
@@ -102,7 +107,7 @@ describe("billing service over real NATS and PostgreSQL", () => {
     });
   const published = async (aggregate: string): Promise<StoredEvent[]> => {
     await settle();
-    return eventsOf(jsm, "BILLING", aggregate);
+    return eventsOf(jsm, catalog, "BILLING", aggregate);
   };
   const names = async (aggregate: string) => (await published(aggregate)).map((e) => e.name);
 
@@ -225,7 +230,7 @@ describe("billing service over real NATS and PostgreSQL", () => {
       await send("order.created", order(euro, c, 100, "EUR"));
       await settle();
       const reasons = async (id: string) =>
-        (await eventsOf(jsm, "BILLING", id)).map((e) => [e.name, e.data.reason]);
+        (await eventsOf(jsm, catalog, "BILLING", id)).map((e) => [e.name, e.data.reason]);
       expect(await reasons(short)).toEqual([
         ["payment.declined", "insufficient funds: balance 500, total 501"],
       ]);
@@ -321,7 +326,7 @@ describe("billing service over real NATS and PostgreSQL", () => {
       await send("order.created", order(orderId, c, 400), { id, msgId: `${id}-again` });
       await settle();
       // Both copies were stored and consumed: the inbox, not JetStream, dropped the second.
-      expect((await eventsOf(jsm, "ORDERS", orderId)).map((e) => e.id)).toEqual([id, id]);
+      expect((await eventsOf(jsm, catalog, "ORDERS", orderId)).map((e) => e.id)).toEqual([id, id]);
       expect(await names(orderId)).toEqual(["payment.charged"]);
       expect(await balance(c)).toBe(600);
 
@@ -353,7 +358,7 @@ describe("billing service over real NATS and PostgreSQL", () => {
       expect(seen.length).toBeGreaterThan(0);
       expect(Math.min(...seen)).toBeGreaterThanOrEqual(0);
       const answers = await Promise.all(
-        ids.map(async (id) => (await eventsOf(jsm, "BILLING", id)).map((e) => e.name)),
+        ids.map(async (id) => (await eventsOf(jsm, catalog, "BILLING", id)).map((e) => e.name)),
       );
       expect(answers.filter((a) => a.length === 1 && a[0] === "payment.charged")).toHaveLength(3);
       expect(answers.filter((a) => a.length === 1 && a[0] === "payment.declined")).toHaveLength(7);
@@ -376,7 +381,7 @@ describe("billing service over real NATS and PostgreSQL", () => {
       );
       await settle();
       for (const id of ids) {
-        const answer = (await eventsOf(jsm, "BILLING", id)).map((e) => e.name);
+        const answer = (await eventsOf(jsm, catalog, "BILLING", id)).map((e) => e.name);
         expect([["payment.charged", "payment.refunded"], ["payment.declined"]]).toContainEqual(answer);
       }
       expect(await balance(c)).toBe(10_000);
@@ -414,11 +419,11 @@ describe("billing service over real NATS and PostgreSQL", () => {
   describe("rebuild", () => {
     it("folding the published BILLING events into an empty database reproduces the tables", async () => {
       await settle();
-      const events: CloudEvent[] = [];
+      const events: CloudEventOf<BillingEvents>[] = [];
       const { state } = await jsm.streams.info("BILLING");
       for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
         const m = await jsm.streams.getMessage("BILLING", { seq });
-        const d = decode({ subject: m!.subject, headers: m!.header, data: m!.data });
+        const d = billingEvents.decode({ subject: m!.subject, headers: m!.header, data: m!.data });
         if (!d.ok) throw d.error;
         events.push(d.event);
       }

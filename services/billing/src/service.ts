@@ -1,13 +1,22 @@
-import type { ServiceDefinition } from "@orderflow/outbox";
+import {
+  catalog,
+  sourceOf,
+  billingEvents,
+  type OrderflowCatalog,
+  type BillingEvents,
+} from "@orderflow/contracts";
+import type { ServiceDefinition } from "@orderflow/host";
 import { accountRoutes } from "./account-routes.js";
-import { billingEventNames, type BillingEvent } from "./billing-decider.js";
 import { billingHandlers } from "./billing-handlers.js";
 import { applyOwnEvent } from "./billing-store.js";
 import { migrations, type BillingDb } from "./migrations.js";
 
 /** Customer accounts and a payment per order: charge only what the balance covers, refund once. */
-export const definition: ServiceDefinition<BillingDb> = {
+export const definition: ServiceDefinition<BillingDb, {}, BillingEvents, OrderflowCatalog> = {
   name: "billing",
+  source: sourceOf("billing"),
+  publishes: billingEvents,
+  consumes: catalog,
   database: "billing",
   defaultPort: 3002,
   migrations,
@@ -15,8 +24,6 @@ export const definition: ServiceDefinition<BillingDb> = {
   routes: accountRoutes,
   projection: {
     context: "billing",
-    apply: async (trx, event) => {
-      if (billingEventNames.has(event.name)) await applyOwnEvent(trx, event as BillingEvent);
-    },
+    apply: applyOwnEvent,
   },
 };

@@ -1,4 +1,4 @@
-import type { EventData } from "@orderflow/events";
+import type { EventData } from "@orderflow/contracts";
 
 export interface StockLine {
   readonly sku: string;

@@ -1,4 +1,6 @@
-import type { HandlerContext, Handlers, ServiceDeps } from "@orderflow/outbox";
+import type { OrderflowCatalog, InventoryEvents } from "@orderflow/contracts";
+import type { HandlerContext, Handlers } from "@orderflow/outbox";
+import type { ServiceDeps } from "@orderflow/host";
 import { decide, isPublished, type InventoryCommand } from "./inventory-decider.js";
 import { loadInventory, lockOrder, persist, type InventoryScope } from "./inventory-store.js";
 import type { InventoryDb } from "./migrations.js";
@@ -8,11 +10,16 @@ import type { InventoryDb } from "./migrations.js";
  * the consumer's transaction: lock the order, load and lock its stock, decide, persist the events,
  * emit the published ones (ids derived from the handled event, so a re-run re-emits the same ids).
  */
-export function inventoryHandlers({ logger }: Pick<ServiceDeps<InventoryDb>, "logger">): Handlers {
+export function inventoryHandlers({
+  logger,
+}: Pick<ServiceDeps<InventoryDb, {}, InventoryEvents>, "logger">): Handlers<
+  OrderflowCatalog,
+  InventoryEvents
+> {
   const apply = async (
     command: InventoryCommand & { data: { orderId: string } },
     scope: InventoryScope,
-    { trx, emit }: HandlerContext,
+    { trx, emit }: HandlerContext<InventoryEvents>,
   ) => {
     const orderId = command.data.orderId;
     await lockOrder(trx, orderId);

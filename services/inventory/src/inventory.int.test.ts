@@ -1,8 +1,13 @@
+import { inventoryEvents, type InventoryEvents } from "@orderflow/contracts";
+import type { CloudEventOf } from "@orderflow/events";
+import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { decode, newEventId, type CloudEvent, type EventData } from "@orderflow/events";
+import { newEventId } from "@orderflow/events";
+import { type EventData } from "@orderflow/contracts";
 import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
-import { migrate, startService, type RunningService } from "@orderflow/outbox";
+import { migrate } from "@orderflow/outbox";
+import { startService, type RunningService } from "@orderflow/host";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
@@ -80,7 +85,7 @@ describe("inventory service over real NATS and PostgreSQL", () => {
     name: N,
     data: EventData<N>,
     meta: { id?: string; msgId?: string } = {},
-  ) => publish(js, name, data, { ...meta, correlationId: data.orderId });
+  ) => publish(js, catalog, name, data, { ...meta, correlationId: data.orderId });
   const dlq = async () => (await jsm.streams.info("DLQ")).state.messages;
   /** Waits until inventory consumed everything published to it and published its whole outbox. */
   const settle = () =>
@@ -96,7 +101,7 @@ describe("inventory service over real NATS and PostgreSQL", () => {
     });
   const published = async (aggregate: string): Promise<StoredEvent[]> => {
     await settle();
-    return eventsOf(jsm, "INVENTORY", aggregate);
+    return eventsOf(jsm, catalog, "INVENTORY", aggregate);
   };
   const names = async (aggregate: string) => (await published(aggregate)).map((e) => e.name);
 
@@ -287,7 +292,7 @@ describe("inventory service over real NATS and PostgreSQL", () => {
       await send("order.created", data, { id, msgId: `${id}-again` });
       await settle();
       // Both copies were stored and consumed: the inbox, not JetStream, dropped the second.
-      expect((await eventsOf(jsm, "ORDERS", orderId)).map((e) => e.id)).toEqual([id, id]);
+      expect((await eventsOf(jsm, catalog, "ORDERS", orderId)).map((e) => e.id)).toEqual([id, id]);
       expect(await names(orderId)).toEqual(["inventory.reserved"]);
       expect(await stock(sku)).toEqual({ sku, available: 7, reserved: 3 });
 
@@ -398,8 +403,8 @@ describe("inventory service over real NATS and PostgreSQL", () => {
       await settle();
       racing = false;
       await watcher;
-      const answers = (await Promise.all(ids.map((id) => eventsOf(jsm, "INVENTORY", id)))).map((es) =>
-        es.map((e) => e.name),
+      const answers = (await Promise.all(ids.map((id) => eventsOf(jsm, catalog, "INVENTORY", id)))).map(
+        (es) => es.map((e) => e.name),
       );
       expect(answers.filter((a) => a.length === 1 && a[0] === "inventory.reserved")).toHaveLength(5);
       expect(answers.filter((a) => a.length === 1 && a[0] === "inventory.rejected")).toHaveLength(15);
@@ -424,7 +429,7 @@ describe("inventory service over real NATS and PostgreSQL", () => {
       );
       await settle();
       for (const id of ids) {
-        const answer = (await eventsOf(jsm, "INVENTORY", id)).map((e) => e.name);
+        const answer = (await eventsOf(jsm, catalog, "INVENTORY", id)).map((e) => e.name);
         expect([["inventory.reserved", "inventory.released"], ["inventory.rejected"]]).toContainEqual(answer);
       }
       expect(await stock(sku)).toEqual({ sku, available: 100, reserved: 0 });
@@ -449,7 +454,7 @@ describe("inventory service over real NATS and PostgreSQL", () => {
       const reservedBy = new Map(skus.map((s) => [s, 0]));
       let reservedOrders = 0;
       for (const o of orders) {
-        const es = await eventsOf(jsm, "INVENTORY", o.id);
+        const es = await eventsOf(jsm, catalog, "INVENTORY", o.id);
         expect(es.map((e) => e.name)).toHaveLength(1);
         if (es[0]!.name !== "inventory.reserved") continue;
         reservedOrders++;
@@ -488,11 +493,11 @@ describe("inventory service over real NATS and PostgreSQL", () => {
   describe("rebuild", () => {
     it("folding the published INVENTORY events into an empty database reproduces the tables", async () => {
       await settle();
-      const events: CloudEvent[] = [];
+      const events: CloudEventOf<InventoryEvents>[] = [];
       const { state } = await jsm.streams.info("INVENTORY");
       for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
         const m = await jsm.streams.getMessage("INVENTORY", { seq });
-        const d = decode({ subject: m!.subject, headers: m!.header, data: m!.data });
+        const d = inventoryEvents.decode({ subject: m!.subject, headers: m!.header, data: m!.data });
         if (!d.ok) throw d.error;
         events.push(d.event);
       }

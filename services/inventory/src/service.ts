@@ -1,13 +1,22 @@
-import type { ServiceDefinition } from "@orderflow/outbox";
-import { inventoryEventNames, type InventoryEvent } from "./inventory-decider.js";
+import {
+  catalog,
+  sourceOf,
+  inventoryEvents,
+  type OrderflowCatalog,
+  type InventoryEvents,
+} from "@orderflow/contracts";
+import type { ServiceDefinition } from "@orderflow/host";
 import { inventoryHandlers } from "./inventory-handlers.js";
 import { applyOwnEvent } from "./inventory-store.js";
 import { migrations, type InventoryDb } from "./migrations.js";
 import { stockRoutes } from "./stock-routes.js";
 
 /** Stock per SKU and a reservation per order: reserve all or none, then release or commit once. */
-export const definition: ServiceDefinition<InventoryDb> = {
+export const definition: ServiceDefinition<InventoryDb, {}, InventoryEvents, OrderflowCatalog> = {
   name: "inventory",
+  source: sourceOf("inventory"),
+  publishes: inventoryEvents,
+  consumes: catalog,
   database: "inventory",
   defaultPort: 3001,
   migrations,
@@ -15,8 +24,6 @@ export const definition: ServiceDefinition<InventoryDb> = {
   routes: stockRoutes,
   projection: {
     context: "inventory",
-    apply: async (trx, event) => {
-      if (inventoryEventNames.has(event.name)) await applyOwnEvent(trx, event as InventoryEvent);
-    },
+    apply: applyOwnEvent,
   },
 };

@@ -1,5 +1,6 @@
+import type { InventoryEvents } from "@orderflow/contracts";
 import { SafeString } from "@orderflow/events";
-import type { ServiceDeps } from "@orderflow/outbox";
+import type { ServiceDeps } from "@orderflow/host";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { decide, isPublished } from "./inventory-decider.js";
@@ -18,7 +19,7 @@ const SetStockBody = z.object({ available: z.number().int().nonnegative().max(1_
  */
 export function stockRoutes(
   app: FastifyInstance,
-  { db, outbox }: Pick<ServiceDeps<InventoryDb>, "db" | "outbox">,
+  { db, outbox }: Pick<ServiceDeps<InventoryDb, {}, InventoryEvents>, "db" | "outbox">,
 ): void {
   app.get("/stock/:sku", async (req, reply) => {
     const { sku } = StockParams.parse(req.params);

@@ -1,11 +1,16 @@
-import { PermanentError, type HandlerContext, type Handlers, type ServiceDeps } from "@orderflow/outbox";
+import type { OrderflowCatalog, OrderEvents } from "@orderflow/contracts";
+import { PermanentError, type HandlerContext, type Handlers } from "@orderflow/outbox";
+import { type ServiceDeps } from "@orderflow/host";
 import type { OrderDb } from "./migrations.js";
 import { decide, evolve, ignoredBecause, type OrderCommand } from "./order-decider.js";
 import { loadOrderForUpdate, saveOrder } from "./order-store.js";
 
 /** Applies the saga's decisions: PENDING → CONFIRMED | CANCELLED, once. */
-export function orderHandlers({ now, logger }: Pick<ServiceDeps<OrderDb>, "now" | "logger">): Handlers {
-  const apply = async (command: OrderCommand, { trx, emit }: HandlerContext): Promise<void> => {
+export function orderHandlers({
+  now,
+  logger,
+}: Pick<ServiceDeps<OrderDb, {}, OrderEvents>, "now" | "logger">): Handlers<OrderflowCatalog, OrderEvents> {
+  const apply = async (command: OrderCommand, { trx, emit }: HandlerContext<OrderEvents>): Promise<void> => {
     const orderId = command.data.orderId;
     const order = await loadOrderForUpdate(trx, orderId);
     // The saga decides only on orders this service published: anything else can never apply.

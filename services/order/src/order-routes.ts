@@ -1,5 +1,6 @@
+import type { OrderEvents } from "@orderflow/contracts";
 import { newEventId, SafeString } from "@orderflow/events";
-import type { ServiceDeps } from "@orderflow/outbox";
+import type { ServiceDeps } from "@orderflow/host";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { CreateOrderRequest, IdempotencyHeaders } from "./create-order.js";
@@ -20,7 +21,7 @@ export interface OrderRoutesOptions {
  */
 export function orderRoutes(
   app: FastifyInstance,
-  { db, outbox, now }: Pick<ServiceDeps<OrderDb>, "db" | "outbox" | "now">,
+  { db, outbox, now }: Pick<ServiceDeps<OrderDb, {}, OrderEvents>, "db" | "outbox" | "now">,
   { newId = newEventId }: OrderRoutesOptions = {},
 ): void {
   app.post("/orders", async (req, reply) => {

@@ -1,9 +1,10 @@
+import { catalog } from "@orderflow/contracts";
 import { request } from "node:http";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
 import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
-import { startService, type RunningService } from "@orderflow/outbox";
+import { startService, type RunningService } from "@orderflow/host";
 import { sql } from "kysely";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -83,7 +84,7 @@ describe("order service over real NATS and PostgreSQL", () => {
     });
   const orderEvents = async (orderId: string) => {
     await settle();
-    return eventsOf(jsm, "ORDERS", orderId);
+    return eventsOf(jsm, catalog, "ORDERS", orderId);
   };
   const statusIs = (orderId: string, status: string) =>
     waitFor(`order ${orderId} ${status}`, async () => {
@@ -299,6 +300,7 @@ describe("order service over real NATS and PostgreSQL", () => {
       const orderId = await place([apple, pear], "erin");
       const approveId = await publish(
         js,
+        catalog,
         "order.approve.requested",
         { orderId },
         { correlationId: orderId, source: "/orderflow/saga" },
@@ -316,9 +318,10 @@ describe("order service over real NATS and PostgreSQL", () => {
       });
 
       // A duplicate approval (new event id) and a cancel after the confirmation: ignored.
-      await publish(js, "order.approve.requested", { orderId }, { correlationId: orderId });
+      await publish(js, catalog, "order.approve.requested", { orderId }, { correlationId: orderId });
       await publish(
         js,
+        catalog,
         "order.cancel.requested",
         { orderId, reason: "too late" },
         { correlationId: orderId },
@@ -335,7 +338,7 @@ describe("order service over real NATS and PostgreSQL", () => {
     it("order.cancel.requested → CANCELLED with the reason and order.cancelled", async () => {
       const orderId = await place([apple], "frank");
       const reason = "out of stock: insufficient stock for sku-apple: requested 2, available 1";
-      await publish(js, "order.cancel.requested", { orderId, reason }, { correlationId: orderId });
+      await publish(js, catalog, "order.cancel.requested", { orderId, reason }, { correlationId: orderId });
       const o = await statusIs(orderId, "CANCELLED");
       expect(o.reason).toBe(reason);
       const events = await orderEvents(orderId);
@@ -343,7 +346,7 @@ describe("order service over real NATS and PostgreSQL", () => {
       expect(events[1]!.data).toEqual({ orderId, customerId: "frank", reason });
 
       // An approval after the cancellation is ignored.
-      await publish(js, "order.approve.requested", { orderId }, { correlationId: orderId });
+      await publish(js, catalog, "order.approve.requested", { orderId }, { correlationId: orderId });
       expect((await orderEvents(orderId)).map((e) => e.name)).toEqual(["order.created", "order.cancelled"]);
       expect((await get(orderId)).body).toMatchObject({ status: "CANCELLED", reason });
     });
@@ -351,7 +354,7 @@ describe("order service over real NATS and PostgreSQL", () => {
     it("a decision about an order this service never took is dead-lettered, not retried", async () => {
       const before = (await jsm.streams.info("DLQ")).state.messages;
       const unknown = newEventId();
-      await publish(js, "order.approve.requested", { orderId: unknown }, { correlationId: unknown });
+      await publish(js, catalog, "order.approve.requested", { orderId: unknown }, { correlationId: unknown });
       await waitFor("dead letter", async () => (await jsm.streams.info("DLQ")).state.messages === before + 1);
       const m = await jsm.streams.getMessage("DLQ", { seq: (await jsm.streams.info("DLQ")).state.last_seq });
       expect(m?.header.get("Orderflow-Dlq-Code")).toBe("PERMANENT");

@@ -1,8 +1,10 @@
+import { catalog, sagaEvents } from "@orderflow/contracts";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
 import { testDatabase, testNats, waitFor } from "@orderflow/infra";
-import { createOutbox, startService } from "@orderflow/outbox";
+import { createOutbox } from "@orderflow/outbox";
+import { startService } from "@orderflow/host";
 import pg from "pg";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -34,7 +36,7 @@ describe("deadline worker", () => {
     try {
       const worker = createDeadlineWorker({
         db: svc.db,
-        outbox: createOutbox({ source: "/orderflow/saga", now }),
+        outbox: createOutbox({ catalog: sagaEvents, source: "/orderflow/saga", now }),
         logger: pino({ level: "silent" }),
         now,
         deadlineMs: 60_000,
@@ -43,6 +45,7 @@ describe("deadline worker", () => {
       const orderId = newEventId();
       await publish(
         jetstream(nc),
+        catalog,
         "order.created",
         {
           orderId,

@@ -1,12 +1,14 @@
+import type { SagaEvents } from "@orderflow/contracts";
 import { derivedEventId } from "@orderflow/events";
-import { describeError, type ServiceDeps, type Worker } from "@orderflow/outbox";
+import { describeError } from "@orderflow/outbox";
+import { type ServiceDeps, type Worker } from "@orderflow/host";
 import type { SagaDb } from "./migrations.js";
 import { applySagaInput } from "./saga-store.js";
 
 export interface DeadlineWorkerOptions {
-  readonly db: ServiceDeps<SagaDb>["db"];
-  readonly outbox: ServiceDeps<SagaDb>["outbox"];
-  readonly logger: ServiceDeps<SagaDb>["logger"];
+  readonly db: ServiceDeps<SagaDb, {}, SagaEvents>["db"];
+  readonly outbox: ServiceDeps<SagaDb, {}, SagaEvents>["outbox"];
+  readonly logger: ServiceDeps<SagaDb, {}, SagaEvents>["logger"];
   readonly now: () => Date;
   readonly deadlineMs: number;
   readonly tickMs: number;

@@ -1,4 +1,4 @@
-import type { EventData } from "@orderflow/events";
+import type { EventData } from "@orderflow/contracts";
 
 /**
  * The saga of one order, as a pure decider: `decide(input, state)` says what happened (the reply

@@ -1,5 +1,7 @@
-import type { CloudEvent } from "@orderflow/events";
-import type { HandlerContext, Handlers, ServiceDeps } from "@orderflow/outbox";
+import type { OrderflowCatalog, SagaEvents } from "@orderflow/contracts";
+import type { CloudEvent } from "@orderflow/contracts";
+import type { HandlerContext, Handlers } from "@orderflow/outbox";
+import type { ServiceDeps } from "@orderflow/host";
 import type { SagaDb } from "./migrations.js";
 import type { SagaConfigShape } from "./saga-config.js";
 import type { SagaInput } from "./saga-decider.js";
@@ -13,10 +15,13 @@ export function sagaHandlers({
   now,
   config,
   logger,
-}: Pick<ServiceDeps<SagaDb, SagaConfigShape>, "now" | "config" | "logger">): Handlers {
+}: Pick<ServiceDeps<SagaDb, SagaConfigShape, SagaEvents>, "now" | "config" | "logger">): Handlers<
+  OrderflowCatalog,
+  SagaEvents
+> {
   const apply = async (
     input: SagaInput & Partial<CloudEvent>,
-    { trx, emit }: HandlerContext,
+    { trx, emit }: HandlerContext<SagaEvents>,
   ): Promise<void> => {
     const orderId = input.data.orderId;
     const t = await applySagaInput(trx, input, {

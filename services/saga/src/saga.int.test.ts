@@ -1,8 +1,11 @@
+import type { EventName } from "@orderflow/contracts";
+import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { derivedEventId, newEventId, type EventData } from "@orderflow/events";
+import { derivedEventId, newEventId } from "@orderflow/events";
+import { type EventData } from "@orderflow/contracts";
 import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
-import { startService, type RunningService } from "@orderflow/outbox";
+import { startService, type RunningService } from "@orderflow/host";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventsOf, publish, type StoredEvent } from "@orderflow/outbox/testing";
@@ -66,8 +69,8 @@ const declined = (orderId: string) => ({
 });
 
 function helpers(rig: () => Rig) {
-  const send = <N extends Parameters<typeof publish>[1]>(name: N, data: EventData<N>, id?: string) =>
-    publish(rig().js, name, data, {
+  const send = <N extends EventName>(name: N, data: EventData<N>, id?: string) =>
+    publish(rig().js, catalog, name, data, {
       correlationId: (data as { orderId: string }).orderId,
       ...(id ? { id } : {}),
     });
@@ -96,7 +99,7 @@ function helpers(rig: () => Rig) {
   };
   const commands = async (orderId: string): Promise<StoredEvent[]> => {
     await settle();
-    return eventsOf(rig().jsm, "SAGA", orderId);
+    return eventsOf(rig().jsm, catalog, "SAGA", orderId);
   };
   return { send, get, sagaIs, settle, commands };
 }
@@ -302,7 +305,7 @@ describe("saga deadline", () => {
   it("a missing payment: release what was reserved, then cancel; the late charge is refunded", async () => {
     const id = newEventId();
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    await publish(rig.js, "order.created", created(id), { correlationId: id, traceparent });
+    await publish(rig.js, catalog, "order.created", created(id), { correlationId: id, traceparent });
     await send("inventory.reserved", reserved(id));
     const s = await sagaIs(id, (x) => x.state === "COMPENSATING", "timed out");
     expect(s).toMatchObject({

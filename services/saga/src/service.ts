@@ -1,4 +1,5 @@
-import type { ServiceDefinition } from "@orderflow/outbox";
+import { catalog, sourceOf, sagaEvents, type OrderflowCatalog, type SagaEvents } from "@orderflow/contracts";
+import type { ServiceDefinition } from "@orderflow/host";
 import { createDeadlineWorker } from "./deadline-worker.js";
 import { migrations, type SagaDb } from "./migrations.js";
 import { sagaConfig, type SagaConfigShape } from "./saga-config.js";
@@ -6,8 +7,11 @@ import { sagaHandlers } from "./saga-handlers.js";
 import { sagaRoutes } from "./saga-routes.js";
 
 /** The coordinator: one persisted state machine per order, with a deadline per saga. */
-export const definition: ServiceDefinition<SagaDb, SagaConfigShape> = {
+export const definition: ServiceDefinition<SagaDb, SagaConfigShape, SagaEvents, OrderflowCatalog> = {
   name: "saga",
+  source: sourceOf("saga"),
+  publishes: sagaEvents,
+  consumes: catalog,
   database: "saga",
   defaultPort: 3003,
   migrations,

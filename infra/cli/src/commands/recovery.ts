@@ -1,5 +1,5 @@
 import { ensureDatabase } from "@orderflow/infra";
-import { parseConfig } from "@orderflow/outbox";
+import { parseConfig } from "@orderflow/host";
 import { CliError } from "../errors.js";
 import { listConsumers, resetConsumer } from "../recovery/consumers.js";
 import {
@@ -11,6 +11,7 @@ import {
   parseTime,
   requireYes,
   serviceNames,
+  systemCatalog,
   withDatabase,
 } from "../recovery/context.js";
 import { DeadLetters } from "../recovery/dead-letters.js";
@@ -83,7 +84,7 @@ export async function dlqListCommand(opts: Common): Promise<number> {
 
 export async function dlqShowCommand(id: string, _opts: Common): Promise<number> {
   await using b = await broker();
-  const letter = await new DeadLetters(b).show(parseSeq(id, "id"));
+  const letter = await new DeadLetters({ ...b, catalog: await systemCatalog() }).show(parseSeq(id, "id"));
   if (!letter) throw new CliError("BAD_CONFIG", `no dead letter ${id}`);
   process.stdout.write(`${JSON.stringify(letter, null, 2)}\n`);
   return 0;

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
@@ -47,6 +48,7 @@ describe("order flow under faults", () => {
     const nc = await connect({ servers: sys.nats.url });
     await publish(
       jetstream(nc),
+      catalog,
       "payment.charged",
       { orderId: id, customerId: "alice", amountCents: 200 },
       { source: "/orderflow/billing", correlationId: id },

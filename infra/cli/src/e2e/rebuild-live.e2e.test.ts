@@ -8,10 +8,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { dropDatabase, ensureDatabase, freePort, testNats, testPostgresServer, waitFor } from "@orderflow/infra";
+import {
+  dropDatabase,
+  ensureDatabase,
+  freePort,
+  testNats,
+  testPostgresServer,
+  waitFor,
+} from "@orderflow/infra";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { assertBuilt, cleanEnv, CliProcess, killAll, readProcessTree, runCli } from "../../test/up-process.js";
+import {
+  assertBuilt,
+  cleanEnv,
+  CliProcess,
+  killAll,
+  readProcessTree,
+  runCli,
+} from "../../test/up-process.js";
 import { http } from "./system.js";
 
 const SERVICES = ["order", "inventory", "billing", "saga"] as const;
@@ -81,37 +95,55 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
           if (s.body.state !== "CONFIRMED" && (s.body.state !== "CANCELLED" || compensating)) return false;
         }
         for (const s of SERVICES) {
-          const [backlog] = (await rows(dbs[s]!, "SELECT count(*)::int AS n FROM orderflow_outbox WHERE published_at IS NULL")) as { n: number }[];
+          const [backlog] = (await rows(
+            dbs[s]!,
+            "SELECT count(*)::int AS n FROM orderflow_outbox WHERE published_at IS NULL",
+          )) as { n: number }[];
           if (backlog!.n) return false;
         }
         for (const stream of STREAMS) {
-          for await (const c of jsm.consumers.list(stream)) if (c.num_pending + c.num_ack_pending > 0) return false;
+          for await (const c of jsm.consumers.list(stream))
+            if (c.num_pending + c.num_ack_pending > 0) return false;
         }
         return true;
       };
       await waitFor("every saga settled and the system quiet", quiet, { timeoutMs: 60_000 });
       const counts = async () =>
         Object.fromEntries(
-          await Promise.all(STREAMS.map(async (s) => [s, (await jsm.streams.info(s)).state.messages] as const)),
+          await Promise.all(
+            STREAMS.map(async (s) => [s, (await jsm.streams.info(s)).state.messages] as const),
+          ),
         );
       const before = await counts();
       const state = {
-        inventory: ["SELECT * FROM stock ORDER BY sku", "SELECT * FROM reservations ORDER BY order_id, sku", "SELECT * FROM rejections ORDER BY order_id"],
+        inventory: [
+          "SELECT * FROM stock ORDER BY sku",
+          "SELECT * FROM reservations ORDER BY order_id, sku",
+          "SELECT * FROM rejections ORDER BY order_id",
+        ],
         billing: ["SELECT * FROM accounts ORDER BY customer_id", "SELECT * FROM payments ORDER BY order_id"],
       };
       const statuses = new Set<string>();
-      for (const id of ids) statuses.add((await http<{ status: string }>("GET", `${urls.order}/orders/${id}`)).body.status);
+      for (const id of ids)
+        statuses.add((await http<{ status: string }>("GET", `${urls.order}/orders/${id}`)).body.status);
       expect([...statuses].sort()).toEqual(["CANCELLED", "CONFIRMED"]);
 
       for (const service of ["inventory", "billing"] as const) {
         const want = await Promise.all(state[service].map((q) => rows(dbs[service]!, q)));
         const run = await runCli(["rebuild", service, "--yes", "--json"], cleanEnv(env));
         expect(run.code, run.stderr.join("\n")).toBe(0);
-        const [result] = JSON.parse(run.stdout.join("\n")) as { service: string; coordinated: boolean; events: number }[];
+        const [result] = JSON.parse(run.stdout.join("\n")) as {
+          service: string;
+          coordinated: boolean;
+          events: number;
+        }[];
         expect(result).toMatchObject({ service, coordinated: true });
         expect(result!.events).toBeGreaterThan(0);
         expect(await Promise.all(state[service].map((q) => rows(dbs[service]!, q)))).toEqual(want);
-        await waitFor(`${service} ready again`, async () => (await http("GET", `${urls[service]}/readyz`)).status === 200);
+        await waitFor(
+          `${service} ready again`,
+          async () => (await http("GET", `${urls[service]}/readyz`)).status === 200,
+        );
       }
       expect(await counts()).toEqual(before);
 
@@ -122,10 +154,18 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
       });
       ids.push(r.body.orderId);
       await waitFor("the new order settled and the system quiet", quiet, { timeoutMs: 60_000 });
-      expect((await http<{ status: string }>("GET", `${urls.order}/orders/${r.body.orderId}`)).body.status).toBe("CONFIRMED");
+      expect(
+        (await http<{ status: string }>("GET", `${urls.order}/orders/${r.body.orderId}`)).body.status,
+      ).toBe("CONFIRMED");
       const after = await counts();
       // created + confirmed; reserved + committed; charged; approve requested.
-      expect(after).toEqual({ ...before, ORDERS: before.ORDERS! + 2, INVENTORY: before.INVENTORY! + 2, BILLING: before.BILLING! + 1, SAGA: before.SAGA! + 1 });
+      expect(after).toEqual({
+        ...before,
+        ORDERS: before.ORDERS! + 2,
+        INVENTORY: before.INVENTORY! + 2,
+        BILLING: before.BILLING! + 1,
+        SAGA: before.SAGA! + 1,
+      });
     } finally {
       await nc.close();
       up.child.kill("SIGTERM");

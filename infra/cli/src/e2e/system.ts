@@ -8,7 +8,7 @@ import {
   waitFor,
   type TestNats,
 } from "@orderflow/infra";
-import { startService, type RunningService } from "@orderflow/outbox";
+import { startService, type RunningService } from "@orderflow/host";
 import type { AnyDefinition } from "../recovery/context.js";
 
 /** The four services started in this process over one private nats-server and fresh databases. */

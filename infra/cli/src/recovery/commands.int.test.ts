@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { freePort, testNats, type TestNats } from "@orderflow/infra";
@@ -18,7 +19,7 @@ describe("orderflow recovery commands", () => {
     assertBuilt();
     nats = await testNats();
     const nc = await connect({ servers: nats.url });
-    await ensureStreams(await jetstreamManager(nc));
+    await ensureStreams(await jetstreamManager(nc), { streams: catalog.streams });
     await nc.close();
   });
   afterAll(async () => {

@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { baseConfigShape, Topology, type ServiceDefinition } from "@orderflow/outbox";
+import { mergeCatalogs, type AnyCatalog } from "@orderflow/events";
+import { baseConfigShape, type ServiceDefinition } from "@orderflow/host";
+import { Topology } from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
 import { repoRoot, SERVERS_FILE } from "../runner/paths.js";
@@ -20,6 +22,12 @@ const loaders: Record<string, () => Promise<AnyDefinition>> = {
 };
 
 export const serviceNames = Object.keys(loaders);
+
+/** Every event the system's services publish or consume: what dead letters decode with. */
+export async function systemCatalog(): Promise<AnyCatalog> {
+  const defs = await Promise.all(serviceNames.map(loadService));
+  return mergeCatalogs(...defs.flatMap((d) => [d.publishes, d.consumes ?? d.publishes]));
+}
 
 export async function loadService(name: string): Promise<AnyDefinition> {
   const load = loaders[name];

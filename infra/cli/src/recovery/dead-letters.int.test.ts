@@ -1,7 +1,8 @@
+import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { encode, newEventId } from "@orderflow/events";
+import { newEventId } from "@orderflow/events";
 import { testNats } from "@orderflow/infra";
 import { DeadLetterHeader, ensureStreams, Topology } from "@orderflow/outbox";
 import { describe, expect, it } from "vitest";
@@ -14,9 +15,9 @@ describe("dead letters", () => {
     const nc = await connect({ servers: nats.url });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm);
+    await ensureStreams(jsm, { streams: catalog.streams });
     const id = newEventId();
-    const e = encode(
+    const e = catalog.encode(
       "order.confirmed",
       { orderId: "o-1", customerId: "c-1", totalCents: 5 },
       {
@@ -75,7 +76,7 @@ describe("dead letters", () => {
     const nc = await connect({ servers: nats.url });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm);
+    await ensureStreams(jsm, { streams: catalog.streams });
     for (let i = 0; i < 5; i++) await js.publish("orders.order.created", new Uint8Array([i]));
     await jsm.consumers.add("ORDERS", {
       durable_name: "inventory",

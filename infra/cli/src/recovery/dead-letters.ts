@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import { decode, Header } from "@orderflow/events";
+import { Header, type AnyCatalog } from "@orderflow/events";
 import { DeadLetterHeader, type Topology } from "@orderflow/outbox";
 
 export interface DeadLetter {
@@ -45,11 +45,19 @@ function summary(m: StoredMsg): DeadLetter {
 /** Reads the dead-letter stream without consuming it. */
 export class DeadLetters {
   readonly #jsm: JetStreamManager;
+  readonly #catalog: AnyCatalog | undefined;
   readonly #js: JetStreamClient;
   readonly #stream: string;
 
-  constructor(opts: { jsm: JetStreamManager; js: JetStreamClient; topology: Topology }) {
+  constructor(opts: {
+    jsm: JetStreamManager;
+    js: JetStreamClient;
+    topology: Topology;
+    /** What `show` decodes dead letters with: every event of the system. */
+    catalog?: AnyCatalog;
+  }) {
     this.#jsm = opts.jsm;
+    this.#catalog = opts.catalog;
     this.#js = opts.js;
     this.#stream = opts.topology.deadLetterStream;
   }
@@ -86,7 +94,10 @@ export class DeadLetters {
     const headers: Record<string, string> = {};
     for (const [k, vs] of m.header) headers[k] = vs.join(", ");
     const original = summary(m).subject;
-    const decoded = decode({ subject: original, headers: m.header, data: m.data });
+    const decoded = this.#catalog?.decode({ subject: original, headers: m.header, data: m.data }) ?? {
+      ok: false as const,
+      error: new Error("no catalog to decode it with"),
+    };
     let body: unknown;
     if (decoded.ok) body = decoded.event.data;
     else {

@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decode, streamNameOf } from "@orderflow/events";
+import { streamNameOf } from "@orderflow/events";
 import { dropDatabase, ensureDatabase } from "@orderflow/infra";
 import { migrate, PreparingClient, type AnyDb, type Topology } from "@orderflow/outbox";
 import { Kysely, PostgresDialect, sql } from "kysely";
@@ -43,7 +43,7 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
   const def = opts.definition;
   const projection = def.projection;
   if (!projection) throw new RangeError(`service ${def.name} cannot be rebuilt from its events`);
-  const source = `/orderflow/${def.name}`;
+  const source = def.source ?? `/${def.name}`;
   const stream = opts.topology.stream(streamNameOf(projection.context));
   const { state } = await opts.jsm.streams.info(stream);
 
@@ -66,7 +66,7 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
           const published: Record<string, unknown>[] = [];
           const causes: { consumer: string; event_id: string }[] = [];
           for (const m of msgs) {
-            const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
+            const decoded = def.publishes.decode({ subject: m.subject, headers: m.headers, data: m.data });
             if (!decoded.ok || decoded.event.source !== source) continue;
             const e = decoded.event;
             await projection.apply(trx, e);

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { testDatabase, testNats } from "@orderflow/infra";
@@ -16,7 +17,7 @@ describe("replay", () => {
     const nc = await connect({ servers: nats.url });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm);
+    await ensureStreams(jsm, { streams: catalog.streams });
     const db = new Kysely<Record<string, never>>({
       dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 2 }) }),
     });
@@ -27,6 +28,7 @@ describe("replay", () => {
       for (let i = 0; i < N; i++) {
         await publish(
           js,
+          catalog,
           "order.created",
           {
             orderId: `o-${i}`,
@@ -46,7 +48,13 @@ describe("replay", () => {
       expect(first).toEqual({ read: N + 1, applied: N, duplicate: 0, ignored: 0, invalid: 1 });
       const state = async () =>
         (
-          await sql<{ available: number; reserved: number; reservations: string; rejections: string; emitted: string }>`
+          await sql<{
+            available: number;
+            reserved: number;
+            reservations: string;
+            rejections: string;
+            emitted: string;
+          }>`
             SELECT available, reserved,
                    (SELECT count(*) FROM reservations) AS reservations,
                    (SELECT count(*) FROM rejections) AS rejections,
@@ -55,7 +63,13 @@ describe("replay", () => {
         ).rows[0];
       // 1000 units: the first 1000 orders reserve, the other 200 are rejected; each decision emitted once.
       const after = await state();
-      expect(after).toEqual({ available: 0, reserved: 1000, reservations: "1000", rejections: "200", emitted: String(N) });
+      expect(after).toEqual({
+        available: 0,
+        reserved: 1000,
+        reservations: "1000",
+        rejections: "200",
+        emitted: String(N),
+      });
 
       const second = await replay(opts);
       expect(second).toEqual({ read: N + 1, applied: 0, duplicate: N, ignored: 0, invalid: 1 });

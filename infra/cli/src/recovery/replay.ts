@@ -1,11 +1,10 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { catalog, decode, streamNameOf, type CloudEvent, type EventName } from "@orderflow/events";
+import { streamNameOf, type AnyCatalog, type AnyCloudEvent } from "@orderflow/events";
+import { createMetrics, parseConfig } from "@orderflow/host";
 import {
   applyEvent,
   applyEvents,
-  createMetrics,
   createOutbox,
-  parseConfig,
   PreparingClient,
   type AnyDb,
   type Topology,
@@ -45,8 +44,8 @@ const BATCH = 500;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The catalog streams holding events the service handles. */
-export function consumedStreams(handlers: object): string[] {
-  return [...new Set(Object.keys(handlers).map((n) => streamNameOf(catalog[n as EventName].context)))];
+export function consumedStreams(handlers: object, catalog: AnyCatalog): string[] {
+  return [...new Set(Object.keys(handlers).map((n) => streamNameOf(catalog.get(n)!.context)))];
 }
 
 /**
@@ -65,7 +64,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   });
   pool.on("error", () => {});
   const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
-  const outbox = createOutbox({ source: `/orderflow/${def.name}` });
+  const catalog: AnyCatalog = def.consumes ?? def.publishes;
+  const outbox = createOutbox({ catalog: def.publishes, source: def.source ?? `/${def.name}` });
   const deps = {
     db,
     outbox,
@@ -75,7 +75,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     now: () => new Date(),
   };
   const handlers = def.handlers?.(deps) ?? {};
-  const streams = opts.stream ? [opts.stream] : consumedStreams(handlers);
+  const streams = opts.stream ? [opts.stream] : consumedStreams(handlers, catalog);
   const totals = { read: 0, applied: 0, duplicate: 0, ignored: 0, invalid: 0 };
   const target = { name: def.name, db, outbox, handlers };
   let batch: JsMsg[] = [];
@@ -97,13 +97,13 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       db,
     );
     const seen = new Set(rows.map((r) => r.event_id));
-    const events: CloudEvent[] = [];
+    const events: AnyCloudEvent[] = [];
     for (const m of msgs) {
       if (seen.has(m.headers?.get("ce-id").toLowerCase() ?? "")) {
         totals.duplicate++;
         continue;
       }
-      const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
+      const decoded = catalog.decode({ subject: m.subject, headers: m.headers, data: m.data });
       if (decoded.ok) events.push(decoded.event);
       else totals.invalid++;
     }

@@ -1,3 +1,4 @@
+import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { testDatabase, testNats, waitFor } from "@orderflow/infra";
@@ -15,12 +16,12 @@ describe("republish", () => {
     const nc = await connect({ servers: nats.url });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm);
+    await ensureStreams(jsm, { streams: catalog.streams });
     const pool = new pg.Pool({ connectionString: database.url });
     pool.on("error", () => {});
     const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
     await migrate(db);
-    const outbox = createOutbox({ source: "/orderflow/billing" });
+    const outbox = createOutbox({ catalog, source: "/orderflow/billing" });
     for (let i = 0; i < 30; i++) {
       await db
         .transaction()
@@ -38,7 +39,7 @@ describe("republish", () => {
 
     // The broker loses the stream; provisioning recreates it empty.
     await jsm.streams.delete("BILLING");
-    await ensureStreams(jsm);
+    await ensureStreams(jsm, { streams: catalog.streams });
     const topology = new Topology();
     const since = new Date(Date.now() - 3_600_000);
     const first = await republish({ databaseUrl: database.url, js, jsm, topology, since });

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { ServiceDefinition } from "@orderflow/outbox";
+import type { ServiceDefinition } from "@orderflow/host";
 
 /** The monorepo root: the nearest ancestor of this file whose package.json declares workspaces. */
 export function repoRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {

@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { connect } from "@nats-io/transport-node";
-import { isOutboxError, parseConfig } from "@orderflow/outbox";
+import { parseConfig } from "@orderflow/host";
+import { isOutboxError } from "@orderflow/outbox";
 import pg from "pg";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";

@@ -7,43 +7,69 @@ import { Kysely, PostgresDialect, sql, type Migration } from "kysely";
 import pg from "pg";
 import { pino, type Logger } from "pino";
 import { ZodError, type z } from "zod";
+import {
+  controlSubject,
+  createConsumer,
+  createOutbox,
+  createRelay,
+  describeError,
+  ensureStreams,
+  isOutboxError,
+  migrate,
+  PreparingClient,
+  Topology,
+  type AnyTransaction,
+  type Consumer,
+  type Handlers,
+  type Outbox,
+  type Relay,
+} from "@orderflow/outbox";
+import { streamNameOf, type AnyCatalog, type CloudEventOf, type StreamSpec } from "@orderflow/events";
 import { parseConfig, type BaseConfig } from "./config.js";
-import { createConsumer, type Consumer } from "./consumer.js";
-import { PreparingClient } from "./prepared.js";
-import { describeError, isOutboxError } from "./errors.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { migrate } from "./migrations.js";
-import { createOutbox } from "./outbox.js";
-import { createRelay, type Relay } from "./relay.js";
-import { controlSubject, ensureStreams, Topology } from "./topology.js";
-import type { AnyTransaction, Handlers, Outbox } from "./types.js";
-import type { CloudEvent } from "@orderflow/events";
 
 export interface Worker {
   start(): void;
   stop(): Promise<void>;
 }
 
-export interface ServiceDeps<DB, Extra extends z.ZodRawShape = {}> {
+export interface ServiceDeps<DB, Extra extends z.ZodRawShape = {}, P extends AnyCatalog = AnyCatalog> {
   readonly db: Kysely<DB>;
-  readonly outbox: Outbox;
+  /** Writes the service's own events (its `publishes` catalog). */
+  readonly outbox: Outbox<P>;
   readonly logger: Logger;
   readonly config: BaseConfig & z.infer<z.ZodObject<Extra>>;
   readonly metrics: Metrics;
   readonly now: () => Date;
 }
 
-export interface ServiceDefinition<DB, Extra extends z.ZodRawShape = {}> {
-  /** `order`, `inventory`…: ce-source `/orderflow/<name>`, durable consumer name, env prefix. */
+/**
+ * A service: what it publishes and consumes, its database, handlers, routes and workers. `P` is the
+ * catalog of the events it publishes, `C` the catalog of those its handlers take (its own and
+ * other systems', merged with `mergeCatalogs`).
+ */
+export interface ServiceDefinition<
+  DB,
+  Extra extends z.ZodRawShape = {},
+  P extends AnyCatalog = AnyCatalog,
+  C extends AnyCatalog = P,
+> {
+  /** `shipping`, `inventory`…: durable consumer name, inbox key, env prefix (`SHIPPING_PORT`). */
   readonly name: string;
+  /** `ce-source` of what it publishes; default `/<name>`. */
+  readonly source?: string;
   /** Database name on the `DATABASE_URL` server. */
   readonly database: string;
   readonly defaultPort: number;
   readonly migrations: Record<string, Migration>;
   readonly config?: Extra;
-  readonly handlers?: (deps: ServiceDeps<DB, Extra>) => Handlers;
-  readonly routes?: (app: FastifyInstance, deps: ServiceDeps<DB, Extra>) => void | Promise<void>;
-  readonly workers?: (deps: ServiceDeps<DB, Extra>) => Worker[];
+  /** The events it publishes: its outbox and `emit` take only these; their streams are provisioned. */
+  readonly publishes: P;
+  /** The events its handlers take (default `publishes`); only the streams of handled events are provisioned. */
+  readonly consumes?: C;
+  readonly handlers?: (deps: ServiceDeps<DB, Extra, P>) => Handlers<C, P>;
+  readonly routes?: (app: FastifyInstance, deps: ServiceDeps<DB, Extra, P>) => void | Promise<void>;
+  readonly workers?: (deps: ServiceDeps<DB, Extra, P>) => Worker[];
   /**
    * Consumer lanes when CONSUMER_CONCURRENCY is unset (default 1). More than one only if the
    * handlers of different orders never lock the same rows (see ConsumerOptions.concurrency).
@@ -55,8 +81,32 @@ export interface ServiceDefinition<DB, Extra extends z.ZodRawShape = {}> {
    */
   readonly projection?: {
     readonly context: string;
-    readonly apply: (trx: AnyTransaction, event: CloudEvent) => Promise<void>;
+    readonly apply: (trx: AnyTransaction, event: CloudEventOf<P>) => Promise<void>;
   };
+}
+
+/**
+ * Declares a service with its types inferred from the catalogs; `DB` (the database's kysely types)
+ * is given first, the rest is inferred.
+ * @example
+ * export const definition = defineService<ShippingDb>()({
+ *   name: "shipping", database: "shipping", defaultPort: 3010, migrations,
+ *   publishes: shipping, consumes: mergeCatalogs(orderflow, shipping),
+ *   handlers: () => ({ "order.confirmed": async (event, { trx, emit }) => { … } }),
+ * });
+ */
+export function defineService<DB>() {
+  return <Extra extends z.ZodRawShape = {}, P extends AnyCatalog = AnyCatalog, C extends AnyCatalog = P>(
+    def: ServiceDefinition<DB, Extra, P, C>,
+  ): ServiceDefinition<DB, Extra, P, C> => def;
+}
+
+/** What a service provisions: the streams it publishes to and those of the events it handles. */
+function streamsOf(publishes: AnyCatalog, consumes: AnyCatalog, handled: readonly string[]): StreamSpec[] {
+  const contexts = new Set([...publishes.contexts, ...handled.map((name) => consumes.get(name)?.context)]);
+  return [...contexts]
+    .filter((c): c is string => c !== undefined)
+    .map((c) => ({ name: streamNameOf(c), subjects: [`${c}.>`] }));
 }
 
 export interface RunningService<DB> {
@@ -83,10 +133,12 @@ export interface StartOverrides {
  * Starts a service in this process: config, database + migrations, NATS + streams, outbox relay,
  * consumers, workers and the HTTP server with /healthz, /readyz and /metrics.
  */
-export async function startService<DB, Extra extends z.ZodRawShape = {}>(
-  def: ServiceDefinition<DB, Extra>,
-  overrides: StartOverrides = {},
-): Promise<RunningService<DB>> {
+export async function startService<
+  DB,
+  Extra extends z.ZodRawShape = {},
+  P extends AnyCatalog = AnyCatalog,
+  C extends AnyCatalog = P,
+>(def: ServiceDefinition<DB, Extra, P, C>, overrides: StartOverrides = {}): Promise<RunningService<DB>> {
   const config = parseConfig(overrides.env ?? process.env, def);
   const concurrency = config.consumer.concurrency ?? def.consumerConcurrency ?? 1;
   const logger = overrides.logger ?? pino({ name: def.name, level: config.logLevel });
@@ -128,10 +180,13 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
     cleanup.push(() => nc.close());
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm, { topology, replicas: config.replicas });
 
-    const outbox = createOutbox({ source: `/orderflow/${def.name}`, now });
-    const deps: ServiceDeps<DB, Extra> = { db, outbox, logger, config, metrics, now };
+    const outbox = createOutbox({ catalog: def.publishes, source: def.source ?? `/${def.name}`, now });
+    const deps: ServiceDeps<DB, Extra, P> = { db, outbox, logger, config, metrics, now };
+    const consumes = def.consumes ?? (def.publishes as AnyCatalog as C);
+    const handlers = def.handlers?.(deps);
+    const streams = streamsOf(def.publishes, consumes, Object.keys(handlers ?? {}));
+    await ensureStreams(jsm, { topology, replicas: config.replicas, streams });
     const makeRelay = () =>
       createRelay({
         connectionString: config.databaseUrl,
@@ -141,11 +196,11 @@ export async function startService<DB, Extra extends z.ZodRawShape = {}>(
         ...config.relay,
         onPublished: (n) => metrics.published.inc(n),
       });
-    const handlers = def.handlers?.(deps);
     const makeConsumer = () =>
       handlers
         ? createConsumer({
             name: def.name,
+            catalog: consumes,
             db,
             js,
             jsm,
@@ -380,9 +435,12 @@ function installErrorHandler(app: FastifyInstance, logger: Logger): void {
  * (a second signal forces), and exit when a parent that spawned us with an IPC channel goes away.
  * Bad configuration prints one line naming the variable and exits with code 2.
  */
-export async function runService<DB, Extra extends z.ZodRawShape = {}>(
-  def: ServiceDefinition<DB, Extra>,
-): Promise<void> {
+export async function runService<
+  DB,
+  Extra extends z.ZodRawShape = {},
+  P extends AnyCatalog = AnyCatalog,
+  C extends AnyCatalog = P,
+>(def: ServiceDefinition<DB, Extra, P, C>): Promise<void> {
   let svc: RunningService<DB>;
   try {
     svc = await startService(def);

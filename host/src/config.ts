@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { OutboxError } from "./errors.js";
+import { OutboxError } from "@orderflow/outbox";
 
 const url = (protocols: string[]) =>
   z.string().refine(

@@ -1,19 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { headerSource, incoming, meta, orderCreatedV1, samples } from "../test/samples.js";
 import {
-  catalog,
-  decode,
   DecodeErrorCode,
   DEFAULT_MAX_BYTES,
-  encode,
-  encodeVersion,
   EventsError,
   Header,
   isDecodeError,
   type DecodeError,
   type DecodeResult,
   type IncomingMessage,
-} from "./index.js";
+} from "@orderflow/events";
+import { decode, encode, encodeVersion } from "./index.js";
 
 const created = encode("order.created", samples["order.created"], meta());
 
@@ -106,14 +103,12 @@ describe("encode", () => {
   });
 
   it("encodes past versions and refuses versions the catalog does not have", () => {
-    const v1 = encodeVersion(catalog["order.created"], 1, orderCreatedV1, meta());
+    const v1 = encodeVersion("order.created", 1, orderCreatedV1, meta());
     expect(v1.headers[Header.Type]).toBe("orderflow.order.created.v1");
-    expect(() => encodeVersion(catalog["order.created"], 3, samples["order.created"], meta())).toThrow(
-      /no version 3/,
+    expect(() => encodeVersion("order.created", 3, samples["order.created"], meta())).toThrow(/no version 3/);
+    expect(() => encodeVersion("order.created", 1, samples["order.created"], meta({ id: "x" }))).toThrow(
+      EventsError,
     );
-    expect(() =>
-      encodeVersion(catalog["order.created"], 1, samples["order.created"], meta({ id: "x" })),
-    ).toThrow(EventsError);
   });
 });
 
@@ -284,7 +279,7 @@ describe("decode", () => {
     });
 
     it("validates a past version against its own schema before upcasting", () => {
-      const v1 = encodeVersion(catalog["order.created"], 1, orderCreatedV1, meta({ correlationId: "ord-0" }));
+      const v1 = encodeVersion("order.created", 1, orderCreatedV1, meta({ correlationId: "ord-0" }));
       const error = failure(decode(incoming(v1, { data: body({ ...orderCreatedV1, totalCents: -1 }) })));
       expect(error.code).toBe(DecodeErrorCode.SchemaViolation);
       expect(error.message).toContain("order.created.v1");

@@ -3,26 +3,27 @@ import { describe, expect, it } from "vitest";
 import { arbitraryFor, metaArb, text } from "../test/arbitraries.js";
 import { headerSource, incoming, meta, samples } from "../test/samples.js";
 import {
-  catalog,
-  ceTypeOf,
-  decode,
   decodeHeaderValue,
   DecodeError,
   DecodeErrorCode,
-  encode,
   encodeHeaderValue,
-  encodeVersion,
-  eventNames,
   Header,
   jsonSchemas,
   type DecodeResult,
-  type EventData,
   type EventDefinition,
-  type EventName,
   type IncomingMessage,
+} from "@orderflow/events";
+import {
+  catalog,
+  decode,
+  encode,
+  encodeVersion,
+  eventNames,
+  type EventData,
+  type EventName,
 } from "./index.js";
 
-const schemas = jsonSchemas();
+const schemas = jsonSchemas(catalog);
 const dataArb = (ceType: string) => arbitraryFor(schemas[ceType]!);
 const codes = new Set<string>(Object.values(DecodeErrorCode));
 
@@ -30,7 +31,7 @@ const codes = new Set<string>(Object.values(DecodeErrorCode));
 function decodeSafely(msg: IncomingMessage): DecodeResult {
   const r = decode(msg);
   if (r.ok) {
-    const def: EventDefinition = catalog[r.event.name];
+    const def: EventDefinition = catalog.events[r.event.name];
     expect(def.schema.safeParse(r.event.data).success).toBe(true);
     expect(String((r.event.data as Record<string, unknown>)[def.key])).toBe(r.event.subject);
   } else {
@@ -42,9 +43,9 @@ function decodeSafely(msg: IncomingMessage): DecodeResult {
 
 describe("decode(encode(e)) = e", () => {
   it.each(eventNames)("%s, arbitrary data and meta", (name) => {
-    const def: EventDefinition = catalog[name];
+    const def: EventDefinition = catalog.events[name];
     fc.assert(
-      fc.property(dataArb(ceTypeOf(name, def.version)), metaArb, (data, m) => {
+      fc.property(dataArb(catalog.ceType(name, def.version)), metaArb, (data, m) => {
         const r = decode(incoming(encode(name, data as EventData<EventName>, m)));
         expect(r).toEqual({
           ok: true,
@@ -69,7 +70,7 @@ describe("decode(encode(e)) = e", () => {
   it("order.created v1 round-trips as v2 data with currency USD", () => {
     fc.assert(
       fc.property(dataArb("orderflow.order.created.v1"), metaArb, (data, m) => {
-        const r = decode(incoming(encodeVersion(catalog["order.created"], 1, data, m)));
+        const r = decode(incoming(encodeVersion("order.created", 1, data, m)));
         expect(r.ok && r.event.version).toBe(1);
         expect(r.ok && r.event.data).toEqual({ ...(data as object), currency: "USD" });
       }),
@@ -104,14 +105,14 @@ describe("decode never throws", () => {
       "orderflow.order.created.v2",
     ),
     fc.constantFrom(...Object.values(valid.headers)),
-    fc.constantFrom(...eventNames.flatMap((n) => [0, 1, 2, 3].map((v) => ceTypeOf(n, v)))),
+    fc.constantFrom(...eventNames.flatMap((n) => [0, 1, 2, 3].map((v) => catalog.ceType(n, v)))),
     fc.uuid(),
     fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
   );
   const subject = fc.oneof(
     fc.constant(valid.subject),
     fc.string(),
-    fc.constantFrom(...Object.values(catalog).map((d) => `${d.context}.${d.aggregate}.${d.event}`)),
+    fc.constantFrom(...catalog.names.map((n) => catalog.subject(n))),
   );
 
   it("on random bytes as the body", () => {
@@ -162,7 +163,7 @@ describe("decode never throws", () => {
             correlationId: decodeHeaderValue(h[Header.CorrelationId]!),
             causationId: causation ? decodeHeaderValue(causation) : undefined,
           });
-          expect(ceTypeOf(r.event.name, r.event.version)).toBe(h[Header.Type]);
+          expect(catalog.ceType(r.event.name as EventName, r.event.version)).toBe(h[Header.Type]);
         },
       ),
     );

@@ -2,7 +2,8 @@
 // error or an `expectTypeOf` assertion stops holding. The runtime checks guard the same calls.
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { incoming, meta, samples } from "../test/samples.js";
-import { decode, encode, EventsError, type CloudEvent, type EventData, type EventName } from "./index.js";
+import { EventsError } from "@orderflow/events";
+import { decode, encode, type CloudEvent, type EventData, type EventName } from "./index.js";
 
 type Handlers = { [N in EventName]?: (event: CloudEvent<N>) => Promise<void> | void };
 

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import type { EventMeta, JsonSchema } from "../src/index.js";
+import type { EventMeta, JsonSchema } from "@orderflow/events";
 
 // Characters that stress the header percent-encoding: '%', space, '"', controls, an
 // already-encoded sequence, plus any code point (astral ones become surrogate pairs).

@@ -1,11 +1,5 @@
-import type {
-  EncodedEvent,
-  EventData,
-  EventMeta,
-  EventName,
-  HeaderSource,
-  IncomingMessage,
-} from "../src/index.js";
+import type { EncodedEvent, EventMeta, HeaderSource, IncomingMessage } from "@orderflow/events";
+import type { EventData, EventName } from "../src/index.js";
 
 /** Valid data for every event; the mapped type makes a new catalog entry a compile error here. */
 export const samples: { [N in EventName]: EventData<N> } = {

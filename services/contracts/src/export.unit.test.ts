@@ -2,22 +2,19 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ASYNCAPI_FILE, eventsDir, SCHEMAS_DIR, schemaFiles } from "../scripts/schema-files.js";
 import {
-  asyncApiDocument,
-  catalog,
-  ceTypeOf,
-  Header,
-  jsonSchemas,
-  schemaId,
-  schemaPath,
-  subjects,
-  type EventDefinition,
-} from "./index.js";
+  ASYNCAPI_FILE,
+  asyncApiOptions,
+  contractsDir,
+  SCHEMAS_DIR,
+  schemaFiles,
+} from "../scripts/schema-files.js";
+import { asyncApiDocument, Header, jsonSchemas, schemaId, schemaPath } from "@orderflow/events";
+import { catalog } from "./index.js";
 
-const definitions = Object.values(catalog) as EventDefinition[];
+const definitions = Object.values(catalog.events);
 const allCeTypes = definitions.flatMap((d) =>
-  [...d.past.map((p) => p.version), d.version].map((v) => ceTypeOf(d.name, v)),
+  [...d.past.map((p) => p.version), d.version].map((v) => catalog.ceType(d.name, v)),
 );
 
 /** Follows a local JSON pointer (`#/a/b`) in the document, and the references it lands on. */
@@ -35,14 +32,14 @@ function resolve(doc: unknown, ref: string): unknown {
 describe("committed contract files", () => {
   it("match the catalog (run npm run schemas)", () => {
     for (const file of schemaFiles()) {
-      const path = join(eventsDir, file.path);
+      const path = join(contractsDir, file.path);
       expect(existsSync(path), `${file.path} is missing: run npm run schemas`).toBe(true);
       expect(readFileSync(path, "utf8"), `${file.path} is stale: run npm run schemas`).toBe(file.content);
     }
     const expected = schemaFiles()
       .map((f) => f.path)
       .filter((p) => p.startsWith(`${SCHEMAS_DIR}/`));
-    const present = readdirSync(join(eventsDir, SCHEMAS_DIR)).map((n) => `${SCHEMAS_DIR}/${n}`);
+    const present = readdirSync(join(contractsDir, SCHEMAS_DIR)).map((n) => `${SCHEMAS_DIR}/${n}`);
     expect(present.sort(), "schemas/ holds files of no current version: run npm run schemas").toEqual(
       expected.sort(),
     );
@@ -54,7 +51,7 @@ describe("committed contract files", () => {
 });
 
 describe("jsonSchemas", () => {
-  const schemas = jsonSchemas();
+  const schemas = jsonSchemas(catalog);
 
   it("has one draft 2020-12 schema per event type and supported version", () => {
     expect(Object.keys(schemas)).toEqual(allCeTypes);
@@ -77,14 +74,14 @@ describe("jsonSchemas", () => {
 });
 
 describe("asyncApiDocument", () => {
-  const doc = asyncApiDocument({ version: "9.9.9" });
+  const doc = asyncApiDocument(catalog, { ...asyncApiOptions, version: "9.9.9" });
 
   it("is AsyncAPI 3.0.0 with one channel per event at its NATS subject", () => {
     expect(doc.asyncapi).toBe("3.0.0");
     expect(doc.info.version).toBe("9.9.9");
-    expect(Object.keys(doc.channels)).toEqual(Object.keys(catalog));
+    expect(Object.keys(doc.channels)).toEqual(catalog.names);
     for (const def of definitions) {
-      expect(doc.channels[def.name]?.address).toBe(subjects[def.name as keyof typeof subjects]);
+      expect(doc.channels[def.name]?.address).toBe(catalog.subject(def.name));
     }
     expect(Object.keys(doc.channels["order.created"]?.messages ?? {})).toEqual([
       "orderflow.order.created.v1",
@@ -99,7 +96,7 @@ describe("asyncApiDocument", () => {
       expect(op?.action).toBe("send");
       expect(resolve(doc, op?.channel.$ref ?? "")).toBe(doc.channels[def.name]);
       expect(op?.messages.map((m) => (resolve(doc, m.$ref) as { name: string }).name)).toEqual([
-        ceTypeOf(def.name, def.version),
+        catalog.ceType(def.name, def.version),
       ]);
     }
   });
@@ -133,7 +130,9 @@ describe("asyncApiDocument", () => {
   });
 
   it("is what asyncapi.yaml holds", () => {
-    const onDisk = parse(readFileSync(join(eventsDir, ASYNCAPI_FILE), "utf8")) as unknown;
-    expect(onDisk).toEqual(asyncApiDocument({ version: (onDisk as typeof doc).info.version }));
+    const onDisk = parse(readFileSync(join(contractsDir, ASYNCAPI_FILE), "utf8")) as unknown;
+    expect(onDisk).toEqual(
+      asyncApiDocument(catalog, { ...asyncApiOptions, version: (onDisk as typeof doc).info.version }),
+    );
   });
 });

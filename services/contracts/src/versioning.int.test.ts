@@ -3,23 +3,17 @@ import { connect, headers as natsHeaders } from "@nats-io/transport-node";
 import { testNats } from "@orderflow/infra";
 import { describe, expect, it } from "vitest";
 import { meta, orderCreatedV1, samples } from "../test/samples.js";
-import {
-  catalog,
-  decode,
-  encode,
-  encodeVersion,
-  streamNameOf,
-  streams,
-  type CloudEvent,
-  type EncodedEvent,
-} from "./index.js";
+import { streamNameOf, type EncodedEvent } from "@orderflow/events";
+import { catalog, decode, encode, encodeVersion, type CloudEvent } from "./index.js";
 
 describe("versioning over JetStream", () => {
   it("decodes order.created v1 and v2 from one stream as v2 data, keeping the published version", async () => {
     await using nats = await testNats();
     const nc = await connect({ servers: nats.url });
     try {
-      const stream = streams.find((s) => s.name === streamNameOf(catalog["order.created"].context));
+      const stream = catalog.streams.find(
+        (s) => s.name === streamNameOf(catalog.events["order.created"].context),
+      );
       if (!stream) throw new Error("no stream for order.created");
       await (await jetstreamManager(nc)).streams.add({ name: stream.name, subjects: [...stream.subjects] });
       const js = jetstream(nc);
@@ -31,7 +25,7 @@ describe("versioning over JetStream", () => {
 
       // Non-ASCII ids travel percent-encoded through a real server.
       const v1 = encodeVersion(
-        catalog["order.created"],
+        "order.created",
         1,
         { ...orderCreatedV1, orderId: "ord-ü-0" },
         meta({
