@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import { MsgHdrsImpl } from "@nats-io/nats-core/internal";
 import { SpanKind, SpanStatusCode, type Link } from "@opentelemetry/api";
 import pg from "pg";
 import type { Logger } from "pino";
 import { describeError, isDatabaseUnavailable, OutboxError, OutboxErrorCode } from "./errors.js";
 import { OUTBOX_CHANNEL } from "./migrations.js";
+import { EncodedHeaders } from "./relay/encoded-headers.js";
 import { Topology } from "./topology.js";
 import { parseTraceparent, tracer } from "./trace.js";
 import { Wake } from "./wake.js";
@@ -93,16 +93,6 @@ const READ_SQL = `
     LATERAL (SELECT convert_to(h.t, 'UTF8') AS head) AS b
   ORDER BY o.id`;
 const HEADER_BLOCK = "^NATS/1\\.0\\r\\n([!-9;-~]+: [^\\r\\n]*\\r\\n)*\\r\\n$";
-
-/** Headers encoded already: the client sends `encode()` as is. */
-class EncodedHeaders extends MsgHdrsImpl {
-  constructor(readonly bytes: Uint8Array) {
-    super();
-  }
-  override encode(): Uint8Array {
-    return this.bytes;
-  }
-}
 
 /** Resolves every current `wait()` at the next `notify()`. */
 class Signal {
