@@ -110,7 +110,9 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       readers = durables.map((durable) =>
         startDurableReader({
           durable,
+          settings,
           js: opts.js,
+          jsm: opts.jsm,
           maxMessages: Math.max(batchSize * concurrency, 64),
           receive,
           logger: opts.logger,
