@@ -50,11 +50,7 @@ export function startDurableReader(opts: DurableReaderOptions): DurableReader {
   const { durable: d, logger: log } = opts;
   const where = { stream: d.stream, consumer: d.consumer };
   const stopping = new AbortController();
-  const pause = (ms: number) =>
-    sleep(ms, undefined, { signal: stopping.signal }).then(
-      () => true,
-      () => false,
-    );
+  const pause = (ms: number) => pauseUnlessAborted(ms, stopping.signal);
   let live = true;
   let messages: ConsumerMessages | undefined;
 
@@ -74,7 +70,8 @@ export function startDurableReader(opts: DurableReaderOptions): DurableReader {
   }
 
   // nats.js reports a deleted durable (the server's 409 on the waiting pull, or "not found" when it
-  // checks after missed heartbeats) but only stalls and checks again every 30 s.
+  // checks after two missed heartbeats) but on its own only pulls again after that check, and while
+  // the durable is missing checks every 30 s.
   async function endWhenDeleted(msgs: ConsumerMessages): Promise<void> {
     for await (const s of msgs.status()) {
       if (s.type !== "consumer_deleted" && s.type !== "consumer_not_found") continue;
@@ -83,28 +80,6 @@ export function startDurableReader(opts: DurableReaderOptions): DurableReader {
       await msgs.close();
       return;
     }
-  }
-
-  /** Whether the durable exists again (false: stopped); throws once the connection is closed. */
-  async function untilDurableExists(): Promise<boolean> {
-    const since = Date.now();
-    for (let attempt = 0; !stopping.signal.aborted; attempt++) {
-      const recreate = Date.now() - since >= RECREATE_AFTER_MS;
-      try {
-        if (!recreate) await opts.jsm.consumers.info(d.stream, d.consumer);
-        else if ((await ensureDurable(opts.jsm, d, opts.settings)) === "created") {
-          log?.warn(where, "durable consumer was not added back; recreated it");
-        }
-        return true;
-      } catch (err) {
-        if (isConnectionGone(err)) throw err;
-        if (recreate || !isNotFound(err)) {
-          log?.warn({ ...where, err: describeError(err) }, "durable consumer unavailable; retrying");
-        }
-      }
-      await pause(Math.min(RETRY_MS * 2 ** attempt, RETRY_MAX_MS));
-    }
-    return false;
   }
 
   async function run(): Promise<void> {
@@ -122,7 +97,7 @@ export function startDurableReader(opts: DurableReaderOptions): DurableReader {
       }
       live = false;
       if (failures && !(await pause(Math.min(RETRY_MS * 2 ** failures, RETRY_MAX_MS)))) return;
-      if (!(await untilDurableExists())) return;
+      if (!(await untilDurableExists(opts, stopping.signal))) return;
     }
   }
 
@@ -140,6 +115,41 @@ export function startDurableReader(opts: DurableReaderOptions): DurableReader {
       await running;
     },
   };
+}
+
+/**
+ * Whether the durable exists again (false: `signal` aborted): added back by whoever deleted it, else
+ * recreated here after `RECREATE_AFTER_MS`. Throws once the connection is closed.
+ */
+async function untilDurableExists(opts: DurableReaderOptions, signal: AbortSignal): Promise<boolean> {
+  const { durable: d, logger: log } = opts;
+  const where = { stream: d.stream, consumer: d.consumer };
+  const since = Date.now();
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    const recreate = Date.now() - since >= RECREATE_AFTER_MS;
+    try {
+      if (!recreate) await opts.jsm.consumers.info(d.stream, d.consumer);
+      else if ((await ensureDurable(opts.jsm, d, opts.settings)) === "created") {
+        log?.warn(where, "durable consumer was not added back; recreated it");
+      }
+      return true;
+    } catch (err) {
+      if (isConnectionGone(err)) throw err;
+      if (recreate || !isNotFound(err)) {
+        log?.warn({ ...where, err: describeError(err) }, "durable consumer unavailable; retrying");
+      }
+    }
+    await pauseUnlessAborted(Math.min(RETRY_MS * 2 ** attempt, RETRY_MAX_MS), signal);
+  }
+  return false;
+}
+
+/** True after `ms`; false as soon as `signal` aborts. */
+function pauseUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {
+  return sleep(ms, undefined, { signal }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The connection is closed or draining: nothing will work again on it. */
