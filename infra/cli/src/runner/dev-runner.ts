@@ -6,16 +6,19 @@ import { databaseUrl, ensureDatabase, waitFor } from "@orderflow/infra";
 import { CliError, exitCodeOf, isCliError, oneLine, redact } from "../errors.js";
 import { inspectPidFile, isAlive, removeFile } from "./pid-files.js";
 import { NATS_PID_FILE, type HostReply, type HostRequest, type ServerInfo } from "./protocol.js";
-import { SERVERS_FILE } from "./paths.js";
-import { seedDemoData } from "./seed.js";
+import type { SeedData } from "../system/define-system.js";
+import { seedSystem } from "./seed-system.js";
+import { SERVERS_FILE } from "./servers-file.js";
 import { StderrTail } from "./stderr-tail.js";
 import { checkPorts, type ServicePlan, type UpConfig } from "./up-config.js";
 
 export interface DevRunnerOptions {
+  /** The system's root: the services' working directory. */
   readonly root: string;
   readonly dataDir: string;
   readonly config: UpConfig;
-  readonly seed: boolean;
+  /** What to create once the services are ready; undefined: nothing. */
+  readonly seed: SeedData | undefined;
   /** The runner's environment, passed on to every process it starts. */
   readonly env: NodeJS.ProcessEnv;
   readonly out: (line: string) => void;
@@ -175,16 +178,13 @@ export class DevRunner {
 
     await this.#guard(this.#waitReady());
     for (const p of config.services) {
-      const proc = this.#services.find((s) => s.name === p.entry.name);
-      out(`  ${p.entry.name.padEnd(10)}${this.#url(p)}  (pid ${proc?.child.pid})`);
+      const proc = this.#services.find((s) => s.name === p.service.name);
+      out(`  ${p.service.name.padEnd(10)}${this.#url(p)}  (pid ${proc?.child.pid})`);
     }
     if (this.#opts.seed) {
-      const url = (name: string) => {
-        const plan = config.services.find((p) => p.entry.name === name);
-        return plan ? this.#url(plan) : undefined;
-      };
+      const urls = new Map(config.services.map((plan) => [plan.service.name, this.#url(plan)]));
       const seeded = await this.#guard(
-        seedDemoData({ inventory: url("inventory"), billing: url("billing") }).catch((err: unknown) => {
+        seedSystem(this.#opts.seed, (name) => urls.get(name)!).catch((err: unknown) => {
           throw new CliError("FAILED", `seeding demo data failed: ${oneLine(err)}`, { cause: err });
         }),
       );
@@ -193,7 +193,7 @@ export class DevRunner {
     }
     this.#ready = true;
     out(
-      `orderflow: ready in ${((Date.now() - started) / 1000).toFixed(1)} s; try \`npm run demo\`. Ctrl-C stops everything (twice forces)`,
+      `orderflow: ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Ctrl-C stops everything (twice forces)`,
     );
   }
 
@@ -360,13 +360,13 @@ export class DevRunner {
       this.#opts.config.services.map(async (plan) => {
         const [server, name] = plan.databaseUrl
           ? [databaseUrl(plan.databaseUrl, "postgres"), new URL(plan.databaseUrl).pathname.slice(1)]
-          : [serverUrl, plan.entry.database];
+          : [serverUrl, plan.service.definition.database];
         try {
           await ensureDatabase(server, name);
         } catch (err) {
           throw new CliError(
             "FAILED",
-            `cannot create database ${name} for ${plan.entry.name}: ${oneLine(err)}`,
+            `cannot create database ${name} for ${plan.service.name}: ${oneLine(err)}`,
             { cause: err },
           );
         }
@@ -392,7 +392,7 @@ export class DevRunner {
    * ack_wait, and its outbox rows are published by its relay.
    */
   #spawnService(plan: ServicePlan, restarted = false): Proc {
-    const name = plan.entry.name;
+    const name = plan.service.name;
     const logDir = join(this.#opts.dataDir, LOG_DIR);
     mkdirSync(logDir, { recursive: true });
     const file = join(logDir, `${name}.stderr.log`);
@@ -400,7 +400,7 @@ export class DevRunner {
     const fromOffset = fstatSync(fd).size;
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [relative(this.#opts.root, plan.entry.main)], {
+      child = spawn(process.execPath, [relative(this.#opts.root, plan.service.main)], {
         cwd: this.#opts.root,
         // Own process group: a Ctrl-C reaches the runner only, which stops services before servers.
         detached: true,
@@ -435,7 +435,7 @@ export class DevRunner {
 
   async #waitReady(): Promise<void> {
     const pending = new Map(
-      this.#opts.config.services.map((p) => [p.entry.name, { plan: p, last: "no answer yet" }]),
+      this.#opts.config.services.map((p) => [p.service.name, { plan: p, last: "no answer yet" }]),
     );
     let aborting = false;
     this.#aborted.catch(() => {
