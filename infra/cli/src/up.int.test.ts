@@ -98,10 +98,11 @@ describe("orderflow up with a stand-in service", () => {
     assertBuilt();
     tmp = tempDir("orderflow-cli-up-");
   });
+  // Several PostgreSQL data directories: removing them takes a while on a busy disk.
   afterAll(() => {
     killAll(leftovers);
     rmSync(tmp, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it("starts NATS, PostgreSQL and the service, seeds, and on SIGTERM stops every process and exits 0", async () => {
     const dataDir = join(tmp, "graceful");
@@ -305,10 +306,11 @@ describe.skipIf(!servicesBuilt)("orderflow up with the four services", () => {
     tmp = tempDir("orderflow-cli-up4-");
     dataDir = join(tmp, "data");
   });
+  // Several PostgreSQL data directories: removing them takes a while on a busy disk.
   afterAll(() => {
     killAll(leftovers);
     rmSync(tmp, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it("starts everything from nothing within 30 s, runs the demo, and stops every process on SIGTERM", async () => {
     const { proc, tree, url } = await up();
