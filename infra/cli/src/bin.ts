@@ -140,7 +140,7 @@ program
   .option("--json", "machine-readable output")
   .action(async (o: { json?: boolean }) => run(async () => (await recovery()).outboxCommand(o))());
 
-// Commands are loaded when run: `orderflow demo` or a usage error need not load the service runtime.
+// Commands are loaded when run: a usage error need not load the service runtime.
 try {
   await program.parseAsync(process.argv);
   process.exit(process.exitCode ?? 0);
