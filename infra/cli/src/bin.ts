@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { exitCodeOf, isCliError, oneLine } from "./errors.js";
 
@@ -6,22 +7,30 @@ const program = new Command("orderflow")
   .description("Orderflow: run the system locally and operate it")
   .exitOverride()
   // Commander's own messages are reported below as one line, like every other error.
-  .configureOutput({ outputError: () => {}, writeErr: () => {} });
+  .configureOutput({ outputError: () => {}, writeErr: () => {} })
+  .option(
+    "--config <path>",
+    "the system's orderflow.config.ts (default: looked for from the current directory upward; or ORDERFLOW_CONFIG)",
+  )
+  // Every command reads ORDERFLOW_CONFIG (see system/find-config.ts); --config is a way to set it.
+  .hook("preAction", () => {
+    const { config } = program.opts<{ config?: string }>();
+    if (config !== undefined) process.env.ORDERFLOW_CONFIG = resolve(config);
+  });
 
 program
   .command("up")
-  .description("start NATS, PostgreSQL and every built service; seed demo data; Ctrl-C stops (twice forces)")
+  .description(
+    "start NATS, PostgreSQL and every service of the system's config; seed its demo data; Ctrl-C stops (twice forces)",
+  )
   .addOption(
     new Option(
       "--data-dir <dir>",
-      "where spawned servers keep their data (default: .data/ at the repository root)",
+      "where spawned servers keep their data (default: .data/ beside the config)",
     ),
   )
-  .addOption(
-    new Option("--services-dir <dir>", "where the services are (default: services/ at the repository root)"),
-  )
-  .option("--no-seed", "do not create the demo stock and accounts")
-  .action(async (opts: { dataDir?: string; servicesDir?: string; seed: boolean }) => {
+  .option("--no-seed", "do not create the config's seed data")
+  .action(async (opts: { dataDir?: string; seed: boolean }) => {
     const { up } = await import("./commands/up.js");
     process.exitCode = await up(opts);
   });
@@ -44,7 +53,7 @@ const run = (fn: () => Promise<number>) => async () => {
 program
   .command("replay")
   .description("re-deliver stored events to one service's handlers; already applied events change nothing")
-  .requiredOption("--service <name>", "order | inventory | billing | saga")
+  .requiredOption("--service <name>", "a service of the system's config")
   .option("--stream <name>", "one stream (default: every stream the service consumes)")
   .option("--from-seq <n>", "start at this stream sequence")
   .option("--since <time>", "start at this time (ISO 8601, or 15m / 2h / 7d ago)")
@@ -58,7 +67,7 @@ program
 program
   .command("rebuild")
   .description("recreate a service's database from the events it published (pauses a running instance)")
-  .argument("<service>", "inventory | billing")
+  .argument("<service>", "a service of the system's config whose definition has a projection")
   .option("--yes", "confirm: the service's database is dropped and rebuilt")
   .option("--json", "machine-readable output")
   .action(async (service: string, o: { yes?: boolean; json?: boolean }) =>
@@ -68,7 +77,7 @@ program
 program
   .command("republish")
   .description("re-feed streams from a service's retained outbox rows, skipping events the stream still has")
-  .argument("<service>", "order | inventory | billing | saga")
+  .argument("<service>", "a service of the system's config")
   .requiredOption("--since <time>", "rows created since (ISO 8601, or 15m / 2h / 7d ago)")
   .option("--yes", "confirm")
   .option("--json", "machine-readable output")
@@ -131,7 +140,7 @@ program
   .option("--json", "machine-readable output")
   .action(async (o: { json?: boolean }) => run(async () => (await recovery()).outboxCommand(o))());
 
-// Commands are loaded when run: `orderflow demo` or a usage error need not load the service runtime.
+// Commands are loaded when run: a usage error need not load the service runtime.
 try {
   await program.parseAsync(process.argv);
   process.exit(process.exitCode ?? 0);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@orderflow/infra";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, cleanEnv, FIXTURE_SERVICES, REPO_ROOT, runCli } from "../test/up-process.js";
+import { assertBuilt, cleanEnv, FIXTURE_CONFIG, REPO_ROOT, runCli } from "../test/up-process.js";
 
 // The built bin as a user runs it: a bad value stops `up` with one line naming it, exit code 2,
 // before anything starts (the data directory is not even created).
@@ -58,7 +58,7 @@ describe("orderflow up: configuration errors", () => {
 
   it("a service's own variable (from its exported definition) → one line naming it, exit 2", async () => {
     const r = await runCli(
-      ["up", "--data-dir", dataDir, "--services-dir", FIXTURE_SERVICES],
+      ["up", "--data-dir", dataDir, "--config", FIXTURE_CONFIG],
       cleanEnv({ INVENTORY_FIXTURE_LIMIT: "lots" }),
     );
     expect(r.stderr).toEqual(['orderflow: INVENTORY_FIXTURE_LIMIT: must be a number (got "lots")']);

@@ -9,7 +9,7 @@ import {
   assertBuilt,
   cleanEnv,
   CliProcess,
-  FIXTURE_SERVICES,
+  FIXTURE_CONFIG,
   killAll,
   pidsMentioning,
   readProcessTree,
@@ -47,7 +47,8 @@ interface Up {
 async function startUp(
   dataDir: string,
   opts: {
-    servicesDir?: string;
+    /** Default: the repository's orderflow.config.ts, found from the working directory. */
+    config?: string;
     services: readonly string[];
     env?: Record<string, string>;
     leftovers: Set<number>;
@@ -59,12 +60,7 @@ async function startUp(
     ...Object.fromEntries(opts.services.map((s) => [`${s.toUpperCase()}_PORT`, String(ports[s])])),
     ...opts.env,
   });
-  const args = [
-    "up",
-    "--data-dir",
-    dataDir,
-    ...(opts.servicesDir ? ["--services-dir", opts.servicesDir] : []),
-  ];
+  const args = ["up", "--data-dir", dataDir, ...(opts.config ? ["--config", opts.config] : [])];
   const proc = new CliProcess(args, env);
   opts.leftovers.add(proc.pid);
   const tree = new Map<string, number>();
@@ -96,16 +92,17 @@ describe("orderflow up with a stand-in service", () => {
   let tmp: string;
   const leftovers = new Set<number>();
   const up = (dataDir: string, env: Record<string, string> = {}) =>
-    startUp(dataDir, { servicesDir: FIXTURE_SERVICES, services: ["inventory"], env, leftovers });
+    startUp(dataDir, { config: FIXTURE_CONFIG, services: ["inventory"], env, leftovers });
 
   beforeAll(() => {
     assertBuilt();
     tmp = tempDir("orderflow-cli-up-");
   });
+  // Several PostgreSQL data directories: removing them takes a while on a busy disk.
   afterAll(() => {
     killAll(leftovers);
     rmSync(tmp, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it("starts NATS, PostgreSQL and the service, seeds, and on SIGTERM stops every process and exits 0", async () => {
     const dataDir = join(tmp, "graceful");
@@ -200,7 +197,7 @@ describe("orderflow up with a stand-in service", () => {
 
     // While it runs, a second runner on the same data dir stops at once, naming the first.
     const other = await runCli(
-      ["up", "--data-dir", dataDir, "--services-dir", FIXTURE_SERVICES],
+      ["up", "--data-dir", dataDir, "--config", FIXTURE_CONFIG],
       cleanEnv({ INVENTORY_PORT: "1" }),
     );
     expect(other.stderr).toEqual([`orderflow: another orderflow is running (pid ${second.proc.pid})`]);
@@ -236,7 +233,7 @@ describe("orderflow up with a stand-in service", () => {
   it("a service that exits while starting: its last stderr lines, everything stopped, exit 1", async () => {
     const dataDir = join(tmp, "early-exit");
     const proc = new CliProcess(
-      ["up", "--data-dir", dataDir, "--services-dir", FIXTURE_SERVICES],
+      ["up", "--data-dir", dataDir, "--config", FIXTURE_CONFIG],
       cleanEnv({ INVENTORY_PORT: String(await freePort()), FIXTURE_FAIL_ON_START: "1" }),
     );
     leftovers.add(proc.pid);
@@ -309,10 +306,11 @@ describe.skipIf(!servicesBuilt)("orderflow up with the four services", () => {
     tmp = tempDir("orderflow-cli-up4-");
     dataDir = join(tmp, "data");
   });
+  // Several PostgreSQL data directories: removing them takes a while on a busy disk.
   afterAll(() => {
     killAll(leftovers);
     rmSync(tmp, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it("starts everything from nothing within 30 s, runs the demo, and stops every process on SIGTERM", async () => {
     const { proc, tree, url } = await up();

@@ -8,27 +8,35 @@ export const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BIN = join(CLI_DIR, "dist", "bin.js");
 export const REPO_ROOT = join(CLI_DIR, "..", "..");
 /**
- * A services directory holding one stand-in service, laid out as the runner expects
- * (`<name>/dist/main.js`). Its sources live in test/fixtures/stand-in-inventory; the copy sits in
- * the package (git-ignored) so its imports resolve from this workspace's node_modules.
+ * A system of one stand-in service: its config (test/fixtures/orderflow.config.mjs) and, beside it,
+ * the service laid out as a built one (`services/inventory/dist/{index,main}.js`). Its sources live
+ * in test/fixtures/stand-in-inventory; the copy sits in the package (git-ignored) so its imports
+ * resolve from this workspace's node_modules.
  */
-export const FIXTURE_SERVICES = join(CLI_DIR, "test", ".generated", "services");
-const standIn = join(CLI_DIR, "test", "fixtures", "stand-in-inventory");
-mkdirSync(join(FIXTURE_SERVICES, "inventory", "dist"), { recursive: true });
-cpSync(join(standIn, "package.json"), join(FIXTURE_SERVICES, "inventory", "package.json"));
+export const FIXTURE_SYSTEM = join(CLI_DIR, "test", ".generated");
+export const FIXTURE_CONFIG = join(FIXTURE_SYSTEM, "orderflow.config.mjs");
+const fixtures = join(CLI_DIR, "test", "fixtures");
+const standIn = join(FIXTURE_SYSTEM, "services", "inventory");
+mkdirSync(join(standIn, "dist"), { recursive: true });
+cpSync(join(fixtures, "orderflow.config.mjs"), FIXTURE_CONFIG);
+cpSync(join(fixtures, "stand-in-inventory", "package.json"), join(standIn, "package.json"));
 for (const f of ["index.js", "main.js"])
-  cpSync(join(standIn, f), join(FIXTURE_SERVICES, "inventory", "dist", f));
+  cpSync(join(fixtures, "stand-in-inventory", f), join(standIn, "dist", f));
 
 export function assertBuilt(): void {
   if (!existsSync(BIN))
     throw new Error(`${BIN} is missing: build first (npx turbo run build --filter=@orderflow/cli)`);
 }
 
-/** The environment of this process without the variables that point `up` at existing servers. */
+/**
+ * The environment of this process without the variables that point `up` at existing servers or at
+ * another system's config.
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of Object.keys(env))
-    if (/^(NATS_URL|DATABASE_URL|\w+_PORT|\w+_DATABASE_URL|LOG_LEVEL|HOST)$/.test(k)) delete env[k];
+    if (/^(NATS_URL|DATABASE_URL|\w+_PORT|\w+_DATABASE_URL|LOG_LEVEL|HOST|ORDERFLOW_\w+)$/.test(k))
+      delete env[k];
   return { ...env, ...extra };
 }
 

@@ -2,8 +2,10 @@ import { randomUUID } from "node:crypto";
 import { waitFor } from "@orderflow/infra";
 import { CliError, oneLine } from "../errors.js";
 import { request } from "../http.js";
+import { loadSystem, type System } from "../system/load-system.js";
 
 export interface DemoOptions {
+  /** `<SERVICE>_URL` point at a service; otherwise it is on 127.0.0.1 at its port (see urlsOf). */
   readonly env?: NodeJS.ProcessEnv;
   readonly out?: (line: string) => void;
   /** How long each order may take to become CONFIRMED or CANCELLED. */
@@ -50,8 +52,46 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-const urlFrom = (env: NodeJS.ProcessEnv, variable: string, port: number): string => {
-  const value = env[variable] || `http://127.0.0.1:${port}`;
+/** The order system's services, as this script uses them. */
+const SERVICES = ["order", "inventory", "billing", "saga"] as const;
+type ServiceName = (typeof SERVICES)[number];
+
+/**
+ * The running system's services, each checked ready: at its `<NAME>_URL`, or else at
+ * `http://127.0.0.1:<port>` with its port as `orderflow up` gives it (`<NAME>_PORT`, or its
+ * definition's default port, from the system's config). Malformed URLs are reported first; the
+ * config is loaded only for a service without a URL, and not at all once one is found not running.
+ */
+async function readyServices(env: NodeJS.ProcessEnv): Promise<Record<ServiceName, string>> {
+  const given = new Map<ServiceName, string>();
+  for (const name of SERVICES) {
+    const variable = `${name.toUpperCase()}_URL`;
+    if (env[variable]) given.set(name, checkedUrl(variable, env[variable]));
+  }
+  let system: Promise<System> | undefined;
+  const urls: Partial<Record<ServiceName, string>> = {};
+  for (const name of SERVICES) {
+    let url = given.get(name);
+    if (url === undefined) {
+      const { definition } = (await (system ??= loadSystem({ env }))).service(name);
+      const port = env[`${name.toUpperCase()}_PORT`] || definition.defaultPort;
+      url = checkedUrl(`${name.toUpperCase()}_PORT`, `http://127.0.0.1:${port}`);
+    }
+    const ok = await request("GET", `${url}/readyz`, undefined, { timeoutMs: 3000 }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (!ok)
+      throw new CliError(
+        "NOT_RUNNING",
+        `the system is not running: ${name} at ${url} is not ready (start it with \`npm start\`)`,
+      );
+    urls[name] = url;
+  }
+  return urls as Record<ServiceName, string>;
+}
+
+const checkedUrl = (variable: string, value: string): string => {
   try {
     const u = new URL(value);
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http");
@@ -70,23 +110,7 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
   const env = opts.env ?? process.env;
   const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const timeoutMs = opts.timeoutMs ?? 40_000;
-  const urls = {
-    order: urlFrom(env, "ORDER_URL", 3000),
-    inventory: urlFrom(env, "INVENTORY_URL", 3001),
-    billing: urlFrom(env, "BILLING_URL", 3002),
-    saga: urlFrom(env, "SAGA_URL", 3003),
-  };
-  for (const [name, url] of Object.entries(urls)) {
-    const ok = await request("GET", `${url}/readyz`, undefined, { timeoutMs: 3000 }).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (!ok)
-      throw new CliError(
-        "NOT_RUNNING",
-        `the system is not running: ${name} at ${url} is not ready (start it with \`npm start\`)`,
-      );
-  }
+  const urls = await readyServices(env);
 
   out(`orderflow demo: three orders against ${urls.order}`);
   const run = randomUUID();

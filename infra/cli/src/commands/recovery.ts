@@ -10,7 +10,6 @@ import {
   parseSeq,
   parseTime,
   requireYes,
-  serviceNames,
   systemCatalog,
   withDatabase,
 } from "../recovery/context.js";
@@ -20,6 +19,7 @@ import { print, progress } from "../recovery/output.js";
 import { rebuild } from "../recovery/rebuild.js";
 import { replay } from "../recovery/replay.js";
 import { republish } from "../recovery/republish.js";
+import { loadSystem } from "../system/load-system.js";
 
 interface Common {
   json?: boolean;
@@ -124,9 +124,8 @@ export async function dlqPurgeCommand(opts: Common & { yes?: boolean }): Promise
 export async function outboxCommand(opts: Common): Promise<number> {
   await using b = await broker();
   const rows = [];
-  for (const name of serviceNames) {
-    const def = await loadService(name);
-    const config = parseConfig(b.env, def);
+  for (const { name, definition } of (await loadSystem()).services) {
+    const config = parseConfig(b.env, definition);
     const url = config.databaseUrl;
     rows.push(await withDatabase({ service: name, env: b.env, url }, () => outboxStatus(name, url)));
   }
@@ -175,12 +174,15 @@ export async function replayCommand(
 }
 
 export async function rebuildCommand(service: string, opts: Common & { yes?: boolean }): Promise<number> {
-  const definition = await loadService(service);
-  if (!definition.projection)
+  const system = await loadSystem();
+  const definition = system.service(service).definition;
+  if (!definition.projection) {
+    const can = system.services.filter((s) => s.definition.projection).map((s) => s.name);
     throw new CliError(
       "BAD_CONFIG",
-      `service ${service} cannot be rebuilt from its events (inventory and billing can)`,
+      `service ${service} cannot be rebuilt from its events (${can.length ? `${new Intl.ListFormat("en").format(can)} can` : "no service of this system can"})`,
     );
+  }
   requireYes(opts.yes, `rebuilding ${service} drops its database and`);
   await using b = await broker();
   const config = parseConfig(b.env, definition);

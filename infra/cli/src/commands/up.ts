@@ -1,51 +1,45 @@
-import { isAbsolute, join, resolve } from "node:path";
-import { CliError } from "../errors.js";
+import { join, resolve } from "node:path";
 import { DevRunner } from "../runner/dev-runner.js";
-import { discoverServices, repoRoot, withDefinitions } from "../runner/paths.js";
 import { checkServers, parseUpConfig } from "../runner/up-config.js";
+import { DATA_DIR } from "../system/find-config.js";
+import { loadSystem } from "../system/load-system.js";
 
 export interface UpOptions {
-  /** Where spawned servers keep their data; default `.data/` at the repository root. */
+  /** Where spawned servers keep their data; default `.data/` beside the system's config. */
   readonly dataDir?: string;
-  /** Where the services are; default `services/` at the repository root. */
-  readonly servicesDir?: string;
-  /** Create the demo stock and accounts that do not exist yet. */
+  /** Create the config's seed resources that do not exist yet. */
   readonly seed: boolean;
+  /** Read for the servers, the services' variables and ORDERFLOW_CONFIG. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Where the config is looked for (and upward); default the working directory. */
+  readonly cwd?: string;
   readonly out?: (line: string) => void;
   readonly err?: (line: string) => void;
 }
 
 /**
  * `orderflow up`: NATS and PostgreSQL (from the environment, or spawned with their data in the data
- * directory), the per-service databases, every built service as a child process, demo data; then
- * runs until SIGINT/SIGTERM. Resolves with the exit code.
+ * directory), the per-service databases, every service of the system's config as a child process,
+ * its seed data; then runs until SIGINT/SIGTERM. Resolves with the exit code.
  */
 export async function up(opts: UpOptions): Promise<number> {
   const env = opts.env ?? process.env;
-  const root = repoRoot();
-  const dataDir = opts.dataDir === undefined ? join(root, ".data") : absolute(opts.dataDir);
-  const servicesDir = opts.servicesDir === undefined ? join(root, "services") : absolute(opts.servicesDir);
-  const services = await withDefinitions(discoverServices(servicesDir), servicesDir);
+  const system = await loadSystem({ env, cwd: opts.cwd });
+  const dataDir =
+    opts.dataDir === undefined
+      ? join(system.root, DATA_DIR)
+      : resolve(opts.cwd ?? process.cwd(), opts.dataDir);
   // Configuration first: a bad value stops us before anything starts.
-  const config = parseUpConfig(env, services);
+  const config = parseUpConfig(env, system.services);
   await checkServers(config);
-  if (config.services.length === 0) {
-    throw new CliError(
-      "FAILED",
-      `no built service in ${servicesDir} (<name>/dist/main.js): run \`npm run build\` first`,
-    );
-  }
   const runner = new DevRunner({
-    root,
+    root: system.root,
     dataDir,
     config,
-    seed: opts.seed,
+    seed: opts.seed ? system.seed : undefined,
     env,
     out: opts.out ?? ((line) => process.stdout.write(`${line}\n`)),
     err: opts.err ?? ((line) => process.stderr.write(`${line}\n`)),
   });
   return runner.run();
 }
-
-const absolute = (p: string) => (isAbsolute(p) ? p : resolve(p));

@@ -3,37 +3,26 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { mergeCatalogs, type AnyCatalog } from "@orderflow/events";
-import { baseConfigShape, type ServiceDefinition } from "@orderflow/host";
+import { baseConfigShape } from "@orderflow/host";
 import { Topology } from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
-import { repoRoot, SERVERS_FILE } from "../runner/paths.js";
 import { isAlive } from "../runner/pid-files.js";
+import { SERVERS_FILE } from "../runner/servers-file.js";
+import { findDataDir } from "../system/find-config.js";
+import { loadSystem, type AnyDefinition } from "../system/load-system.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyDefinition = ServiceDefinition<any, any>;
-
-/** The services the recovery commands know, loaded on demand. */
-const loaders: Record<string, () => Promise<AnyDefinition>> = {
-  order: async () => (await import("@orderflow/order")).definition as AnyDefinition,
-  inventory: async () => (await import("@orderflow/inventory")).definition as AnyDefinition,
-  billing: async () => (await import("@orderflow/billing")).definition as AnyDefinition,
-  saga: async () => (await import("@orderflow/saga")).definition as AnyDefinition,
-};
-
-export const serviceNames = Object.keys(loaders);
+export type { AnyDefinition };
 
 /** Every event the system's services publish or consume: what dead letters decode with. */
 export async function systemCatalog(): Promise<AnyCatalog> {
-  const defs = await Promise.all(serviceNames.map(loadService));
+  const defs = (await loadSystem()).services.map((s) => s.definition);
   return mergeCatalogs(...defs.flatMap((d) => [d.publishes, d.consumes ?? d.publishes]));
 }
 
+/** The definition of a service of the system (orderflow.config.ts); an unknown name is BAD_CONFIG. */
 export async function loadService(name: string): Promise<AnyDefinition> {
-  const load = loaders[name];
-  if (!load)
-    throw new CliError("BAD_CONFIG", `unknown service "${name}" (one of ${serviceNames.join(", ")})`);
-  return load();
+  return (await loadSystem()).service(name).definition;
 }
 
 const envShape = z.object({
@@ -53,13 +42,14 @@ export interface Broker {
 }
 
 /**
- * The servers of an `orderflow up` running on the repository's `.data` (or `ORDERFLOW_DATA_DIR`),
+ * The servers of an `orderflow up` running on the system's `.data` (or `ORDERFLOW_DATA_DIR`),
  * for whichever of NATS_URL / DATABASE_URL is not set: without it, `npx orderflow` beside a plain
  * `npm start` would look for NATS and PostgreSQL on their default ports, where they are not.
  */
 export function runningSystemEnv(env: Record<string, string | undefined>): Record<string, string> {
   if (env.NATS_URL && env.DATABASE_URL) return {};
-  const dir = env.ORDERFLOW_DATA_DIR || join(repoRoot(), ".data");
+  const dir = env.ORDERFLOW_DATA_DIR || findDataDir({ env });
+  if (!dir) return {};
   let found: { pid?: unknown; natsUrl?: unknown; databaseUrl?: unknown };
   try {
     found = JSON.parse(readFileSync(join(dir, SERVERS_FILE), "utf8")) as typeof found;

@@ -7,6 +7,12 @@ export interface ServerInfo {
   readonly pid: number | undefined;
 }
 
+/** The servers the system runs on: spawned by the host, or given by NATS_URL / DATABASE_URL. */
+export interface Servers {
+  readonly nats: ServerInfo;
+  readonly postgres: ServerInfo;
+}
+
 export type HostRequest =
   /** Services whose exit the host waits for before it stops the servers, should the runner die. */
   | { readonly type: "watch"; readonly pids: readonly number[] }
@@ -14,7 +20,7 @@ export type HostRequest =
   | { readonly type: "stop" };
 
 export type HostReply =
-  | { readonly type: "ready"; readonly nats: ServerInfo; readonly postgres: ServerInfo }
+  | ({ readonly type: "ready" } & Servers)
   /** `code` is the InfraError code when there is one (NO_NATS: nothing to run NATS with…). */
   | { readonly type: "failed"; readonly message: string; readonly code?: string };
 

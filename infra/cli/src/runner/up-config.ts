@@ -5,10 +5,10 @@ import { isOutboxError } from "@orderflow/outbox";
 import pg from "pg";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
-import type { ServiceEntry } from "./paths.js";
+import type { SystemService } from "../system/load-system.js";
 
 export interface ServicePlan {
-  readonly entry: ServiceEntry;
+  readonly service: SystemService;
   readonly portVar: string;
   readonly port: number;
   /** `<NAME>_DATABASE_URL` when set; otherwise the service uses its database on the server. */
@@ -21,7 +21,7 @@ export interface UpConfig {
   readonly databaseUrl: string | undefined;
   /** Where services listen; probes use 127.0.0.1 when it is 0.0.0.0. */
   readonly host: string;
-  /** The built services, to start. */
+  /** The system's services, to start. */
   readonly services: readonly ServicePlan[];
   /** What every service gets on top of the runner's environment (servers are added once known). */
   readonly childEnv: Readonly<Record<string, string>>;
@@ -36,33 +36,22 @@ const runnerPort = z.coerce
 
 /**
  * Validates the environment for `orderflow up` with the services' own rules (`parseConfig` of
- * @orderflow/outbox, once per service, built or not) plus the runner's: ports from 1 to 65535, all
+ * @orderflow/outbox with each service's definition) plus the runner's: ports from 1 to 65535, all
  * distinct.
  * Throws a BAD_CONFIG CliError whose message is one line naming the variable.
  */
-export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly ServiceEntry[]): UpConfig {
+export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemService[]): UpConfig {
   // Empty strings count as unset, as in the services' own parsing.
   const cleaned: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") cleaned[k] = v;
   const withDefaults: Record<string, string> = { LOG_LEVEL: "warn", ...cleaned };
 
   const plans: ServicePlan[] = [];
-  for (const entry of services) {
-    const portVar = `${entry.name.toUpperCase()}_PORT`;
-    if (entry.defaultPort === undefined && withDefaults[portVar] === undefined) {
-      throw new CliError(
-        "BAD_CONFIG",
-        `${portVar}: not set, and services/${entry.name} declares no defaultPort`,
-      );
-    }
+  for (const service of services) {
+    const portVar = `${service.name.toUpperCase()}_PORT`;
     let parsed: ReturnType<typeof parseConfig>;
     try {
-      parsed = parseConfig(withDefaults, {
-        name: entry.name,
-        database: entry.database,
-        defaultPort: entry.defaultPort ?? 0,
-        config: entry.config ?? {},
-      });
+      parsed = parseConfig(withDefaults, service.definition);
     } catch (err) {
       if (isOutboxError(err) && err.code === "BAD_CONFIG")
         throw new CliError("BAD_CONFIG", err.message, { cause: err });
@@ -83,10 +72,10 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly Service
       throw new CliError("BAD_CONFIG", `${blamed}: port ${r.data} is also ${other}`);
     }
     plans.push({
-      entry,
+      service,
       portVar,
       port: r.data,
-      databaseUrl: withDefaults[`${entry.name.toUpperCase()}_DATABASE_URL`],
+      databaseUrl: withDefaults[`${service.name.toUpperCase()}_DATABASE_URL`],
     });
   }
   // With no service to parse it, the shared variables still have to be valid.
@@ -105,7 +94,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly Service
     natsUrl: cleaned.NATS_URL,
     databaseUrl: cleaned.DATABASE_URL,
     host: withDefaults.HOST ?? "127.0.0.1",
-    services: plans.filter((p) => p.entry.built),
+    services: plans,
     childEnv,
   };
 }

@@ -1,13 +1,18 @@
+import { defineCatalog } from "@orderflow/events";
 import { describe, expect, it } from "vitest";
-import type { ServiceEntry } from "./paths.js";
+import type { AnyDefinition, SystemService } from "../system/load-system.js";
 import { parseUpConfig } from "./up-config.js";
 
-const entry = (name: string, defaultPort: number | undefined, built = true): ServiceEntry => ({
+const entry = (name: string, defaultPort: number): SystemService => ({
   name,
   main: `/repo/services/${name}/dist/main.js`,
-  built,
-  defaultPort,
-  database: name,
+  definition: {
+    name,
+    database: name,
+    defaultPort,
+    migrations: {},
+    publishes: defineCatalog({ typePrefix: "test", events: [] }),
+  } satisfies AnyDefinition,
 });
 const four = [entry("billing", 3002), entry("inventory", 3001), entry("order", 3000), entry("saga", 3003)];
 const badConfig = (fn: () => unknown) => {
@@ -51,10 +56,13 @@ describe("parseUpConfig", () => {
     expect(c.childEnv).toMatchObject({ ORDER_PORT: "4000", LOG_LEVEL: "debug" });
   });
 
-  it("validates services that are not built yet, but plans only the built ones", () => {
-    const services = [entry("order", 3000, false), entry("saga", 3003)];
-    expect(parseUpConfig({}, services).services.map((p) => p.entry.name)).toEqual(["saga"]);
-    expect(badConfig(() => parseUpConfig({ ORDER_PORT: "x" }, services))).toEqual({
+  it("validates each service's variables with its definition, in the config's order", () => {
+    const c = parseUpConfig({}, [entry("saga", 3003), entry("order", 3000)]);
+    expect(c.services.map((p) => [p.service.name, p.portVar, p.port])).toEqual([
+      ["saga", "SAGA_PORT", 3003],
+      ["order", "ORDER_PORT", 3000],
+    ]);
+    expect(badConfig(() => parseUpConfig({ ORDER_PORT: "x" }, four))).toEqual({
       code: "BAD_CONFIG",
       message: 'ORDER_PORT: must be a number (got "x")',
     });
@@ -69,11 +77,11 @@ describe("parseUpConfig", () => {
     );
   });
 
-  it("needs a port for a service that declares none", () => {
-    expect(badConfig(() => parseUpConfig({}, [entry("extra", undefined)])).message).toBe(
-      "EXTRA_PORT: not set, and services/extra declares no defaultPort",
+  it("needs a port the runner can probe: not 0, even as a definition's default", () => {
+    expect(badConfig(() => parseUpConfig({}, [entry("extra", 0)])).message).toBe(
+      'EXTRA_PORT: must be between 1 and 65535 (got "0")',
     );
-    expect(parseUpConfig({ EXTRA_PORT: "4100" }, [entry("extra", undefined)]).services[0]?.port).toBe(4100);
+    expect(parseUpConfig({ EXTRA_PORT: "4100" }, [entry("extra", 0)]).services[0]?.port).toBe(4100);
   });
 
   it("still checks the shared variables when there is no service at all", () => {
