@@ -4,6 +4,10 @@ export const OutboxErrorCode = {
   Config: "BAD_CONFIG",
   Publish: "PUBLISH_FAILED",
   InvalidHeaders: "INVALID_HEADERS",
+  /** A stream, consumer or dead letter the caller named does not exist. */
+  NotFound: "NOT_FOUND",
+  /** A stream sequence outside the stream. */
+  OutOfRange: "OUT_OF_RANGE",
 } as const;
 export type OutboxErrorCode = (typeof OutboxErrorCode)[keyof typeof OutboxErrorCode];
 
