@@ -2,7 +2,17 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { baseConfigShape, Topology, type ServiceDefinition } from "@orderflow/outbox";
+import { streamNameOf } from "@orderflow/events";
+import {
+  baseConfigShape,
+  isOutboxError,
+  openDatabase,
+  Topology,
+  type AnyDb,
+  type BaseConfig,
+  type RebuildOptions,
+  type ServiceDefinition,
+} from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
 import { repoRoot, SERVERS_FILE } from "../runner/paths.js";
@@ -26,6 +36,36 @@ export async function loadService(name: string): Promise<AnyDefinition> {
   if (!load)
     throw new CliError("BAD_CONFIG", `unknown service "${name}" (one of ${serviceNames.join(", ")})`);
   return load();
+}
+
+/** The `ce-source` of a service's events, as its host creates its outbox. */
+export const sourceOf = (def: AnyDefinition): string => `/orderflow/${def.name}`;
+
+/** A service's database, opened as its host opens it (see `parseConfig` for the URL). */
+export const openServiceDatabase = (config: BaseConfig): AnyDb =>
+  openDatabase({
+    connectionString: config.databaseUrl,
+    preparedStatements: config.preparedStatements,
+    connectTimeoutMs: 5000,
+  });
+
+type ServiceRebuild = Pick<RebuildOptions, "migrations" | "service" | "source" | "stream" | "apply">;
+
+/** What `rebuildDatabase` needs to know of a service: its migrations and projection. */
+export function rebuildOptions(def: AnyDefinition): ServiceRebuild {
+  const projection = def.projection;
+  if (!projection)
+    throw new CliError(
+      "BAD_CONFIG",
+      `service ${def.name} cannot be rebuilt from its events (inventory and billing can)`,
+    );
+  return {
+    migrations: def.migrations,
+    service: def.name,
+    source: sourceOf(def),
+    stream: streamNameOf(projection.context),
+    apply: projection.apply,
+  };
 }
 
 const envShape = z.object({
@@ -137,6 +177,20 @@ export async function assertStream(b: Broker, stream: string): Promise<void> {
     () => false,
   );
   if (!ok) throw new CliError("BAD_CONFIG", `unknown stream "${stream}"`);
+}
+
+/**
+ * Runs `work`; the runtime saying that the input names nothing (an unknown stream, consumer or dead
+ * letter, a sequence outside the stream) becomes one line and exit 2.
+ */
+export async function asBadInput<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isOutboxError(err) && (err.code === "NOT_FOUND" || err.code === "OUT_OF_RANGE"))
+      throw new CliError("BAD_CONFIG", err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** The variable a service's database URL comes from, named the way the user can fix it. */
