@@ -64,10 +64,9 @@ export async function rebuildDatabase(opts: RebuildOptions): Promise<RebuildResu
   const { state } = await opts.jsm.streams.info(stream);
   // Connecting first: an unreachable server fails before a running instance is paused.
   const admin = await connectToServer(opts.connectionString);
-  const coordinated = opts.nc
-    ? (await requestControl(opts.nc, topology, opts.service, "pause")) === "paused"
-    : false;
+  let coordinated = false;
   try {
+    if (opts.nc) coordinated = (await requestControl(opts.nc, topology, opts.service, "pause")) === "paused";
     await recreate(admin, opts.connectionString);
     await using db = openDatabase({
       connectionString: opts.connectionString,

@@ -38,7 +38,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const handlers = def.handlers?.(deps) ?? {};
   const streams = opts.stream ? [opts.stream] : handledStreams(handlers);
   if (opts.fromSeq !== undefined) await assertStartInRange(opts, streams, opts.fromSeq);
-  return replayEvents({
+  // Awaited here: `db` is disposed when this function returns.
+  return await replayEvents({
     name: def.name,
     db,
     outbox,
@@ -47,11 +48,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     jsm: opts.jsm,
     topology: opts.topology,
     streams,
-    ...(opts.fromSeq ? { fromSeq: opts.fromSeq } : {}),
-    ...(opts.since ? { since: opts.since } : {}),
-    ...(opts.until ? { until: opts.until } : {}),
-    ...(opts.subject ? { subject: opts.subject } : {}),
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    fromSeq: opts.fromSeq,
+    since: opts.since,
+    until: opts.until,
+    subject: opts.subject,
+    onProgress: opts.onProgress,
   });
 }
 
