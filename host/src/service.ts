@@ -16,6 +16,7 @@ import {
   ensureStreams,
   isOutboxError,
   migrate,
+  outboxStatus,
   PreparingClient,
   Topology,
   type AnyTransaction,
@@ -261,12 +262,8 @@ export async function startService<
       return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
     });
     app.get("/metrics", async (_req, reply) => {
-      const r = await sql<{
-        n: string;
-      }>`SELECT count(*) AS n FROM orderflow_outbox WHERE published_at IS NULL`
-        .execute(db)
-        .catch(() => undefined);
-      if (r) metrics.backlog.set(Number(r.rows[0]?.n ?? 0));
+      const status = await outboxStatus(db).catch(() => undefined);
+      if (status) metrics.backlog.set(status.backlog);
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
     await def.routes?.(app, deps);

@@ -5,6 +5,10 @@ export const OutboxErrorCode = {
   Publish: "PUBLISH_FAILED",
   InvalidHeaders: "INVALID_HEADERS",
   UnknownEvent: "UNKNOWN_EVENT",
+  /** A stream, consumer or dead letter the caller named does not exist. */
+  NotFound: "NOT_FOUND",
+  /** A stream sequence outside the stream. */
+  OutOfRange: "OUT_OF_RANGE",
 } as const;
 export type OutboxErrorCode = (typeof OutboxErrorCode)[keyof typeof OutboxErrorCode];
 

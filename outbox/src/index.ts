@@ -25,3 +25,22 @@ export type {
 } from "./types.js";
 export { PreparingClient } from "./prepared.js";
 export { executeTogether } from "./together.js";
+
+// ---- Recovery primitives: what operators' tools (the `orderflow` CLI) build on. ----
+export { openDatabase } from "./recovery/open-database.js";
+export type { OpenDatabaseOptions } from "./recovery/open-database.js";
+export { outboxStatus } from "./recovery/outbox-status.js";
+export type { OutboxStatus } from "./recovery/outbox-status.js";
+export { readStream } from "./recovery/read-stream.js";
+export type { ReadStreamOptions } from "./recovery/read-stream.js";
+export { replayEvents } from "./recovery/replay-events.js";
+export type { ReplayOptions, ReplayResult } from "./recovery/replay-events.js";
+export { rebuildDatabase } from "./recovery/rebuild-database.js";
+export type { RebuildOptions, RebuildResult } from "./recovery/rebuild-database.js";
+export { republishOutbox } from "./recovery/republish-outbox.js";
+export type { RepublishOptions, RepublishResult } from "./recovery/republish-outbox.js";
+export { DeadLetters } from "./recovery/dead-letters.js";
+export type { DeadLetter, DeadLetterDetail, DeadLettersOptions } from "./recovery/dead-letters.js";
+export { listConsumers, resetConsumer } from "./recovery/durable-consumers.js";
+export type { ConsumerState } from "./recovery/durable-consumers.js";
+export { handledStreams } from "./recovery/catalog.js";

@@ -23,12 +23,18 @@ import { newEventId } from "@orderflow/events";
 import type { EventData, EventName } from "@orderflow/contracts";
 import { dropDatabase, ensureDatabase, NatsServer, resolvePostgres, waitFor } from "@orderflow/infra";
 import { definition as inventory } from "@orderflow/inventory";
-import { createRelay, ensureStreams, migrate, Topology } from "@orderflow/outbox";
-import { Kysely, PostgresDialect, sql } from "kysely";
-import pg from "pg";
-import { rebuild } from "../src/recovery/rebuild.js";
+import {
+  createRelay,
+  ensureStreams,
+  migrate,
+  openDatabase,
+  readStream,
+  rebuildDatabase,
+  Topology,
+} from "@orderflow/outbox";
+import { sql } from "kysely";
+import { rebuildOptions } from "../src/recovery/context.js";
 import { replay } from "../src/recovery/replay.js";
-import { readStream } from "../src/recovery/stream-reader.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -68,8 +74,7 @@ async function main() {
   const jsm = await jetstreamManager(nc);
   const topology = new Topology();
   const env = { ...process.env, NATS_URL: nats.url, DATABASE_URL: server.url, INVENTORY_DATABASE_URL: url };
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
-  const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool }) });
+  const db = openDatabase<Record<string, never>>({ connectionString: url, max: 2 });
   try {
     await ensureStreams(jsm, { streams: catalog.streams });
     await migrate(db, inventory.migrations);
@@ -108,7 +113,7 @@ async function main() {
 
     // (a) raw ordered-consumer read.
     let t = performance.now();
-    const read = await readStream(js, jsm, "ORDERS", {}, () => {});
+    const read = await readStream({ js, jsm, stream: "ORDERS" }, () => {});
     const rawMs = performance.now() - t;
 
     // (b) replay into an empty inventory: everything applied.
@@ -134,22 +139,19 @@ async function main() {
     const snapshot = async () =>
       (await sql`SELECT sku, available, reserved FROM stock ORDER BY sku`.execute(db)).rows;
     const before = await snapshot();
-    await pool.end();
+    await db.destroy();
     t = performance.now();
-    const rebuilt = await rebuild({
-      definition: inventory,
-      serverUrl: server.url,
-      database,
+    const rebuilt = await rebuildDatabase({
+      ...(await rebuildOptions(inventory)),
+      connectionString: url,
       nc,
       js,
       jsm,
       topology,
     });
     const rebuildMs = performance.now() - t;
-    const check = new pg.Client(url);
-    await check.connect();
-    const after = (await check.query("SELECT sku, available, reserved FROM stock ORDER BY sku")).rows;
-    await check.end();
+    await using check = openDatabase<Record<string, never>>({ connectionString: url, max: 1 });
+    const after = (await sql`SELECT sku, available, reserved FROM stock ORDER BY sku`.execute(check)).rows;
     const identical = JSON.stringify(after) === JSON.stringify(before);
 
     const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
@@ -205,7 +207,7 @@ async function main() {
     console.log(`wrote ${join(root, "bench-results", "recovery.json")}`);
     if (!identical || first.applied !== N || again.duplicate !== N) process.exitCode = 1;
   } finally {
-    await pool.end().catch(() => {});
+    await db.destroy().catch(() => {});
     await nc.close();
     await nats.stop();
     await dropDatabase(server.url, database).catch(() => {});

@@ -1,24 +1,29 @@
-import { ensureDatabase } from "@orderflow/infra";
 import { parseConfig } from "@orderflow/host";
-import { CliError } from "../errors.js";
-import { listConsumers, resetConsumer } from "../recovery/consumers.js";
 import {
+  DeadLetters,
+  listConsumers,
+  outboxStatus,
+  rebuildDatabase,
+  republishOutbox,
+  resetConsumer,
+} from "@orderflow/outbox";
+import { CliError } from "../errors.js";
+import {
+  asBadInput,
   assertStream,
   broker,
   loadService,
+  openServiceDatabase,
   parsePastTime,
   parseSeq,
   parseTime,
+  rebuildOptions,
   requireYes,
   systemCatalog,
   withDatabase,
 } from "../recovery/context.js";
-import { DeadLetters } from "../recovery/dead-letters.js";
-import { outboxStatus } from "../recovery/outbox-status.js";
 import { print, progress } from "../recovery/output.js";
-import { rebuild } from "../recovery/rebuild.js";
 import { replay } from "../recovery/replay.js";
-import { republish } from "../recovery/republish.js";
 import { loadSystem } from "../system/load-system.js";
 
 interface Common {
@@ -44,18 +49,7 @@ export async function consumersResetCommand(
       : { time: parsePastTime(opts.time!, "--time") };
   requireYes(opts.yes, `resetting ${stream}/${consumer}`);
   await using b = await broker();
-  await assertStream(b, stream);
-  const known = await b.jsm.consumers.info(stream, consumer).then(
-    () => true,
-    () => false,
-  );
-  if (!known) throw new CliError("BAD_CONFIG", `unknown consumer "${consumer}" on stream ${stream}`);
-  try {
-    await resetConsumer(b.jsm, stream, consumer, to);
-  } catch (err) {
-    if (err instanceof RangeError) throw new CliError("BAD_CONFIG", err.message);
-    throw err;
-  }
+  await asBadInput(() => resetConsumer(b.jsm, stream, consumer, to));
   print(
     [{ stream, consumer, ...("seq" in to ? { seq: to.seq } : { time: to.time.toISOString() }) }],
     opts.json ?? false,
@@ -101,12 +95,7 @@ export async function dlqRedriveCommand(
   const bar = progress("redrive", opts.json ?? false);
   const done = [];
   for (const n of ids) {
-    try {
-      done.push(await dlq.redrive(n));
-    } catch (err) {
-      if (err instanceof RangeError) throw new CliError("BAD_CONFIG", err.message);
-      throw err;
-    }
+    done.push(await asBadInput(() => dlq.redrive(n)));
     bar.update(done.length, ids.length);
   }
   bar.stop();
@@ -126,8 +115,11 @@ export async function outboxCommand(opts: Common): Promise<number> {
   const rows = [];
   for (const { name, definition } of (await loadSystem()).services) {
     const config = parseConfig(b.env, definition);
-    const url = config.databaseUrl;
-    rows.push(await withDatabase({ service: name, env: b.env, url }, () => outboxStatus(name, url)));
+    await using db = openServiceDatabase(config);
+    const status = await withDatabase({ service: name, env: b.env, url: config.databaseUrl }, () =>
+      outboxStatus(db),
+    );
+    rows.push({ service: name, ...status });
   }
   print(rows, opts.json ?? false);
   return 0;
@@ -174,35 +166,24 @@ export async function replayCommand(
 }
 
 export async function rebuildCommand(service: string, opts: Common & { yes?: boolean }): Promise<number> {
-  const system = await loadSystem();
-  const definition = system.service(service).definition;
-  if (!definition.projection) {
-    const can = system.services.filter((s) => s.definition.projection).map((s) => s.name);
-    throw new CliError(
-      "BAD_CONFIG",
-      `service ${service} cannot be rebuilt from its events (${can.length ? `${new Intl.ListFormat("en").format(can)} can` : "no service of this system can"})`,
-    );
-  }
+  const definition = await loadService(service);
+  const rebuildable = await rebuildOptions(definition);
   requireYes(opts.yes, `rebuilding ${service} drops its database and`);
   await using b = await broker();
   const config = parseConfig(b.env, definition);
-  const url = new URL(config.databaseUrl);
-  const database = url.pathname.slice(1);
-  url.pathname = "/postgres";
   const bar = progress(`rebuild ${service}`, opts.json ?? false);
-  const result = await withDatabase({ service, env: b.env, url: url.toString() }, async () => {
-    await ensureDatabase(url.toString(), database);
-    return rebuild({
-      definition,
-      serverUrl: url.toString(),
-      database,
+  const result = await withDatabase({ service, env: b.env, url: config.databaseUrl }, () =>
+    rebuildDatabase({
+      ...rebuildable,
+      connectionString: config.databaseUrl,
+      preparedStatements: config.preparedStatements,
       nc: b.nc,
       js: b.js,
       jsm: b.jsm,
       topology: b.topology,
       onProgress: (d, t) => bar.update(d, t),
-    });
-  });
+    }),
+  );
   bar.stop();
   print([{ service, ...result }], opts.json ?? false);
   return 0;
@@ -219,9 +200,10 @@ export async function republishCommand(
   await using b = await broker();
   const config = parseConfig(b.env, definition);
   const bar = progress(`republish ${service}`, opts.json ?? false);
+  await using db = openServiceDatabase(config);
   const result = await withDatabase({ service, env: b.env, url: config.databaseUrl }, () =>
-    republish({
-      databaseUrl: config.databaseUrl,
+    republishOutbox({
+      db,
       js: b.js,
       jsm: b.jsm,
       topology: b.topology,

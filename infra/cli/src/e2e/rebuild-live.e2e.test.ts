@@ -16,7 +16,8 @@ import {
   testPostgresServer,
   waitFor,
 } from "@orderflow/infra";
-import pg from "pg";
+import { openDatabase, outboxStatus } from "@orderflow/outbox";
+import { sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   assertBuilt,
@@ -32,13 +33,13 @@ const SERVICES = ["order", "inventory", "billing", "saga"] as const;
 const STREAMS = ["ORDERS", "INVENTORY", "BILLING", "SAGA", "DLQ"] as const;
 
 async function rows(url: string, query: string): Promise<unknown[]> {
-  const c = new pg.Client(url);
-  await c.connect();
-  try {
-    return (await c.query<Record<string, unknown>>(query)).rows;
-  } finally {
-    await c.end();
-  }
+  await using db = openDatabase({ connectionString: url, max: 1 });
+  return (await sql.raw<Record<string, unknown>>(query).execute(db)).rows;
+}
+
+async function backlog(url: string): Promise<number> {
+  await using db = openDatabase({ connectionString: url, max: 1 });
+  return (await outboxStatus(db)).backlog;
 }
 
 describe("orderflow rebuild through the bin, on a system running under orderflow up", () => {
@@ -95,11 +96,7 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
           if (s.body.state !== "CONFIRMED" && (s.body.state !== "CANCELLED" || compensating)) return false;
         }
         for (const s of SERVICES) {
-          const [backlog] = (await rows(
-            dbs[s]!,
-            "SELECT count(*)::int AS n FROM orderflow_outbox WHERE published_at IS NULL",
-          )) as { n: number }[];
-          if (backlog!.n) return false;
+          if (await backlog(dbs[s]!)) return false;
         }
         for (const stream of STREAMS) {
           for await (const c of jsm.consumers.list(stream))

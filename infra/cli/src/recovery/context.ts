@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { mergeCatalogs, type AnyCatalog } from "@orderflow/events";
-import { baseConfigShape } from "@orderflow/host";
-import { Topology } from "@orderflow/outbox";
+import { mergeCatalogs, streamNameOf, type AnyCatalog } from "@orderflow/events";
+import { baseConfigShape, type BaseConfig } from "@orderflow/host";
+import { isOutboxError, openDatabase, Topology, type AnyDb, type RebuildOptions } from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
 import { isAlive } from "../runner/pid-files.js";
@@ -23,6 +23,45 @@ export async function systemCatalog(): Promise<AnyCatalog> {
 /** The definition of a service of the system (orderflow.config.ts); an unknown name is BAD_CONFIG. */
 export async function loadService(name: string): Promise<AnyDefinition> {
   return (await loadSystem()).service(name).definition;
+}
+
+/** The `ce-source` of a service's events, as its host creates its outbox. */
+export const sourceOf = (def: AnyDefinition): string => def.source ?? `/${def.name}`;
+
+/** A service's database, opened as its host opens it (see `parseConfig` for the URL). */
+export const openServiceDatabase = (config: BaseConfig): AnyDb =>
+  openDatabase({
+    connectionString: config.databaseUrl,
+    preparedStatements: config.preparedStatements,
+    connectTimeoutMs: 5000,
+  });
+
+type ServiceRebuild = Pick<
+  RebuildOptions,
+  "migrations" | "service" | "source" | "stream" | "apply" | "catalog"
+>;
+
+/**
+ * What `rebuildDatabase` needs to know of a service: its migrations, catalog and projection; a
+ * service without a projection is BAD_CONFIG, naming those of the system that have one.
+ */
+export async function rebuildOptions(def: AnyDefinition): Promise<ServiceRebuild> {
+  const projection = def.projection;
+  if (!projection) {
+    const can = (await loadSystem()).services.filter((s) => s.definition.projection).map((s) => s.name);
+    throw new CliError(
+      "BAD_CONFIG",
+      `service ${def.name} cannot be rebuilt from its events (${can.length ? `${new Intl.ListFormat("en").format(can)} can` : "no service of this system can"})`,
+    );
+  }
+  return {
+    catalog: def.publishes,
+    migrations: def.migrations,
+    service: def.name,
+    source: sourceOf(def),
+    stream: streamNameOf(projection.context),
+    apply: projection.apply,
+  };
 }
 
 const envShape = z.object({
@@ -135,6 +174,20 @@ export async function assertStream(b: Broker, stream: string): Promise<void> {
     () => false,
   );
   if (!ok) throw new CliError("BAD_CONFIG", `unknown stream "${stream}"`);
+}
+
+/**
+ * Runs `work`; the runtime saying that the input names nothing (an unknown stream, consumer or dead
+ * letter, a sequence outside the stream) becomes one line and exit 2.
+ */
+export async function asBadInput<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isOutboxError(err) && (err.code === "NOT_FOUND" || err.code === "OUT_OF_RANGE"))
+      throw new CliError("BAD_CONFIG", err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** The variable a service's database URL comes from, named the way the user can fix it. */

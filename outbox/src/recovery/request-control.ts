@@ -1,12 +1,13 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { controlSubject, type Topology } from "@orderflow/outbox";
+import { controlSubject, type Topology } from "../topology.js";
 
 /**
- * Asks a running service to pause (stop consuming, drain its outbox) or resume. Returns the
- * service's answer, or "not running" when no instance listens.
+ * Asks a running service to pause (stop consuming, drain its outbox) or resume over
+ * `controlSubject`. Returns the service's answer ("paused", "running"), or "not running" when no
+ * instance listens.
  */
-export async function control(
-  nc: NatsConnection,
+export async function requestControl(
+  nc: Pick<NatsConnection, "request">,
   topology: Topology,
   service: string,
   command: "pause" | "resume",

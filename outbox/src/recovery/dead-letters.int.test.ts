@@ -4,10 +4,15 @@ import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
 import { testNats } from "@orderflow/infra";
-import { DeadLetterHeader, ensureStreams, Topology } from "@orderflow/outbox";
 import { describe, expect, it } from "vitest";
-import { DeadLetters } from "./dead-letters.js";
-import { listConsumers, resetConsumer } from "./consumers.js";
+import {
+  DeadLetterHeader,
+  DeadLetters,
+  ensureStreams,
+  listConsumers,
+  resetConsumer,
+  Topology,
+} from "../index.js";
 
 describe("dead letters", () => {
   it("lists, shows, redrives keeping the event id, and purges", async () => {

@@ -1,5 +1,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { DeliverPolicy } from "@nats-io/jetstream";
+import { OutboxError } from "../errors.js";
+import { isNotFound } from "../topology.js";
 
 export interface ConsumerState {
   readonly stream: string;
@@ -15,7 +17,10 @@ export interface ConsumerState {
   readonly ackFloor: number;
 }
 
-export async function listConsumers(jsm: JetStreamManager): Promise<ConsumerState[]> {
+/** Every durable consumer on every stream, with its progress, sorted by stream and name. */
+export async function listConsumers(
+  jsm: Pick<JetStreamManager, "streams" | "consumers">,
+): Promise<ConsumerState[]> {
   const out: ConsumerState[] = [];
   for await (const s of jsm.streams.list()) {
     for await (const c of jsm.consumers.list(s.config.name)) {
@@ -39,17 +44,26 @@ export async function listConsumers(jsm: JetStreamManager): Promise<ConsumerStat
  * Moves a durable consumer to a stream sequence or a time by recreating it with the same
  * configuration (JetStream before 2.11 cannot move a consumer in place). A service pulling from it
  * resumes on its own once the consumer is back; the inbox makes re-delivered events harmless.
+ * An unknown stream or consumer throws an `OutboxError` `NOT_FOUND`; a sequence outside the stream
+ * `OUT_OF_RANGE`.
+ * @example
+ * await resetConsumer(jsm, "ORDERS", "inventory", { time: new Date(Date.now() - 2 * 3_600_000) });
  */
 export async function resetConsumer(
-  jsm: JetStreamManager,
+  jsm: Pick<JetStreamManager, "streams" | "consumers">,
   stream: string,
   consumer: string,
   to: { seq: number } | { time: Date },
 ): Promise<void> {
-  const info = await jsm.consumers.info(stream, consumer);
-  const { state } = await jsm.streams.info(stream);
+  const { state } = await jsm.streams.info(stream).catch(notFound(`unknown stream "${stream}"`));
+  const info = await jsm.consumers
+    .info(stream, consumer)
+    .catch(notFound(`unknown consumer "${consumer}" on stream ${stream}`));
   if ("seq" in to && (to.seq < 1 || to.seq > state.last_seq + 1)) {
-    throw new RangeError(`sequence ${to.seq} is outside stream ${stream} (1..${state.last_seq + 1})`);
+    throw new OutboxError(
+      "OUT_OF_RANGE",
+      `sequence ${to.seq} is outside stream ${stream} (1..${state.last_seq + 1})`,
+    );
   }
   const config = { ...info.config };
   delete config.opt_start_seq;
@@ -62,3 +76,7 @@ export async function resetConsumer(
       : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: to.time.toISOString() }),
   });
 }
+
+const notFound = (message: string) => (err: unknown) => {
+  throw isNotFound(err) ? new OutboxError("NOT_FOUND", message, { cause: err }) : err;
+};

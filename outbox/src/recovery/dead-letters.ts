@@ -1,10 +1,20 @@
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { Header, type AnyCatalog } from "@orderflow/events";
-import { DeadLetterHeader, type Topology } from "@orderflow/outbox";
+import { DeadLetterHeader } from "../consumer/dead-letter.js";
+import { OutboxError } from "../errors.js";
+import { Topology } from "../topology.js";
+
+export interface DeadLettersOptions {
+  readonly js: Pick<JetStreamClient, "publish">;
+  readonly jsm: Pick<JetStreamManager, "streams">;
+  readonly topology?: Topology;
+  /** What `show` decodes a letter's event with: every event of the system. */
+  readonly catalog?: AnyCatalog;
+}
 
 export interface DeadLetter {
-  /** Sequence in the DLQ stream: the id used by `dlq show|redrive`. */
+  /** Sequence in the dead-letter stream: the id `show` and `redrive` take. */
   readonly id: number;
   readonly time: string;
   readonly consumer: string;
@@ -20,10 +30,12 @@ export interface DeadLetter {
 
 export interface DeadLetterDetail extends DeadLetter {
   readonly headers: Record<string, string>;
-  /** The decoded event when it decodes; the raw body otherwise. */
+  /** The decoded event's data when it decodes; the raw body (JSON or text) otherwise. */
   readonly body: unknown;
   readonly decodeError: string | undefined;
 }
+
+const dlqHeaders = new Set<string>(Object.values(DeadLetterHeader));
 
 function summary(m: StoredMsg): DeadLetter {
   const h = (k: string) => m.header.get(k) || undefined;
@@ -42,34 +54,31 @@ function summary(m: StoredMsg): DeadLetter {
   };
 }
 
-/** Reads the dead-letter stream without consuming it. */
+/**
+ * The dead-letter stream, read without consuming it: list, show, redrive to the original subject,
+ * purge.
+ * @example
+ * const dlq = new DeadLetters({ js, jsm, topology });
+ * for (const letter of await dlq.list()) await dlq.redrive(letter.id);
+ */
 export class DeadLetters {
-  readonly #jsm: JetStreamManager;
-  readonly #catalog: AnyCatalog | undefined;
-  readonly #js: JetStreamClient;
+  readonly #opts: DeadLettersOptions;
   readonly #stream: string;
 
-  constructor(opts: {
-    jsm: JetStreamManager;
-    js: JetStreamClient;
-    topology: Topology;
-    /** What `show` decodes dead letters with: every event of the system. */
-    catalog?: AnyCatalog;
-  }) {
-    this.#jsm = opts.jsm;
-    this.#catalog = opts.catalog;
-    this.#js = opts.js;
-    this.#stream = opts.topology.deadLetterStream;
+  constructor(opts: DeadLettersOptions) {
+    this.#opts = opts;
+    this.#stream = (opts.topology ?? new Topology()).deadLetterStream;
   }
 
+  /** The ids of the letters held, in order. */
   async ids(): Promise<number[]> {
-    const { state } = await this.#jsm.streams.info(this.#stream);
+    const { state } = await this.#opts.jsm.streams.info(this.#stream);
     if (!state.messages) return [];
     const ids: number[] = [];
     // Walk by sequence; deleted sequences (redriven letters) are skipped with next_by_subj semantics.
     let seq = state.first_seq;
     while (seq <= state.last_seq) {
-      const m = await this.#jsm.streams
+      const m = await this.#opts.jsm.streams
         .getMessage(this.#stream, { seq, next_by_subj: ">" } as never)
         .catch(() => null);
       if (!m) break;
@@ -88,16 +97,19 @@ export class DeadLetters {
     return out;
   }
 
+  /** One letter with its headers and decoded event; undefined when there is no such letter. */
   async show(id: number): Promise<DeadLetterDetail | undefined> {
     const m = await this.#get(id);
     if (!m) return undefined;
     const headers: Record<string, string> = {};
     for (const [k, vs] of m.header) headers[k] = vs.join(", ");
-    const original = summary(m).subject;
-    const decoded = this.#catalog?.decode({ subject: original, headers: m.header, data: m.data }) ?? {
-      ok: false as const,
-      error: new Error("no catalog to decode it with"),
-    };
+    const letter = summary(m);
+    const decode = this.#opts.catalog?.decode ?? noCatalog;
+    const decoded = decode({
+      subject: letter.subject,
+      headers: m.header,
+      data: m.data,
+    });
     let body: unknown;
     if (decoded.ok) body = decoded.event.data;
     else {
@@ -108,37 +120,40 @@ export class DeadLetters {
         body = text;
       }
     }
-    return { ...summary(m), headers, body, decodeError: decoded.ok ? undefined : decoded.error.message };
+    return { ...letter, headers, body, decodeError: decoded.ok ? undefined : decoded.error.message };
   }
 
   /**
    * Sends a dead letter back to its original subject with its original headers — the event id
-   * (`ce-id`) is kept, so consumers that already applied it skip it — then removes it from the DLQ.
+   * (`ce-id`) is kept, so consumers that already applied it skip it — then removes it from the
+   * dead-letter stream. An unknown id throws an `OutboxError` `NOT_FOUND`.
    */
   async redrive(id: number): Promise<{ id: number; subject: string; stream: string; seq: number }> {
     const m = await this.#get(id);
-    if (!m) throw new RangeError(`no dead letter ${id}`);
+    if (!m) throw new OutboxError("NOT_FOUND", `no dead letter ${id}`);
     const letter = summary(m);
     const h = natsHeaders();
     for (const [k, vs] of m.header) {
-      if (k.startsWith("Orderflow-Dlq-")) continue;
+      if (dlqHeaders.has(k)) continue;
       for (const v of vs) h.append(k, v);
     }
     // A fresh Nats-Msg-Id: the original one may still be inside the stream's duplicate window.
-    const ack = await this.#js.publish(letter.subject, m.data, {
+    const ack = await this.#opts.js.publish(letter.subject, m.data, {
       headers: h,
       msgID: `${letter.eventId ?? "x"}:redrive:${id}`,
     });
-    await this.#jsm.streams.deleteMessage(this.#stream, id, false);
+    await this.#opts.jsm.streams.deleteMessage(this.#stream, id, false);
     return { id, subject: letter.subject, stream: ack.stream, seq: ack.seq };
   }
 
+  /** Removes every letter; returns how many. */
   async purge(): Promise<number> {
-    const r = await this.#jsm.streams.purge(this.#stream);
-    return r.purged;
+    return (await this.#opts.jsm.streams.purge(this.#stream)).purged;
   }
 
   async #get(id: number): Promise<StoredMsg | null> {
-    return this.#jsm.streams.getMessage(this.#stream, { seq: id }).catch(() => null);
+    return this.#opts.jsm.streams.getMessage(this.#stream, { seq: id }).catch(() => null);
   }
 }
+
+const noCatalog = () => ({ ok: false as const, error: new Error("no catalog to decode it with") });

@@ -2,12 +2,17 @@ import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { testDatabase, testNats, waitFor } from "@orderflow/infra";
-import { createOutbox, createRelay, ensureStreams, migrate, Topology, type AnyDb } from "@orderflow/outbox";
-import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { outboxStatus } from "./outbox-status.js";
-import { republish } from "./republish.js";
+import {
+  createOutbox,
+  createRelay,
+  ensureStreams,
+  migrate,
+  openDatabase,
+  outboxStatus,
+  republishOutbox,
+  Topology,
+} from "../index.js";
 
 describe("republish", () => {
   it("re-feeds a lost stream from the retained outbox, once", async () => {
@@ -17,9 +22,7 @@ describe("republish", () => {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm, { streams: catalog.streams });
-    const pool = new pg.Pool({ connectionString: database.url });
-    pool.on("error", () => {});
-    const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
+    await using db = openDatabase({ connectionString: database.url });
     await migrate(db);
     const outbox = createOutbox({ catalog, source: "/orderflow/billing" });
     for (let i = 0; i < 30; i++) {
@@ -29,12 +32,12 @@ describe("republish", () => {
           outbox.enqueue(trx, "payment.charged", { orderId: `o-${i}`, customerId: "c", amountCents: i }),
         );
     }
-    const status = await outboxStatus("billing", database.url);
+    const status = await outboxStatus(db);
     expect(status).toMatchObject({ backlog: 30, retained: 0 });
     const relay = createRelay({ connectionString: database.url, js });
     relay.start();
     await waitFor("30 in BILLING", async () => (await jsm.streams.info("BILLING")).state.messages === 30);
-    await waitFor("marked", async () => (await outboxStatus("billing", database.url)).retained === 30);
+    await waitFor("marked", async () => (await outboxStatus(db)).retained === 30);
     await relay.stop();
 
     // The broker loses the stream; provisioning recreates it empty.
@@ -42,14 +45,13 @@ describe("republish", () => {
     await ensureStreams(jsm, { streams: catalog.streams });
     const topology = new Topology();
     const since = new Date(Date.now() - 3_600_000);
-    const first = await republish({ databaseUrl: database.url, js, jsm, topology, since });
+    const first = await republishOutbox({ db, js, jsm, topology, since });
     expect(first).toEqual({ candidates: 30, present: 0, published: 30 });
     expect((await jsm.streams.info("BILLING")).state.messages).toBe(30);
 
-    const second = await republish({ databaseUrl: database.url, js, jsm, topology, since });
+    const second = await republishOutbox({ db, js, jsm, topology, since });
     expect(second).toEqual({ candidates: 30, present: 30, published: 0 });
     expect((await jsm.streams.info("BILLING")).state.messages).toBe(30);
-    await db.destroy();
     await nc.close();
   });
 });

@@ -1,0 +1,161 @@
+import type { AnyCatalog } from "@orderflow/events";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { AnyCloudEvent as CloudEvent } from "@orderflow/events";
+import { sql, type Migration } from "kysely";
+import pg from "pg";
+import { INBOX_TABLE, migrate, OUTBOX_TABLE } from "../migrations.js";
+import { Topology } from "../topology.js";
+import type { AnyDb, AnyTransaction } from "../types.js";
+import { openDatabase } from "./open-database.js";
+import { readStream } from "./read-stream.js";
+import { requestControl } from "./request-control.js";
+
+export interface RebuildOptions {
+  /** The service's database: dropped, recreated (from its server's `postgres` database) and migrated. */
+  readonly connectionString: string;
+  /** The service's migrations (the runtime's own run first). */
+  readonly migrations?: Record<string, Migration>;
+  /** The service: the inbox consumer its events' causes are recorded for, and the name it answers control requests on. */
+  readonly service: string;
+  /** `ce-source` of the service's own events: only those are folded. */
+  readonly source: string;
+  /** Catalog name of the stream the service publishes to (INVENTORY…). */
+  readonly stream: string;
+  /** The projection: applies one of the service's own events to its state. */
+  readonly apply: (trx: AnyTransaction, event: CloudEvent) => Promise<void>;
+  readonly js: Pick<JetStreamClient, "consumers">;
+  readonly jsm: Pick<JetStreamManager, "streams">;
+  readonly topology?: Topology;
+  /** When given, a running instance is paused (stops consuming, drains its outbox) around the rebuild, then resumed. */
+  readonly nc?: Pick<NatsConnection, "request">;
+  /** As `openDatabase` (default true). */
+  readonly preparedStatements?: boolean;
+  /** The service's own events: what its stream decodes with. */
+  readonly catalog: AnyCatalog;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface RebuildResult {
+  /** Messages read from the stream. */
+  readonly events: number;
+  /** Of those, the service's own events folded into the new database. */
+  readonly applied: number;
+  /** Whether a running instance was paused and resumed around the rebuild. */
+  readonly coordinated: boolean;
+  readonly ms: number;
+}
+
+const BATCH = 500;
+
+/**
+ * Rebuilds a service's database from the events it published: its state is the fold of its own
+ * events (operator changes included), so applying them in stream order reproduces it exactly —
+ * unlike re-running its inputs, whose decisions could differ on another interleaving. Nothing is
+ * emitted: the events are recorded in the new outbox as already published, and their causes in the
+ * inbox, so a later redelivery of an input that was already handled is skipped.
+ * @example
+ * await rebuildDatabase({ connectionString, migrations, service: "inventory", source: "/orderflow/inventory",
+ *   stream: "INVENTORY", apply: projectInventory, js, jsm, nc });
+ */
+export async function rebuildDatabase(opts: RebuildOptions): Promise<RebuildResult> {
+  const started = Date.now();
+  const topology = opts.topology ?? new Topology();
+  const stream = topology.stream(opts.stream);
+  const { state } = await opts.jsm.streams.info(stream);
+  // Connecting first: an unreachable server fails before a running instance is paused.
+  const admin = await connectToServer(opts.connectionString);
+  let coordinated = false;
+  try {
+    if (opts.nc) coordinated = (await requestControl(opts.nc, topology, opts.service, "pause")) === "paused";
+    await recreate(admin, opts.connectionString);
+    await using db = openDatabase({
+      connectionString: opts.connectionString,
+      max: 2,
+      preparedStatements: opts.preparedStatements ?? true,
+    });
+    await migrate(db, opts.migrations);
+    let events = 0;
+    let applied = 0;
+    let batch: JsMsg[] = [];
+    const flush = async () => {
+      applied += await fold(db, opts, topology, batch);
+      batch = [];
+      opts.onProgress?.(events, state.messages);
+    };
+    await readStream({ js: opts.js, jsm: opts.jsm, stream }, async (m) => {
+      batch.push(m);
+      events++;
+      if (batch.length >= BATCH) await flush();
+    });
+    await flush();
+    return { events, applied, coordinated, ms: Date.now() - started };
+  } finally {
+    await admin.end().catch(() => {});
+    if (coordinated && opts.nc) await requestControl(opts.nc, topology, opts.service, "resume");
+  }
+}
+
+/** Folds one batch in one transaction; returns how many of its messages were the service's own events. */
+async function fold(
+  db: AnyDb,
+  opts: RebuildOptions,
+  topology: Topology,
+  msgs: readonly JsMsg[],
+): Promise<number> {
+  const decode = opts.catalog.decode;
+  return db.transaction().execute(async (trx) => {
+    const published: Record<string, unknown>[] = [];
+    const causes: { consumer: string; event_id: string }[] = [];
+    for (const m of msgs) {
+      const decoded = decode({ subject: m.subject, headers: m.headers, data: m.data });
+      if (!decoded.ok || decoded.event.source !== opts.source) continue;
+      const e = decoded.event;
+      await opts.apply(trx, e);
+      const headers: Record<string, string> = {};
+      for (const [k, vs] of m.headers ?? []) headers[k] = vs[0] ?? "";
+      published.push({
+        event_id: e.id,
+        subject: topology.unprefix(m.subject),
+        headers: JSON.stringify(headers),
+        payload: Buffer.from(m.data),
+        published_at: sql`now()`,
+      });
+      if (e.causationId) causes.push({ consumer: opts.service, event_id: e.causationId });
+    }
+    if (published.length)
+      await trx
+        .insertInto(OUTBOX_TABLE)
+        .values(published)
+        .onConflict((oc) => oc.column("event_id").doNothing())
+        .execute();
+    if (causes.length)
+      await trx
+        .insertInto(INBOX_TABLE)
+        .values(causes)
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    return published.length;
+  });
+}
+
+/** A connection to the `postgres` database of the server holding `databaseUrl`. */
+async function connectToServer(databaseUrl: string): Promise<pg.Client> {
+  const url = new URL(databaseUrl);
+  url.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: url.toString() });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+  return client;
+}
+
+async function recreate(admin: pg.Client, databaseUrl: string): Promise<void> {
+  const name = admin.escapeIdentifier(decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+}
