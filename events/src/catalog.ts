@@ -164,7 +164,7 @@ type Merged<Cs extends readonly AnyCatalog[]> = Cs extends readonly [
  */
 export function mergeCatalogs<const Cs extends readonly AnyCatalog[]>(
   ...catalogs: Cs
-): Catalog<Merged<Cs> & EventDefinitions> {
+): Catalog<Extract<Merged<Cs>, EventDefinitions>> {
   const seen = new Map<string, Entry>();
   for (const c of catalogs) {
     for (const e of entriesOf.get(c) ?? []) {
@@ -174,7 +174,7 @@ export function mergeCatalogs<const Cs extends readonly AnyCatalog[]>(
       seen.set(e.def.name, e);
     }
   }
-  return build<Merged<Cs> & EventDefinitions>([...seen.values()]);
+  return build<Extract<Merged<Cs>, EventDefinitions>>([...seen.values()]);
 }
 
 function build<E extends EventDefinitions>(entries: readonly Entry[]): Catalog<E> {
