@@ -11,19 +11,17 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY events/package.json events/
 COPY outbox/package.json outbox/
+COPY host/package.json host/
 COPY infra/kit/package.json infra/kit/
 COPY infra/cli/package.json infra/cli/
+COPY services/contracts/package.json services/contracts/
 COPY services/order/package.json services/order/
 COPY services/inventory/package.json services/inventory/
 COPY services/billing/package.json services/billing/
 COPY services/saga/package.json services/saga/
-# `npm install`, not `npm ci`, as in .ci/run: the lockfile leaves out optional platform packages
-# (@rollup/rollup-darwin-*, …) that the registry mirror it was made with does not serve, and `npm ci`
-# refuses it ("Missing: … from lock file"). `npm install` installs the locked versions and adds only
-# those. Back to `npm ci` once the lockfile is regenerated against the public registry.
-RUN npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY . .
-# The service and the workspaces it depends on (events, outbox), nothing else.
+# The service and the workspaces it depends on (events, outbox, host, contracts), nothing else.
 RUN npx turbo run build --filter=@orderflow/${SERVICE}...
 RUN npm prune --omit=dev --no-audit --no-fund
 
@@ -35,6 +33,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/events ./events
 COPY --from=build /app/outbox ./outbox
+COPY --from=build /app/host ./host
+COPY --from=build /app/services/contracts ./services/contracts
 COPY --from=build /app/services/${SERVICE} ./services/${SERVICE}
 USER node
 # exec: node is PID 1's replacement and receives `docker stop`'s SIGTERM for a graceful stop.

@@ -150,12 +150,11 @@ export function pickContexts<E extends EventDefinitions, const Cs extends readon
   return build(entries.filter((e) => contexts.includes(e.def.context)));
 }
 
-type Merged<Cs extends readonly AnyCatalog[]> = Cs extends readonly [
-  infer H extends AnyCatalog,
-  ...infer T extends readonly AnyCatalog[],
-]
-  ? EventsOf<H> & Merged<T>
-  : unknown;
+type Merged<Cs extends readonly AnyCatalog[]> = number extends Cs["length"]
+  ? EventsOf<Cs[number]>
+  : Cs extends readonly [infer H extends AnyCatalog, ...infer T extends readonly AnyCatalog[]]
+    ? EventsOf<H> & Merged<T>
+    : unknown;
 
 /**
  * One catalog holding the events of several, each keeping its own type prefix: what a consumer

@@ -18,8 +18,9 @@ const compose = parse(readFileSync(join(REPO_ROOT, "compose.yaml"), "utf8"), { m
   services: Record<string, ComposeService>;
 };
 const INFRA = ["nats", "postgres"];
+// A service is a package with an entry point (services/contracts is the catalog, not a service).
 const serviceDirs = readdirSync(join(REPO_ROOT, "services"), { withFileTypes: true })
-  .filter((d) => d.isDirectory() && existsSync(join(REPO_ROOT, "services", d.name, "package.json")))
+  .filter((d) => d.isDirectory() && existsSync(join(REPO_ROOT, "services", d.name, "src", "main.ts")))
   .map((d) => d.name)
   .sort();
 const initSql = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sql"), "utf8");
@@ -58,7 +59,7 @@ const healthTest = (s: ComposeService) =>
   Array.isArray(s.healthcheck?.test) ? s.healthcheck.test.join(" ") : (s.healthcheck?.test ?? "");
 
 describe("compose.yaml", () => {
-  it("has one compose service per services/* directory, and no other besides nats and postgres", () => {
+  it("has one compose service per service under services/, and no other besides nats and postgres", () => {
     expect(serviceDirs.length).toBeGreaterThan(0);
     const composed = Object.keys(compose.services)
       .filter((n) => !INFRA.includes(n))
@@ -141,5 +142,23 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/^RUN npm (?:ci|install) /m);
     expect(dockerfile).toContain("npx turbo run build --filter=@orderflow/${SERVICE}...");
     expect(dockerfile).toMatch(/^CMD exec node services\/\$\{SERVICE\}\/dist\/main\.js$/m);
+  });
+
+  it("installs from every workspace's manifest and ships the toolkit packages a service imports", () => {
+    const { workspaces } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+      workspaces: string[];
+    };
+    const dirs = workspaces.flatMap((w) =>
+      w.endsWith("/*")
+        ? readdirSync(join(REPO_ROOT, w.slice(0, -2)), { withFileTypes: true })
+            .filter(
+              (d) => d.isDirectory() && existsSync(join(REPO_ROOT, w.slice(0, -2), d.name, "package.json")),
+            )
+            .map((d) => `${w.slice(0, -2)}/${d.name}`)
+        : [w],
+    );
+    for (const dir of dirs) expect(dockerfile).toContain(`COPY ${dir}/package.json ${dir}/`);
+    for (const dir of ["events", "outbox", "host", "services/contracts"])
+      expect(dockerfile).toContain(`COPY --from=build /app/${dir} ./${dir}`);
   });
 });
