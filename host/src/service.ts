@@ -1,12 +1,9 @@
-import { STATUS_CODES } from "node:http";
-import type { Socket } from "node:net";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
-import { Kysely, PostgresDialect, sql, type Migration } from "kysely";
-import pg from "pg";
+import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { FastifyInstance } from "fastify";
+import type { Kysely, Migration } from "kysely";
 import { pino, type Logger } from "pino";
-import { ZodError, type z } from "zod";
+import type { z } from "zod";
 import {
   controlSubject,
   createConsumer,
@@ -16,8 +13,6 @@ import {
   ensureStreams,
   isOutboxError,
   migrate,
-  outboxStatus,
-  PreparingClient,
   Topology,
   type AnyTransaction,
   type Consumer,
@@ -27,6 +22,11 @@ import {
 } from "@orderflow/outbox";
 import { streamNameOf, type AnyCatalog, type CloudEventOf, type StreamSpec } from "@orderflow/events";
 import { parseConfig, type BaseConfig } from "./config.js";
+import { connectNats, openServiceDatabase } from "./connections.js";
+import { listenForControl } from "./control.js";
+import { addHealthRoutes } from "./health-routes.js";
+import { createHttpApp } from "./http-app.js";
+import { createMessaging } from "./messaging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 
 export interface Worker {
@@ -152,32 +152,14 @@ export async function startService<
   };
 
   try {
-    const pool = new pg.Pool({
-      connectionString: config.databaseUrl,
+    const db = openServiceDatabase<DB>(config.databaseUrl, {
       max: concurrency + 6,
-      ...(config.preparedStatements ? { Client: PreparingClient } : {}),
+      preparedStatements: config.preparedStatements,
+      logger,
     });
-    // A client losing its server must not crash the process. The pool listens only while a client
-    // is idle; a checked-out client (mid-transaction) emits 'error' with nobody listening, which
-    // would be an uncaught exception. The statement in flight fails anyway, and the pool drops the
-    // client when it comes back unusable.
-    pool.on("error", (err) => logger.warn({ err: describeError(err) }, "idle database connection lost"));
-    pool.on("connect", (client) => {
-      client.on("error", (err) => logger.warn({ err: describeError(err) }, "database connection lost"));
-    });
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     cleanup.push(() => db.destroy());
     await migrate(db, def.migrations);
-
-    const nc = await connect({
-      servers: config.natsUrl,
-      name: `orderflow-${def.name}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      // Otherwise every publish and pull request builds two Error objects up front for their
-      // stack traces: a third of the relay's CPU in the outbox benchmark.
-      noAsyncTraces: true,
-    });
+    const nc = await connectNats(config.natsUrl, def.name);
     cleanup.push(() => nc.close());
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
@@ -188,122 +170,39 @@ export async function startService<
     const handlers = def.handlers?.(deps);
     const streams = streamsOf(def.publishes, consumes, Object.keys(handlers ?? {}));
     await ensureStreams(jsm, { topology, replicas: config.replicas, streams });
-    const makeRelay = () =>
-      createRelay({
-        connectionString: config.databaseUrl,
-        js,
-        topology,
-        logger,
-        ...config.relay,
-        onPublished: (n) => metrics.published.inc(n),
-      });
-    const makeConsumer = () =>
-      handlers
-        ? createConsumer({
-            name: def.name,
-            catalog: consumes,
-            db,
-            js,
-            jsm,
-            outbox,
-            handlers,
-            topology,
-            logger,
-            ...config.consumer,
-            concurrency,
-            onResult: (result) => metrics.consumed.inc({ result }),
-          })
-        : undefined;
-    // Replaced on resume after a pause (see `control` below).
-    let relay = makeRelay();
-    let consumer = makeConsumer();
+    const messaging = createMessaging({
+      logger,
+      relay: () => relayOf({ config, js, topology, logger, metrics }),
+      consumer: () =>
+        handlers &&
+        createConsumer({
+          name: def.name,
+          catalog: consumes,
+          db,
+          js,
+          jsm,
+          outbox,
+          handlers,
+          topology,
+          logger,
+          ...config.consumer,
+          concurrency,
+          onResult: (result) => metrics.consumed.inc({ result }),
+        }),
+    });
     const workers = def.workers?.(deps) ?? [];
 
-    const app = Fastify({
-      loggerInstance: logger,
-      logController: new LogController({ disableRequestLogging: true }),
-      bodyLimit: 256 * 1024,
-      // A `__proto__` key is dropped, not answered as "malformed JSON": the JSON is valid.
-      onProtoPoisoning: "remove",
-      // Path parameters of any length reach the routes' validation (a 400 naming the parameter, or
-      // 404): Node refuses request lines over its header limit (16 KiB by default) long before this.
-      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-      frameworkErrors: (err, _req, reply) => void renderFrameworkError(err, reply),
-      clientErrorHandler: answerClientError,
-    }) as unknown as FastifyInstance;
-    installErrorHandler(app, logger);
-    // Bodies are JSON only: a text/plain body is refused like any other type (415), instead of
-    // reaching the routes as a string.
-    app.removeContentTypeParser("text/plain");
-    app.addHook("onResponse", async (req, reply) => {
-      metrics.http.observe(
-        { method: req.method, route: req.routeOptions.url ?? "unmatched", status: reply.statusCode },
-        reply.elapsedTime / 1000,
-      );
-    });
-    app.get("/healthz", async () => ({ status: "ok" }));
-    app.get("/readyz", async (_req, reply) => {
-      const checks = {
-        database: await sql`SELECT 1`.execute(db).then(
-          () => true,
-          () => false,
-        ),
-        nats:
-          !nc.isClosed() &&
-          !nc.isDraining() &&
-          (await nc.flush().then(
-            () => true,
-            () => false,
-          )),
-        consumers: consumer ? consumer.running : true,
-        active: !paused,
-      };
-      const ready = Object.values(checks).every(Boolean);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
-    });
-    app.get("/metrics", async (_req, reply) => {
-      const status = await outboxStatus(db).catch(() => undefined);
-      if (status) metrics.backlog.set(status.backlog);
-      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
+    const app = createHttpApp(logger, metrics);
+    addHealthRoutes(app, { db, nc, messaging, metrics });
     await def.routes?.(app, deps);
 
-    relay.start();
-    cleanup.push(() => relay.stop());
-    if (consumer) await consumer.start();
-    cleanup.push(async () => consumer?.stop());
+    await messaging.start();
+    cleanup.push(() => messaging.stop());
     for (const w of workers) {
       w.start();
       cleanup.push(() => w.stop());
     }
-    // Recovery tooling (`orderflow rebuild`) pauses the service's consumers and relay while it
-    // replaces the database, then resumes them. One instance per service answers.
-    let paused = false;
-    const control = nc.subscribe(controlSubject(topology, def.name), {
-      callback: (_err, msg) => {
-        void (async () => {
-          const command = msg.string();
-          if (command === "pause" && !paused) {
-            paused = true;
-            await consumer?.stop();
-            await Promise.race([relay.idle(), new Promise((r) => setTimeout(r, 10_000))]);
-            await relay.stop();
-            logger.warn("paused by control request");
-          } else if (command === "resume" && paused) {
-            relay = makeRelay();
-            relay.start();
-            consumer = makeConsumer();
-            await consumer?.start();
-            paused = false;
-            logger.warn("resumed by control request");
-          }
-          msg.respond(paused ? "paused" : "running");
-        })().catch((err: unknown) => {
-          logger.error({ err: describeError(err) }, "control request failed");
-          msg.respond(`error: ${describeError(err)}`);
-        });
-      },
-    });
+    const control = listenForControl(nc, controlSubject(topology, def.name), messaging, logger);
     cleanup.push(async () => control.unsubscribe());
     await app.listen({ port: config.port, host: config.host });
     cleanup.push(() => app.close());
@@ -319,24 +218,16 @@ export async function startService<
       db,
       nc,
       get relay() {
-        return relay;
+        return messaging.relay;
       },
       get consumer() {
-        return consumer;
+        return messaging.consumer;
       },
       config,
-      stop: () => {
-        stopped ??= (async () => {
-          // Reverse start order: HTTP, workers, consumers, relay; then drain NATS and close the pool.
-          const [closeNats, destroyDb, ...rest] = cleanup;
-          for (const fn of rest.reverse())
-            await fn().catch((err: unknown) => logger.warn({ err: describeError(err) }, "stop step failed"));
-          await nc.drain().catch(() => closeNats?.());
-          await destroyDb?.();
-          logger.info(`${def.name} service stopped`);
-        })();
-        return stopped;
-      },
+      stop: () =>
+        (stopped ??= stopInReverse(cleanup, nc, logger).then(() =>
+          logger.info(`${def.name} service stopped`),
+        )),
     };
   } catch (err) {
     await undo();
@@ -344,87 +235,37 @@ export async function startService<
   }
 }
 
-const MAX_PARAM_LENGTH = 1024 * 1024;
-
-/**
- * Errors the router raises before any route runs, in the `{error, issues}` shape of every other
- * bad request: a path that is not valid percent-encoded UTF-8. (A parameter over MAX_PARAM_LENGTH
- * cannot arrive: Node refuses the request line first, see answerClientError.)
- */
-function renderFrameworkError(err: FastifyError, reply: FastifyReply): FastifyReply {
-  if (err.code === "FST_ERR_BAD_URL")
-    return reply.code(400).send({
-      error: "malformed URL",
-      issues: [{ path: "url", message: "must be valid percent-encoded UTF-8" }],
-    });
-  return reply.code(err.statusCode ?? 400).send({ error: err.message, issues: [] });
-}
-
-/**
- * Requests Node's HTTP parser refuses before Fastify sees them (a request line or headers over
- * Node's 16 KiB, bytes that are not HTTP), answered in the `{error, issues}` shape too.
- */
-function answerClientError(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === "ECONNRESET" || socket.destroyed) return;
-  const [status, error, issue] =
-    err.code === "HPE_HEADER_OVERFLOW"
-      ? [
-          431,
-          "request line or headers too large",
-          { path: "url", message: "the request line and headers must fit in 16 KiB" },
-        ]
-      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? [408, "request timed out", { path: "request", message: "not received in time" }]
-        : [400, "malformed HTTP request", { path: "request", message: err.code ?? "not HTTP/1.1" }];
-  const body = JSON.stringify({ error, issues: [issue] });
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Content-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy(err);
-}
-
-function installErrorHandler(app: FastifyInstance, logger: Logger): void {
-  app.setErrorHandler((err: FastifyError | ZodError | Error, req, reply) => {
-    if (err instanceof ZodError) {
-      return reply.code(400).send({
-        error: "invalid request",
-        issues: err.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
-      });
-    }
-    const e = err as FastifyError;
-    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
-      return reply.code(413).send({
-        error: "request body too large",
-        issues: [{ path: "body", message: `must be at most ${app.initialConfig.bodyLimit} bytes` }],
-      });
-    if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-      const type = req.headers["content-type"];
-      return reply.code(415).send({
-        error: "content type must be application/json",
-        issues: [
-          {
-            path: "content-type",
-            message: type ? `must be application/json, not ${type}` : "missing; must be application/json",
-          },
-        ],
-      });
-    }
-    if (e.code === "FST_ERR_CTP_EMPTY_JSON_BODY")
-      return reply.code(400).send({ error: "empty JSON body", issues: [] });
-    if (e instanceof SyntaxError || e.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
-      return reply.code(400).send({ error: "malformed JSON", issues: [] });
-    }
-    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
-      return reply.code(e.statusCode).send({ error: e.message, issues: [] });
-    logger.error({ err: describeError(err), url: req.url }, "request failed");
-    return reply.code(500).send({ error: "internal error" });
+function relayOf(on: {
+  config: BaseConfig;
+  js: JetStreamClient;
+  topology: Topology;
+  logger: Logger;
+  metrics: Metrics;
+}): Relay {
+  return createRelay({
+    connectionString: on.config.databaseUrl,
+    js: on.js,
+    topology: on.topology,
+    logger: on.logger,
+    ...on.config.relay,
+    onPublished: (n) => on.metrics.published.inc(n),
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: `no route ${req.method} ${req.url}` }),
-  );
+}
+
+/**
+ * Undoes the start in reverse order — HTTP, control, workers, consumers and relay — then drains NATS
+ * and closes the pool (the first two steps registered).
+ */
+async function stopInReverse(
+  cleanup: (() => Promise<unknown>)[],
+  nc: NatsConnection,
+  logger: Logger,
+): Promise<void> {
+  const [destroyDb, closeNats, ...rest] = cleanup;
+  for (const fn of rest.reverse())
+    await fn().catch((err: unknown) => logger.warn({ err: describeError(err) }, "stop step failed"));
+  await nc.drain().catch(() => closeNats?.());
+  await destroyDb?.();
 }
 
 /**

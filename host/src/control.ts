@@ -1,0 +1,35 @@
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { describeError } from "@orderflow/outbox";
+import type { Logger } from "pino";
+import type { Messaging } from "./messaging.js";
+
+/**
+ * Answers `pause` / `resume` on the service's control subject: recovery tooling (`orderflow
+ * rebuild`) pauses consumers and relay while it replaces the database. The reply is the state after
+ * the command (`paused` / `running`), or `error: …`.
+ */
+export function listenForControl(
+  nc: NatsConnection,
+  subject: string,
+  messaging: Messaging,
+  logger: Logger,
+): Subscription {
+  return nc.subscribe(subject, {
+    callback: (_err, msg) => {
+      const command = msg.string();
+      const act =
+        command === "pause"
+          ? messaging.pause()
+          : command === "resume"
+            ? messaging.resume()
+            : Promise.resolve();
+      act.then(
+        () => msg.respond(messaging.paused ? "paused" : "running"),
+        (err: unknown) => {
+          logger.error({ err: describeError(err) }, "control request failed");
+          msg.respond(`error: ${describeError(err)}`);
+        },
+      );
+    },
+  });
+}
