@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { AnyCatalog, AnyCloudEvent as CloudEvent } from "@orderflow/events";
-import type { Logger } from "pino";
+import type { Logger } from "./logger.js";
 import type { AnyHandlers, ApplyResult } from "./apply.js";
 import { createBatchApplier } from "./consumer/batch-applier.js";
 import { createDeadLetter } from "./consumer/dead-letter.js";

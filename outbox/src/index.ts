@@ -44,3 +44,4 @@ export type { DeadLetter, DeadLetterDetail, DeadLettersOptions } from "./recover
 export { listConsumers, resetConsumer } from "./recovery/durable-consumers.js";
 export type { ConsumerState } from "./recovery/durable-consumers.js";
 export { handledStreams } from "./recovery/catalog.js";
+export type { Logger, LogFn } from "./logger.js";

@@ -1,5 +1,5 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import type { Logger } from "pino";
+import type { Logger } from "./logger.js";
 import { isDatabaseUnavailable } from "./errors.js";
 import { drainRound, type DrainRoundOptions } from "./relay/drain-round.js";
 import { LeaderSession } from "./relay/leader-session.js";

@@ -1,6 +1,6 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
-import type { Logger } from "pino";
+import type { Logger } from "../logger.js";
 import { describeError } from "../errors.js";
 import type { Topology } from "../topology.js";
 

@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { AnyCloudEvent as CloudEvent } from "@orderflow/events";
-import type { Logger } from "pino";
+import type { Logger } from "../logger.js";
 import type { ApplyResult } from "../apply.js";
 import type { ConsumeResult } from "../consumer.js";
 import { describeError, isDatabaseUnavailable, isTransientDatabaseError } from "../errors.js";

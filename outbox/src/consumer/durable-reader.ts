@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { ClosedConnectionError, DrainingConnectionError } from "@nats-io/nats-core";
-import type { Logger } from "pino";
+import type { Logger } from "../logger.js";
 import { describeError } from "../errors.js";
 import { isNotFound } from "../topology.js";
 import { ensureDurable, type Durable, type DurableSettings } from "./durables.js";

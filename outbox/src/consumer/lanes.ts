@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import type { Logger } from "pino";
+import type { Logger } from "../logger.js";
 import { describeError } from "../errors.js";
 
 export interface LanesOptions {

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Logger } from "pino";
+import type { Logger } from "../logger.js";
 import { describeError } from "../errors.js";
 import { OUTBOX_CHANNEL } from "../migrations.js";
 

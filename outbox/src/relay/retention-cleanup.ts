@@ -1,4 +1,4 @@
-import type { Logger } from "pino";
+import type { Logger } from "../logger.js";
 import { describeError } from "../errors.js";
 import { openSession } from "./open-session.js";
 
