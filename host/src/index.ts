@@ -1,4 +1,4 @@
-export { startService, runService, defineService } from "./service.js";
+export { startService, runService, defineService, serviceSource } from "./service.js";
 export type { ServiceDefinition, ServiceDeps, RunningService, StartOverrides, Worker } from "./service.js";
 export { parseConfig, baseConfigShape } from "./config.js";
 export type { BaseConfig } from "./config.js";

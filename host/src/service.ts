@@ -12,7 +12,9 @@ import {
   describeError,
   ensureStreams,
   isOutboxError,
+  handledStreams,
   migrate,
+  openDatabase,
   Topology,
   type AnyTransaction,
   type Consumer,
@@ -20,9 +22,9 @@ import {
   type Outbox,
   type Relay,
 } from "@orderflow/outbox";
-import { streamNameOf, type AnyCatalog, type CloudEventOf, type StreamSpec } from "@orderflow/events";
+import type { AnyCatalog, CloudEventOf, StreamSpec } from "@orderflow/events";
 import { parseConfig, type BaseConfig } from "./config.js";
-import { connectNats, openServiceDatabase } from "./connections.js";
+import { connectNats } from "./connections.js";
 import { listenForControl } from "./control.js";
 import { addHealthRoutes } from "./health-routes.js";
 import { createHttpApp } from "./http-app.js";
@@ -103,12 +105,15 @@ export function defineService<DB>() {
 }
 
 /** What a service provisions: the streams it publishes to and those of the events it handles. */
-function streamsOf(publishes: AnyCatalog, consumes: AnyCatalog, handled: readonly string[]): StreamSpec[] {
-  const contexts = new Set([...publishes.contexts, ...handled.map((name) => consumes.get(name)?.context)]);
-  return [...contexts]
-    .filter((c): c is string => c !== undefined)
-    .map((c) => ({ name: streamNameOf(c), subjects: [`${c}.>`] }));
+function streamsOf(publishes: AnyCatalog, consumes: AnyCatalog, handlers: object): StreamSpec[] {
+  const handled = new Set(handledStreams(handlers, consumes));
+  const wanted = [...publishes.streams, ...consumes.streams.filter((s) => handled.has(s.name))];
+  return wanted.filter((s, i) => wanted.findIndex((other) => other.name === s.name) === i);
 }
+
+/** The `ce-source` of a service's events: its definition's `source`, else `/<name>`. */
+export const serviceSource = (def: Pick<ServiceDefinition<unknown>, "name" | "source">): string =>
+  def.source ?? `/${def.name}`;
 
 export interface RunningService<DB> {
   readonly url: string;
@@ -152,10 +157,13 @@ export async function startService<
   };
 
   try {
-    const db = openServiceDatabase<DB>(config.databaseUrl, {
+    // A connection losing its server must not crash the process: the statement in flight fails
+    // anyway, and the pool drops the client when it comes back unusable.
+    const db = openDatabase<DB>({
+      connectionString: config.databaseUrl,
       max: concurrency + 6,
       preparedStatements: config.preparedStatements,
-      logger,
+      onConnectionError: (err) => logger.warn({ err: describeError(err) }, "database connection lost"),
     });
     cleanup.push(() => db.destroy());
     await migrate(db, def.migrations);
@@ -164,11 +172,11 @@ export async function startService<
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
 
-    const outbox = createOutbox({ catalog: def.publishes, source: def.source ?? `/${def.name}`, now });
+    const outbox = createOutbox({ catalog: def.publishes, source: serviceSource(def), now });
     const deps: ServiceDeps<DB, Extra, P> = { db, outbox, logger, config, metrics, now };
     const consumes = def.consumes ?? (def.publishes as AnyCatalog as C);
     const handlers = def.handlers?.(deps);
-    const streams = streamsOf(def.publishes, consumes, Object.keys(handlers ?? {}));
+    const streams = streamsOf(def.publishes, consumes, handlers ?? {});
     await ensureStreams(jsm, { topology, replicas: config.replicas, streams });
     const messaging = createMessaging({
       logger,

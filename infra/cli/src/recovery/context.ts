@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { mergeCatalogs, streamNameOf, type AnyCatalog } from "@orderflow/events";
-import { baseConfigShape, type BaseConfig } from "@orderflow/host";
+import { baseConfigShape, serviceSource, type BaseConfig } from "@orderflow/host";
 import { isOutboxError, openDatabase, Topology, type AnyDb, type RebuildOptions } from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
@@ -24,9 +24,6 @@ export async function systemCatalog(): Promise<AnyCatalog> {
 export async function loadService(name: string): Promise<AnyDefinition> {
   return (await loadSystem()).service(name).definition;
 }
-
-/** The `ce-source` of a service's events, as its host creates its outbox. */
-export const sourceOf = (def: AnyDefinition): string => def.source ?? `/${def.name}`;
 
 /** A service's database, opened as its host opens it (see `parseConfig` for the URL). */
 export const openServiceDatabase = (config: BaseConfig): AnyDb =>
@@ -58,7 +55,7 @@ export async function rebuildOptions(def: AnyDefinition): Promise<ServiceRebuild
     catalog: def.publishes,
     migrations: def.migrations,
     service: def.name,
-    source: sourceOf(def),
+    source: serviceSource(def),
     stream: streamNameOf(projection.context),
     apply: projection.apply,
   };

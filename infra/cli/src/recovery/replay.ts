@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { AnyCatalog } from "@orderflow/events";
-import { createMetrics, parseConfig } from "@orderflow/host";
+import { createMetrics, parseConfig, serviceSource } from "@orderflow/host";
 import {
   createOutbox,
   handledStreams,
@@ -11,7 +11,7 @@ import {
 } from "@orderflow/outbox";
 import { pino } from "pino";
 import { CliError } from "../errors.js";
-import { openServiceDatabase, sourceOf, type AnyDefinition } from "./context.js";
+import { openServiceDatabase, type AnyDefinition } from "./context.js";
 
 export interface ReplayOptions {
   readonly definition: AnyDefinition;
@@ -34,7 +34,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const config = parseConfig(opts.env, def);
   await using db = openServiceDatabase(config);
   const catalog: AnyCatalog = def.consumes ?? def.publishes;
-  const outbox = createOutbox({ catalog: def.publishes, source: sourceOf(def) });
+  const outbox = createOutbox({ catalog: def.publishes, source: serviceSource(def) });
   const logger = pino({ level: "silent" });
   const deps = { db, outbox, logger, config, metrics: createMetrics(def.name), now: () => new Date() };
   const handlers = def.handlers?.(deps) ?? {};
