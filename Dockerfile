@@ -12,7 +12,7 @@ COPY package.json package-lock.json ./
 COPY events/package.json events/
 COPY outbox/package.json outbox/
 COPY host/package.json host/
-COPY infra/kit/package.json infra/kit/
+COPY testing/package.json testing/
 COPY infra/cli/package.json infra/cli/
 COPY services/contracts/package.json services/contracts/
 COPY services/order/package.json services/order/

@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { defineCatalog, defineEvent, mergeCatalogs } from "@orderflow/events";
-import { testDatabase, testNats } from "@orderflow/infra";
+import { testDatabase, testNats } from "@orderflow/testing";
 import { isOutboxError } from "@orderflow/outbox";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";

@@ -28,7 +28,7 @@ import {
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
-import { testDatabase, testNats, waitFor } from "@orderflow/infra";
+import { testDatabase, testNats, waitFor } from "@orderflow/testing";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import {

@@ -7,7 +7,7 @@ import { catalog } from "@orderflow/contracts";
  */
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { testDatabase, testNats } from "@orderflow/infra";
+import { publish, testDatabase, testNats } from "@orderflow/testing";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import {
@@ -19,7 +19,6 @@ import {
   PreparingClient,
   type AnyDb,
 } from "../src/index.js";
-import { publish } from "../src/testing.js";
 
 const N = Number(process.env.N ?? 200);
 const RATE = Number(process.env.RATE ?? 20);

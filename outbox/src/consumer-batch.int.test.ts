@@ -1,5 +1,5 @@
 import { catalog } from "@orderflow/contracts";
-import { waitFor } from "@orderflow/infra";
+import { publish, waitFor } from "@orderflow/testing";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { createEffects, effectCounts, recordEffect, rig } from "../test/fixture.js";
@@ -13,7 +13,6 @@ import {
   type ConsumeResult,
   type HandlerContext,
 } from "./index.js";
-import { publish } from "./testing.js";
 import type { CloudEvent } from "@orderflow/contracts";
 
 const outbox = createOutbox({ catalog, source: "/orderflow/test" });

@@ -1,6 +1,6 @@
 import { catalog } from "@orderflow/contracts";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { spawnChild } from "../test/child.js";

@@ -1,12 +1,11 @@
 import { catalog } from "@orderflow/contracts";
 import { DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
-import { waitFor } from "@orderflow/infra";
+import { publish, waitFor } from "@orderflow/testing";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createEffects, effectCounts, recordEffect, rig, type Rig } from "../test/fixture.js";
 import { order } from "../test/workload.js";
 import { createConsumer, createOutbox, type ApplyResult, type Consumer } from "./index.js";
-import { publish } from "./testing.js";
 
 const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 

@@ -1,4 +1,4 @@
-import { testDatabase } from "@orderflow/infra";
+import { testDatabase } from "@orderflow/testing";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { describe, expect, it } from "vitest";

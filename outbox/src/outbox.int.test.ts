@@ -2,7 +2,7 @@ import { catalog } from "@orderflow/contracts";
 import { sql } from "kysely";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { rig, countRows } from "../test/fixture.js";
 import { createConsumer, createOutbox, createRelay, executeTogether, PermanentError } from "./index.js";
 

@@ -1,6 +1,6 @@
 import { catalog } from "@orderflow/contracts";
 import { newEventId } from "@orderflow/events";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import {
   countRows,

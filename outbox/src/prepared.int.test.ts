@@ -1,4 +1,4 @@
-import { testDatabase } from "@orderflow/infra";
+import { testDatabase } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import { PreparingClient } from "./index.js";
 import { deferredMark, deferredOwnerOf, setStatementOwner } from "./prepared.js";

@@ -1,5 +1,5 @@
 import { catalog } from "@orderflow/contracts";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { spawnChild } from "../test/child.js";

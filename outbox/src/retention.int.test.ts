@@ -1,5 +1,5 @@
 import { catalog } from "@orderflow/contracts";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { countRows, rig } from "../test/fixture.js";

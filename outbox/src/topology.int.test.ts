@@ -1,7 +1,7 @@
 import { catalog } from "@orderflow/contracts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { testNats } from "@orderflow/infra";
+import { testNats } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import { ensureStreams, Topology } from "./topology.js";
 

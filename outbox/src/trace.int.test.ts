@@ -1,6 +1,6 @@
 import { catalog } from "@orderflow/contracts";
 import { describe, expect, it } from "vitest";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { rig } from "../test/fixture.js";
 import { createConsumer, createOutbox, createRelay } from "./index.js";
 import { parseTraceparent } from "./trace.js";

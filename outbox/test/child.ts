@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 

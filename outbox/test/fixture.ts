@@ -14,7 +14,7 @@ import {
   testDatabase,
   testNats,
   type TestNats,
-} from "@orderflow/infra";
+} from "@orderflow/testing";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { ensureStreams, migrate, PreparingClient, type AnyDb, type HandlerContext } from "../src/index.js";

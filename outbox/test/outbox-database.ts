@@ -1,4 +1,4 @@
-import { testDatabase } from "@orderflow/infra";
+import { testDatabase } from "@orderflow/testing";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { migrate, type AnyDb } from "../src/index.js";

@@ -18,7 +18,7 @@ import {
   NatsServer,
   resolvePostgres,
   waitFor,
-} from "@orderflow/infra";
+} from "@orderflow/testing";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const RATE = Number(process.env.BENCH_RATE ?? 100);

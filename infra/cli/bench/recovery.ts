@@ -21,7 +21,7 @@ import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
 import type { EventData, EventName } from "@orderflow/contracts";
-import { dropDatabase, ensureDatabase, NatsServer, resolvePostgres, waitFor } from "@orderflow/infra";
+import { dropDatabase, ensureDatabase, NatsServer, resolvePostgres, waitFor } from "@orderflow/testing";
 import { definition as inventory } from "@orderflow/inventory";
 import {
   createRelay,

@@ -2,12 +2,12 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { resolveNats, resolvePostgres, type Resolved } from "@orderflow/infra";
+import { resolveNats, resolvePostgres, type Resolved } from "@orderflow/testing";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { alive } from "../test/up-process.js";
 
-// What `orderflow up` gets from infra/kit for each environment: a URL given is used as is, nothing
+// What `orderflow up` gets from @orderflow/testing for each environment: a URL given is used as is, nothing
 // spawned; otherwise a nats-server from PATH and an embedded PostgreSQL keep their data in the dir.
 describe("infra choices of the dev runner", () => {
   const tmp = mkdtempSync(join(tmpdir(), "orderflow-cli-infra-"));

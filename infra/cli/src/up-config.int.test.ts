@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "@orderflow/infra";
+import { freePort } from "@orderflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, cleanEnv, FIXTURE_CONFIG, REPO_ROOT, runCli } from "../test/up-process.js";
 

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitFor } from "@orderflow/infra";
+import { freePort, waitFor } from "@orderflow/testing";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { request } from "./http.js";
 import {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 
 export const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BIN = join(CLI_DIR, "dist", "bin.js");

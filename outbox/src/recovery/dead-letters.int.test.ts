@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
-import { testNats } from "@orderflow/infra";
+import { testNats } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import {
   DeadLetterHeader,

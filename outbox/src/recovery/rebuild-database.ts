@@ -1,6 +1,6 @@
 import type { AnyCatalog } from "@orderflow/events";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { AnyCloudEvent as CloudEvent } from "@orderflow/events";
 import { sql, type Migration } from "kysely";
 import pg from "pg";

@@ -1,7 +1,7 @@
 import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { testDatabase, testNats, waitFor } from "@orderflow/infra";
+import { testDatabase, testNats, waitFor } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import {
   createOutbox,

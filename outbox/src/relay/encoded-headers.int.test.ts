@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { testNats } from "@orderflow/infra";
+import { testNats } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import { EncodedHeaders } from "./encoded-headers.js";
 

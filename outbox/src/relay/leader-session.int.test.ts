@@ -1,4 +1,4 @@
-import { testDatabase, waitFor } from "@orderflow/infra";
+import { testDatabase, waitFor } from "@orderflow/testing";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { OUTBOX_CHANNEL } from "../migrations.js";

@@ -1,4 +1,4 @@
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import { insertRow, outboxDatabase, unpublishedIds, type InsertedRow } from "../../test/outbox-database.js";
 import { Marker, type MarkerOptions } from "./marker.js";

@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders } from "@nats-io/transport-node";
-import { testNats } from "@orderflow/infra";
+import { testNats } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import { meta, orderCreatedV1, samples } from "../test/samples.js";
 import { streamNameOf, type EncodedEvent } from "@orderflow/events";

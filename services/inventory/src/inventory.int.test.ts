@@ -5,14 +5,22 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
 import { type EventData } from "@orderflow/contracts";
-import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
+import {
+  eventsOf,
+  publish,
+  testDatabase,
+  testNats,
+  waitFor,
+  type StoredEvent,
+  type TestDatabase,
+  type TestNats,
+} from "@orderflow/testing";
 import { migrate } from "@orderflow/outbox";
 import { startService, type RunningService } from "@orderflow/host";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventsOf, publish, type StoredEvent } from "@orderflow/outbox/testing";
 import type { InventoryDb } from "./migrations.js";
 import { definition } from "./service.js";
 

@@ -3,12 +3,19 @@ import { request } from "node:http";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
-import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
+import {
+  eventsOf,
+  publish,
+  testDatabase,
+  testNats,
+  waitFor,
+  type TestDatabase,
+  type TestNats,
+} from "@orderflow/testing";
 import { startService, type RunningService } from "@orderflow/host";
 import { sql } from "kysely";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventsOf, publish } from "@orderflow/outbox/testing";
 import type { OrderDb } from "./migrations.js";
 import type { OrderView } from "./order-store.js";
 import { definition } from "./service.js";

@@ -1,4 +1,4 @@
-import { testDatabase } from "@orderflow/infra";
+import { testDatabase } from "@orderflow/testing";
 import { migrate } from "@orderflow/outbox";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";

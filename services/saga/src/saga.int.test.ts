@@ -4,11 +4,19 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { derivedEventId, newEventId } from "@orderflow/events";
 import { type EventData } from "@orderflow/contracts";
-import { testDatabase, testNats, waitFor, type TestDatabase, type TestNats } from "@orderflow/infra";
+import {
+  eventsOf,
+  publish,
+  testDatabase,
+  testNats,
+  waitFor,
+  type StoredEvent,
+  type TestDatabase,
+  type TestNats,
+} from "@orderflow/testing";
 import { startService, type RunningService } from "@orderflow/host";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventsOf, publish, type StoredEvent } from "@orderflow/outbox/testing";
 import type { SagaDb } from "./migrations.js";
 import { definition } from "./service.js";
 import type { SagaView } from "./saga-store.js";

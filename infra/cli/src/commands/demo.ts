@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { CliError, oneLine } from "../errors.js";
 import { request } from "../http.js";
 import { loadSystem, type System } from "../system/load-system.js";

@@ -5,10 +5,9 @@ import { connect } from "@nats-io/transport-node";
 import { definition as billing } from "@orderflow/billing";
 import { newEventId } from "@orderflow/events";
 import { definition as inventory } from "@orderflow/inventory";
-import { waitFor } from "@orderflow/infra";
+import { publish, waitFor } from "@orderflow/testing";
 import { definition as order } from "@orderflow/order";
 import { definition as saga } from "@orderflow/saga";
-import { publish } from "@orderflow/outbox/testing";
 import { describe, expect, it } from "vitest";
 import { http, startSystem } from "./system.js";
 

@@ -2,7 +2,7 @@ import { definition as billing } from "@orderflow/billing";
 import { definition as inventory } from "@orderflow/inventory";
 import { definition as order } from "@orderflow/order";
 import { definition as saga } from "@orderflow/saga";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { http, startSystem, type TestSystem } from "./system.js";
 

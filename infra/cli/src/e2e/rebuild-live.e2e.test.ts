@@ -15,7 +15,7 @@ import {
   testNats,
   testPostgresServer,
   waitFor,
-} from "@orderflow/infra";
+} from "@orderflow/testing";
 import { openDatabase, outboxStatus } from "@orderflow/outbox";
 import { sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";

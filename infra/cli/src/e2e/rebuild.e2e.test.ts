@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { definition as billing } from "@orderflow/billing";
 import { definition as inventory } from "@orderflow/inventory";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { definition as order } from "@orderflow/order";
 import { openDatabase, rebuildDatabase, Topology } from "@orderflow/outbox";
 import { definition as saga } from "@orderflow/saga";

@@ -7,7 +7,7 @@ import {
   testPostgresServer,
   waitFor,
   type TestNats,
-} from "@orderflow/infra";
+} from "@orderflow/testing";
 import { startService, type RunningService } from "@orderflow/host";
 import type { AnyDefinition } from "../recovery/context.js";
 

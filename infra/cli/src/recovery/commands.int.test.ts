@@ -1,7 +1,7 @@
 import { catalog } from "@orderflow/contracts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { freePort, testNats, type TestNats } from "@orderflow/infra";
+import { freePort, testNats, type TestNats } from "@orderflow/testing";
 import { ensureStreams } from "@orderflow/outbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, cleanEnv, runCli } from "../../test/up-process.js";

@@ -1,10 +1,9 @@
 import { catalog } from "@orderflow/contracts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { testDatabase, testNats } from "@orderflow/infra";
+import { publish, testDatabase, testNats } from "@orderflow/testing";
 import { definition as inventory } from "@orderflow/inventory";
 import { ensureStreams, migrate, openDatabase, outboxStatus, Topology } from "@orderflow/outbox";
-import { publish } from "@orderflow/outbox/testing";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { replay } from "./replay.js";

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { CliError } from "../errors.js";
 import { shownPath } from "../shown-path.js";
 import { inspectPidFile, removeFile } from "./pid-files.js";

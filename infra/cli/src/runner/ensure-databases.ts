@@ -1,4 +1,4 @@
-import { databaseUrl, ensureDatabase } from "@orderflow/infra";
+import { databaseUrl, ensureDatabase } from "@orderflow/testing";
 import { CliError, oneLine } from "../errors.js";
 import type { ServicePlan } from "./up-config.js";
 

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { CliError } from "../errors.js";
 import { isAlive } from "./pid-files.js";
 import type { HostReply, HostRequest, Servers } from "./protocol.js";

@@ -7,7 +7,7 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { isInfraError, resolveNats, resolvePostgres, waitFor, type Resolved } from "@orderflow/infra";
+import { isInfraError, resolveNats, resolvePostgres, waitFor, type Resolved } from "@orderflow/testing";
 import { oneLine } from "../errors.js";
 import { isAlive } from "./pid-files.js";
 import { NATS_PID_FILE, type HostReply, type HostRequest, type ServerInfo } from "./protocol.js";

@@ -1,4 +1,4 @@
-import type { Resolved } from "@orderflow/infra";
+import type { Resolved } from "@orderflow/testing";
 
 /** Messages between `orderflow up` and its infra host (over the child's IPC channel). */
 export interface ServerInfo {

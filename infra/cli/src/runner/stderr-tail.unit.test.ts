@@ -1,7 +1,7 @@
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { StderrTail } from "./stderr-tail.js";
 

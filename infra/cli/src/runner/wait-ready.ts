@@ -1,4 +1,4 @@
-import { waitFor } from "@orderflow/infra";
+import { waitFor } from "@orderflow/testing";
 import { CliError, oneLine } from "../errors.js";
 
 const READY_TIMEOUT_MS = 30_000;

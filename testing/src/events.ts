@@ -1,6 +1,6 @@
 /** Test helpers for services built on this runtime: publish events as another service would, read what a stream holds. */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/nats-core";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import {
   decodeHeaderValue,
   newEventId,
