@@ -1,0 +1,4 @@
+import { runService } from "@orderflow/host";
+import { definition } from "./service.js";
+
+await runService(definition);

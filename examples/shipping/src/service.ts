@@ -1,0 +1,94 @@
+import { catalog as orderflow } from "@orderflow/contracts";
+import { SafeString } from "@orderflow/events";
+import { defineService } from "@orderflow/host";
+import type { Transaction } from "kysely";
+import { z } from "zod";
+import { shipping } from "./events.js";
+import { migrations, type ShippingDb } from "./migrations.js";
+
+const Params = z.object({ orderId: SafeString.min(1).max(128) });
+const DispatchBody = z.object({ carrier: SafeString.min(1).max(64) });
+
+/**
+ * Ships confirmed orders: consumes the order system's `order.confirmed` (exactly once: the runtime's
+ * inbox), writes a shipment and publishes `shipment.requested` in the same transaction;
+ * `POST /shipments/:orderId/dispatch` publishes `shipment.dispatched`.
+ */
+export const definition = defineService<ShippingDb>()({
+  name: "shipping",
+  source: "/acme/shipping",
+  database: "shipping",
+  defaultPort: 3010,
+  migrations,
+  publishes: shipping,
+  consumes: orderflow,
+  handlers: () => ({
+    "order.confirmed": async (event, { trx, emit }) => {
+      const { orderId, customerId } = event.data;
+      await (trx as Transaction<ShippingDb>)
+        .insertInto("shipments")
+        .values({ order_id: orderId, customer_id: customerId, state: "requested", carrier: null })
+        .execute();
+      await emit("shipment.requested", { orderId, customerId });
+    },
+  }),
+  routes: (app, { db, outbox }) => {
+    app.get("/shipments/:orderId", async (req, reply) => {
+      const { orderId } = Params.parse(req.params);
+      const row = await db
+        .selectFrom("shipments")
+        .selectAll()
+        .where("order_id", "=", orderId)
+        .executeTakeFirst();
+      return row ?? reply.code(404).send({ error: `no shipment for order ${orderId}` });
+    });
+    app.post("/shipments/:orderId/dispatch", async (req, reply) => {
+      const { orderId } = Params.parse(req.params);
+      const { carrier } = DispatchBody.parse(req.body);
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .selectFrom("shipments")
+          .selectAll()
+          .where("order_id", "=", orderId)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!row) return reply.code(404).send({ error: `no shipment for order ${orderId}` });
+        if (row.state === "dispatched") return row; // a retried request publishes nothing twice
+        await trx
+          .updateTable("shipments")
+          .set({ state: "dispatched", carrier })
+          .where("order_id", "=", orderId)
+          .execute();
+        await outbox.enqueue(trx, "shipment.dispatched", { orderId, carrier }, { correlationId: orderId });
+        return { ...row, state: "dispatched", carrier };
+      });
+    });
+  },
+  // `orderflow rebuild shipping`: the shipments table is the fold of shipping's own events.
+  projection: {
+    context: "shipping",
+    apply: async (trx, event) => {
+      const t = trx as Transaction<ShippingDb>;
+      switch (event.name) {
+        case "shipment.requested":
+          await t
+            .insertInto("shipments")
+            .values({
+              order_id: event.data.orderId,
+              customer_id: event.data.customerId,
+              state: "requested",
+              carrier: null,
+            })
+            .execute();
+          break;
+        case "shipment.dispatched":
+          await t
+            .updateTable("shipments")
+            .set({ state: "dispatched", carrier: event.data.carrier })
+            .where("order_id", "=", event.data.orderId)
+            .execute();
+          break;
+      }
+    },
+  },
+});
