@@ -1,22 +1,29 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { describeError } from "@orderflow/outbox";
+import { CONTROL_DATABASE_HEADER, describeError } from "@orderflow/outbox";
 import type { Logger } from "pino";
 import type { Messaging } from "./messaging.js";
 
 /**
  * Answers `pause` / `resume` on the service's control subject: recovery tooling (`orderflow
  * rebuild`) pauses consumers and relay while it replaces the database. The reply is the state after
- * the command (`paused` / `running`), or `error: …`.
+ * the command (`paused` / `running`), or `error: …`; a request naming another database than this
+ * instance's (`Orderflow-Database`) is answered `refused: …` and changes nothing.
  */
 export function listenForControl(
   nc: NatsConnection,
   subject: string,
   messaging: Messaging,
   logger: Logger,
+  database: string,
 ): Subscription {
   return nc.subscribe(subject, {
     callback: (_err, msg) => {
       const command = msg.string();
+      const aimedAt = msg.headers?.get(CONTROL_DATABASE_HEADER);
+      if (aimedAt && aimedAt !== database) {
+        msg.respond(`refused: this instance uses database "${database}", not "${aimedAt}"`);
+        return;
+      }
       const act =
         command === "pause"
           ? messaging.pause()

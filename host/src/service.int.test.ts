@@ -1,8 +1,14 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, headers } from "@nats-io/transport-node";
 import { defineCatalog, defineEvent, mergeCatalogs } from "@orderflow/events";
 import { testDatabase, testNats } from "@orderflow/testing";
-import { isOutboxError } from "@orderflow/outbox";
+import {
+  CONTROL_DATABASE_HEADER,
+  controlSubject,
+  databaseName,
+  isOutboxError,
+  Topology,
+} from "@orderflow/outbox";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -62,6 +68,7 @@ async function servers() {
   return {
     env,
     nats,
+    database,
     async [Symbol.asyncDispose]() {
       await database[Symbol.asyncDispose]();
       await nats[Symbol.asyncDispose]();
@@ -98,5 +105,30 @@ describe("startService", () => {
     expect(String(err)).toMatch(
       /shipping: a handler names "order.confirmd", which is not an event of its catalogs/,
     );
+  });
+
+  it("pauses and resumes on its control subject, and refuses a pause aimed at another database", async () => {
+    await using s = await servers();
+    const svc = await startService(shippingService, { env: s.env, logger: pino({ level: "silent" }) });
+    const nc = await connect({ servers: s.nats.url });
+    try {
+      const subject = controlSubject(new Topology(), "shipping");
+      const ask = async (command: string, database?: string) => {
+        const h = headers();
+        if (database) h.set(CONTROL_DATABASE_HEADER, database);
+        return (await nc.request(subject, command, { timeout: 5000, headers: h })).string();
+      };
+      const own = databaseName(s.database.url);
+
+      expect(await ask("pause", "shipping")).toBe(
+        `refused: this instance uses database "${own}", not "shipping"`,
+      );
+      expect(svc.consumer?.running).toBe(true);
+      expect(await ask("pause", own)).toBe("paused");
+      expect(await ask("resume")).toBe("running");
+    } finally {
+      await nc.close();
+      await svc.stop();
+    }
   });
 });

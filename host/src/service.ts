@@ -9,6 +9,7 @@ import {
   createConsumer,
   createOutbox,
   createRelay,
+  databaseName,
   describeError,
   ensureStreams,
   isOutboxError,
@@ -210,7 +211,13 @@ export async function startService<
       w.start();
       cleanup.push(() => w.stop());
     }
-    const control = listenForControl(nc, controlSubject(topology, def.name), messaging, logger);
+    const control = listenForControl(
+      nc,
+      controlSubject(topology, def.name),
+      messaging,
+      logger,
+      databaseName(config.databaseUrl),
+    );
     cleanup.push(async () => control.unsubscribe());
     await app.listen({ port: config.port, host: config.host });
     cleanup.push(() => app.close());

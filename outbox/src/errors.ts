@@ -9,6 +9,8 @@ export const OutboxErrorCode = {
   NotFound: "NOT_FOUND",
   /** A stream sequence outside the stream. */
   OutOfRange: "OUT_OF_RANGE",
+  /** A running instance refused a control request (e.g. it works on another database than the caller). */
+  ControlRefused: "CONTROL_REFUSED",
 } as const;
 export type OutboxErrorCode = (typeof OutboxErrorCode)[keyof typeof OutboxErrorCode];
 

@@ -27,7 +27,8 @@ export { PreparingClient } from "./prepared.js";
 export { executeTogether } from "./together.js";
 
 // ---- Recovery primitives: what operators' tools (the `orderflow` CLI) build on. ----
-export { openDatabase } from "./recovery/open-database.js";
+export { databaseName, openDatabase } from "./recovery/open-database.js";
+export { CONTROL_DATABASE_HEADER } from "./recovery/request-control.js";
 export type { OpenDatabaseOptions } from "./recovery/open-database.js";
 export { outboxStatus } from "./recovery/outbox-status.js";
 export type { OutboxStatus } from "./recovery/outbox-status.js";

@@ -11,3 +11,4 @@ export { testNats, testDatabase, testPostgres, testPostgresServer } from "./test
 export type { TestNats, TestDatabase, TestPostgres } from "./testkit.js";
 export { publish, eventsOf } from "./events.js";
 export type { StoredEvent } from "./events.js";
+export { consumerSettled } from "./consumers.js";

@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { catalog as orderflow } from "@orderflow/contracts";
 import { startService, type RunningService } from "@orderflow/host";
 import {
+  consumerSettled,
   eventsOf,
   publish,
   testDatabase,
@@ -48,13 +49,8 @@ afterAll(async () => {
 
 const shipments = () => svc.db.selectFrom("shipments").selectAll().orderBy("order_id").execute();
 
-/** Every message the shipping consumer was given is acknowledged. */
-async function settled(): Promise<void> {
-  await waitFor("the shipping consumer to settle", async () => {
-    const info = await jsm.consumers.info("ORDERS", "shipping");
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  });
-}
+/** Every message published to ORDERS so far has been handled by shipping. */
+const settled = () => consumerSettled(jsm, "ORDERS", "shipping");
 
 /** The `orderflow` command this project installed, run on this project's orderflow.config.ts. */
 async function cli(...args: string[]): Promise<unknown> {
@@ -175,6 +171,28 @@ describe("shipping", () => {
       },
     );
     await settled();
+    expect(await shipments()).toEqual(before);
+  });
+
+  it("refuses a rebuild aimed at another database than the running instance's (exit 2), pausing nothing", async () => {
+    const elsewhere = new URL(database.url);
+    elsewhere.pathname = "/shipping_elsewhere";
+    const before = await shipments();
+    const failed = await run(
+      join(process.cwd(), "node_modules", ".bin", "orderflow"),
+      ["rebuild", "shipping", "--yes"],
+      {
+        env: { ...process.env, ...env, SHIPPING_DATABASE_URL: elsewhere.toString() },
+      },
+    ).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toContain(
+      `refused: this instance uses database "${database.name}", not "shipping_elsewhere"`,
+    );
+    expect(svc.consumer?.running).toBe(true);
     expect(await shipments()).toEqual(before);
   });
 });

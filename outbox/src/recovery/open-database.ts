@@ -40,3 +40,7 @@ export function openDatabase<DB = any>(opts: OpenDatabaseOptions): Kysely<DB> {
   pool.on("connect", (client) => client.on("error", onError));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
+
+/** The database a connection string names (its path, decoded). */
+export const databaseName = (connectionString: string): string =>
+  decodeURIComponent(new URL(connectionString).pathname.slice(1));

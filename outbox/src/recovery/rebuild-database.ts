@@ -7,7 +7,8 @@ import pg from "pg";
 import { INBOX_TABLE, migrate, OUTBOX_TABLE } from "../migrations.js";
 import { Topology } from "../topology.js";
 import type { AnyDb, AnyTransaction } from "../types.js";
-import { openDatabase } from "./open-database.js";
+import { OutboxError } from "../errors.js";
+import { databaseName, openDatabase } from "./open-database.js";
 import { readStream } from "./read-stream.js";
 import { requestControl } from "./request-control.js";
 
@@ -67,7 +68,18 @@ export async function rebuildDatabase(opts: RebuildOptions): Promise<RebuildResu
   const admin = await connectToServer(opts.connectionString);
   let coordinated = false;
   try {
-    if (opts.nc) coordinated = (await requestControl(opts.nc, topology, opts.service, "pause")) === "paused";
+    if (opts.nc) {
+      const answer = await requestControl(
+        opts.nc,
+        topology,
+        opts.service,
+        "pause",
+        databaseName(opts.connectionString),
+      );
+      if (answer !== "paused" && answer !== "not running")
+        throw new OutboxError("CONTROL_REFUSED", `the running ${opts.service} did not pause: ${answer}`);
+      coordinated = answer === "paused";
+    }
     await recreate(admin, opts.connectionString);
     await using db = openDatabase({
       connectionString: opts.connectionString,
@@ -155,7 +167,7 @@ async function connectToServer(databaseUrl: string): Promise<pg.Client> {
 }
 
 async function recreate(admin: pg.Client, databaseUrl: string): Promise<void> {
-  const name = admin.escapeIdentifier(decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
+  const name = admin.escapeIdentifier(databaseName(databaseUrl));
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${name}`);
 }

@@ -173,16 +173,18 @@ export async function rebuildCommand(service: string, opts: Common & { yes?: boo
   const config = parseConfig(b.env, definition);
   const bar = progress(`rebuild ${service}`, opts.json ?? false);
   const result = await withDatabase({ service, env: b.env, url: config.databaseUrl }, () =>
-    rebuildDatabase({
-      ...rebuildable,
-      connectionString: config.databaseUrl,
-      preparedStatements: config.preparedStatements,
-      nc: b.nc,
-      js: b.js,
-      jsm: b.jsm,
-      topology: b.topology,
-      onProgress: (d, t) => bar.update(d, t),
-    }),
+    asBadInput(() =>
+      rebuildDatabase({
+        ...rebuildable,
+        connectionString: config.databaseUrl,
+        preparedStatements: config.preparedStatements,
+        nc: b.nc,
+        js: b.js,
+        jsm: b.jsm,
+        topology: b.topology,
+        onProgress: (d, t) => bar.update(d, t),
+      }),
+    ),
   );
   bar.stop();
   print([{ service, ...result }], opts.json ?? false);

@@ -175,13 +175,17 @@ export async function assertStream(b: Broker, stream: string): Promise<void> {
 
 /**
  * Runs `work`; the runtime saying that the input names nothing (an unknown stream, consumer or dead
- * letter, a sequence outside the stream) becomes one line and exit 2.
+ * letter, a sequence outside the stream; a running instance working on another database than the
+ * one the command was given) becomes one line and exit 2.
  */
 export async function asBadInput<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (isOutboxError(err) && (err.code === "NOT_FOUND" || err.code === "OUT_OF_RANGE"))
+    if (
+      isOutboxError(err) &&
+      (err.code === "NOT_FOUND" || err.code === "OUT_OF_RANGE" || err.code === "CONTROL_REFUSED")
+    )
       throw new CliError("BAD_CONFIG", err.message, { cause: err });
     throw err;
   }
