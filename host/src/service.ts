@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { FastifyInstance } from "fastify";
-import type { Kysely, Migration } from "kysely";
+import type { Kysely, Migration, Transaction } from "kysely";
 import { pino, type Logger } from "pino";
 import type { z } from "zod";
 import {
@@ -17,7 +17,6 @@ import {
   migrate,
   openDatabase,
   Topology,
-  type AnyTransaction,
   type Consumer,
   type Handlers,
   type Outbox,
@@ -71,7 +70,7 @@ export interface ServiceDefinition<
   readonly publishes: P;
   /** The events its handlers take (default `publishes`); only the streams of handled events are provisioned. */
   readonly consumes?: C;
-  readonly handlers?: (deps: ServiceDeps<DB, Extra, P>) => Handlers<C, P>;
+  readonly handlers?: (deps: ServiceDeps<DB, Extra, P>) => Handlers<C, P, DB>;
   readonly routes?: (app: FastifyInstance, deps: ServiceDeps<DB, Extra, P>) => void | Promise<void>;
   readonly workers?: (deps: ServiceDeps<DB, Extra, P>) => Worker[];
   /**
@@ -85,7 +84,7 @@ export interface ServiceDefinition<
    */
   readonly projection?: {
     readonly context: string;
-    readonly apply: (trx: AnyTransaction, event: CloudEventOf<P>) => Promise<void>;
+    readonly apply: (trx: Transaction<DB>, event: CloudEventOf<P>) => Promise<void>;
   };
 }
 

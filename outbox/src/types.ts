@@ -54,10 +54,14 @@ export interface Outbox<C extends AnyCatalog = AnyCatalog> {
   insertStatement(rows: readonly OutboxRow[]): RawBuilder<unknown>;
 }
 
-/** What a handler gets beside its event; `P` is the catalog of the events it may emit. */
-export interface HandlerContext<P extends AnyCatalog = AnyCatalog> {
+/**
+ * What a handler gets beside its event; `P` is the catalog of the events it may emit, `DB` the
+ * kysely types of the service's database.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface HandlerContext<P extends AnyCatalog = AnyCatalog, DB = any> {
   /** The transaction the inbox row commits in; do every write of the handler through it. */
-  readonly trx: AnyTransaction;
+  readonly trx: Transaction<DB>;
   /**
    * Enqueues an event caused by the one being handled: deterministic id, same transaction; the row
    * is written when the batch's handlers are done (one statement for all), so do not read it back.
@@ -69,18 +73,20 @@ export interface HandlerContext<P extends AnyCatalog = AnyCatalog> {
   ) => Promise<string>;
 }
 
-/** Handles event `N` of catalog `C`, emitting events of catalog `P`. */
-export type Handler<C extends AnyCatalog, N extends EventNameOf<C>, P extends AnyCatalog = C> = (
+/** Handles event `N` of catalog `C`, emitting events of catalog `P`, writing to database `DB`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Handler<C extends AnyCatalog, N extends EventNameOf<C>, P extends AnyCatalog = C, DB = any> = (
   event: CloudEventOf<C, N>,
-  ctx: HandlerContext<P>,
+  ctx: HandlerContext<P, DB>,
 ) => Promise<void>;
 
 /**
  * Handlers by event name: events of catalog `C` (what the service consumes), each receiving its
  * own event's data typed and emitting events of catalog `P` (what the service publishes).
  */
-export type Handlers<C extends AnyCatalog = AnyCatalog, P extends AnyCatalog = C> = {
-  readonly [N in EventNameOf<C>]?: Handler<C, N, P>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Handlers<C extends AnyCatalog = AnyCatalog, P extends AnyCatalog = C, DB = any> = {
+  readonly [N in EventNameOf<C>]?: Handler<C, N, P, DB>;
 };
 
 /**

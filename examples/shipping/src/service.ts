@@ -1,7 +1,6 @@
 import { catalog as orderflow } from "@orderflow/contracts";
 import { SafeString } from "@orderflow/events";
 import { defineService } from "@orderflow/host";
-import type { Transaction } from "kysely";
 import { z } from "zod";
 import { shipping } from "./events.js";
 import { migrations, type ShippingDb } from "./migrations.js";
@@ -25,7 +24,7 @@ export const definition = defineService<ShippingDb>()({
   handlers: () => ({
     "order.confirmed": async (event, { trx, emit }) => {
       const { orderId, customerId } = event.data;
-      await (trx as Transaction<ShippingDb>)
+      await trx
         .insertInto("shipments")
         .values({ order_id: orderId, customer_id: customerId, state: "requested", carrier: null })
         .execute();
@@ -68,10 +67,9 @@ export const definition = defineService<ShippingDb>()({
   projection: {
     context: "shipping",
     apply: async (trx, event) => {
-      const t = trx as Transaction<ShippingDb>;
       switch (event.name) {
         case "shipment.requested":
-          await t
+          await trx
             .insertInto("shipments")
             .values({
               order_id: event.data.orderId,
@@ -82,7 +80,7 @@ export const definition = defineService<ShippingDb>()({
             .execute();
           break;
         case "shipment.dispatched":
-          await t
+          await trx
             .updateTable("shipments")
             .set({ state: "dispatched", carrier: event.data.carrier })
             .where("order_id", "=", event.data.orderId)

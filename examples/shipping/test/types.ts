@@ -27,7 +27,9 @@ export const wrongHandlers = defineService<ShippingDb>()({
   publishes: shipping,
   consumes: orderflow,
   handlers: () => ({
-    "order.confirmed": async (event, { emit }) => {
+    "order.confirmed": async (event, { trx, emit }) => {
+      // @ts-expect-error the handler's transaction is typed by the service's tables
+      await trx.insertInto("parcels").values({ id: "p-1" }).execute();
       // @ts-expect-error order.confirmed carries no `carrier`
       void event.data.carrier;
       // @ts-expect-error shipping cannot emit the order system's events
