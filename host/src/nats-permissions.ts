@@ -36,22 +36,26 @@ type AnyDefinition = ServiceDefinition<any, any>;
 export const OPERATOR_IDENTITY = "orderflow";
 
 /*
- * The subjects below are those nats.js 3.4 (@nats-io/jetstream) sends to nats-server 2.9.10, read in
- * its source and observed with `nats-server -DV` while the enforcement test ran:
+ * The subjects nats.js 3.4 (@nats-io/jetstream) sends, observed on nats-server 2.9.10 with
+ * `NATS_TRACE_LOG` set for nats-permissions.int.test.ts (the server's -DV trace), and the same in
+ * nats-server 2.10.0's source (server/jetstream_api.go, consumer.go); nothing differs between them:
  *
  * - `jetstreamManager(nc)` checks the API with `$JS.API.INFO`.
  * - `jsm.streams.info/add/update(name)`: `$JS.API.STREAM.INFO|CREATE|UPDATE.<stream>`.
  * - `jsm.consumers.info(stream, name)`, and `js.consumers.get(stream, name)`:
  *   `$JS.API.CONSUMER.INFO.<stream>.<name>`.
- * - `jsm.consumers.add/update` of a durable with one `filter_subject`, on servers >= 2.9.0:
- *   `$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>` (the server checks that the subject's
- *   filter is the config's, so the durable's filter is part of the permission). Older servers would
- *   use `$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<durable>`, and `filter_subjects` (several, 2.10+)
- *   the same without the filter; the runtime uses neither.
+ * - `jsm.consumers.add/update` of a durable with one `filter_subject` (servers >= 2.9.0):
+ *   `$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`; the server checks that the subject's
+ *   filter is the config's, so the permission pins the durable's filter too. (Before 2.9 it was
+ *   `$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<durable>`; `filter_subjects`, 2.10+, sends
+ *   `$JS.API.CONSUMER.CREATE.<stream>`: the runtime's durables use neither.)
  * - `consumer.consume()` pulls with `$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>`, the reply
  *   subject (where the messages arrive) under the connection's inbox prefix.
  * - `ack`, `nak`, `working` (+WPI), `term` publish to the message's reply subject,
  *   `$JS.ACK.<stream>.<durable>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`.
+ *   `allow_responses` alone would let one through per delivery, not a +WPI and then the ack.
+ *   (Servers from 2.14 can be switched to a second format, `$JS.ACK.<domain>.<account
+ *   hash>.<stream>.<durable>.…`, by the feature flag `js_ack_fc_v2`, off by default: not covered.)
  * - `js.publish(subject, …)` publishes on the subject with a reply under the inbox prefix (the
  *   PubAck), as every request does.
  */
