@@ -380,10 +380,14 @@ describe("every permission natsPermissions derives is needed", () => {
         for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
         await js.publish(topology.subject(e.subject), e.data, { headers: h, msgID: id });
       }
+      // Settled: o1 and o3 answered, o2 dead-lettered, and each delivered once and acked (an ack
+      // refused leaves its message to be redelivered after the ack wait).
       const settled = await waitFor(
         "settled",
         async () => {
           const durable = await jsm.consumers.info(topology.stream("ORDERS"), "stock");
+          if (durable.delivered.consumer_seq > 3)
+            return `redelivered (${durable.delivered.consumer_seq} deliveries)`;
           return (await messages(jsm, topology.stream("STOCK"))) === 2 &&
             (await messages(jsm, topology.deadLetterStream)) === 1 &&
             durable.num_pending === 0 &&
@@ -391,7 +395,7 @@ describe("every permission natsPermissions derives is needed", () => {
             ? true
             : undefined;
         },
-        { timeoutMs: 7000 },
+        { timeoutMs: 12_000 },
       ).catch((err: unknown) => `flow: ${String(err)}`);
       if (settled !== true) return settled;
       for (const [command, answer] of [
