@@ -1,7 +1,27 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type Authenticator, type NatsConnection } from "@nats-io/transport-node";
+import { Topology } from "@orderflow/outbox";
 
-/** The service's NATS connection: reconnects forever. */
-export function connectNats(servers: string, service: string): Promise<NatsConnection> {
+/**
+ * The inbox prefix of a NATS identity (a service's name, or the operator's): replies to its requests
+ * (JetStream API answers, PubAcks, pulled messages) arrive under `<prefix>.>`, so its permissions can
+ * let it read only its own. `_INBOX_<identity>`, namespaced like every subject (`<ns>._INBOX_<identity>`).
+ */
+export const natsInboxPrefix = (identity: string, namespace = ""): string =>
+  new Topology(namespace).subject(`_INBOX_${identity}`);
+
+export interface NatsConnectOptions {
+  /** `NATS_NAMESPACE`: part of the inbox prefix. */
+  readonly namespace?: string;
+  /** How the service proves its identity, e.g. `nkeyAuthenticator(seed)`; none: anonymous. */
+  readonly authenticator?: Authenticator;
+}
+
+/** The service's NATS connection: reconnects forever; its inbox is `natsInboxPrefix(service)`. */
+export function connectNats(
+  servers: string,
+  service: string,
+  opts: NatsConnectOptions = {},
+): Promise<NatsConnection> {
   return connect({
     servers,
     name: `orderflow-${service}`,
@@ -10,5 +30,7 @@ export function connectNats(servers: string, service: string): Promise<NatsConne
     // Otherwise every publish and pull request builds two Error objects up front for their
     // stack traces: a third of the relay's CPU in the outbox benchmark.
     noAsyncTraces: true,
+    inboxPrefix: natsInboxPrefix(service, opts.namespace),
+    ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
   });
 }

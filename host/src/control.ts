@@ -17,7 +17,15 @@ export function listenForControl(
   database: string,
 ): Subscription {
   return nc.subscribe(subject, {
-    callback: (_err, msg) => {
+    callback: (err, msg) => {
+      // The server refused the subscription (the user may not subscribe to it): it has ended.
+      if (err) {
+        logger.error(
+          { err: describeError(err), subject },
+          "control subscription refused; pause and resume will not be answered",
+        );
+        return;
+      }
       const command = msg.string();
       const aimedAt = msg.headers?.get(CONTROL_DATABASE_HEADER);
       if (aimedAt && aimedAt !== database) {

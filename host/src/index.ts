@@ -4,3 +4,6 @@ export { parseConfig, baseConfigShape } from "./config.js";
 export type { BaseConfig } from "./config.js";
 export { createMetrics } from "./metrics.js";
 export type { Metrics } from "./metrics.js";
+export { natsPermissions, operatorPermissions, OPERATOR_IDENTITY } from "./nats-permissions.js";
+export type { NatsPermissions, NatsPermissionOptions, ServicePermissionOptions } from "./nats-permissions.js";
+export { natsInboxPrefix } from "./connections.js";

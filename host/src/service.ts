@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { Authenticator, NatsConnection } from "@nats-io/transport-node";
 import type { FastifyInstance } from "fastify";
 import type { Kysely, Migration, Transaction } from "kysely";
 import { pino, type Logger } from "pino";
@@ -105,7 +105,7 @@ export function defineService<DB>() {
 }
 
 /** What a service provisions: the streams it publishes to and those of the events it handles. */
-function streamsOf(publishes: AnyCatalog, consumes: AnyCatalog, handlers: object): StreamSpec[] {
+export function streamsOf(publishes: AnyCatalog, consumes: AnyCatalog, handlers: object): StreamSpec[] {
   const handled = new Set(handledStreams(handlers, consumes));
   const wanted = [...publishes.streams, ...consumes.streams.filter((s) => handled.has(s.name))];
   return wanted.filter((s, i) => wanted.findIndex((other) => other.name === s.name) === i);
@@ -133,6 +133,11 @@ export interface StartOverrides {
   readonly env?: Record<string, string | undefined>;
   readonly now?: () => Date;
   readonly logger?: Logger;
+  /**
+   * How the service authenticates to NATS, e.g. `nkeyAuthenticator(seed)` for a user holding
+   * `natsPermissions(definition)`; default anonymous.
+   */
+  readonly natsAuthenticator?: Authenticator;
 }
 
 /**
@@ -167,7 +172,10 @@ export async function startService<
     });
     cleanup.push(() => db.destroy());
     await migrate(db, def.migrations);
-    const nc = await connectNats(config.natsUrl, def.name);
+    const nc = await connectNats(config.natsUrl, def.name, {
+      namespace: config.namespace,
+      authenticator: overrides.natsAuthenticator,
+    });
     cleanup.push(() => nc.close());
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);

@@ -7,6 +7,8 @@ export { DeadLetterHeader } from "./consumer/dead-letter.js";
 export { applyEvent, applyEvents, HandlerFailed } from "./apply.js";
 export type { AnyHandlers, ApplyOptions, ApplyResult } from "./apply.js";
 export type { Consumer, ConsumerOptions, ConsumeResult } from "./consumer.js";
+export { durablesFor } from "./consumer/durables.js";
+export type { Durable } from "./consumer/durables.js";
 export { ensureStreams, Topology, DEFAULT_DUPLICATE_WINDOW_MS, controlSubject } from "./topology.js";
 export type { ProvisionOptions, ProvisionAction } from "./topology.js";
 export { migrate, runtimeMigrations, OUTBOX_TABLE, INBOX_TABLE } from "./migrations.js";

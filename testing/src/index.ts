@@ -8,7 +8,7 @@ export type { EmbeddedPostgresOptions } from "./postgres.js";
 export { resolveNats, resolvePostgres, NO_NATS_MESSAGE } from "./resolve.js";
 export type { Resolved, ResolveOptions } from "./resolve.js";
 export { testNats, testDatabase, testPostgres, testPostgresServer } from "./testkit.js";
-export type { TestNats, TestDatabase, TestPostgres } from "./testkit.js";
+export type { TestNats, TestNatsOptions, TestDatabase, TestPostgres } from "./testkit.js";
 export { publish, eventsOf } from "./events.js";
 export type { StoredEvent } from "./events.js";
 export { consumerSettled } from "./consumers.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NatsServer } from "./nats-server.js";
@@ -17,10 +17,24 @@ export interface TestNats {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+export interface TestNatsOptions {
+  /**
+   * nats-server configuration (e.g. `authorization { users = […] }`; JSON is valid too), written
+   * beside the store and passed with `-c`; the command line's address, port and JetStream win.
+   */
+  readonly config?: string;
+}
+
 /** A private nats-server with JetStream in a temporary store dir, removed on dispose. */
-export async function testNats(): Promise<TestNats> {
+export async function testNats(opts: TestNatsOptions = {}): Promise<TestNats> {
   const dir = mkdtempSync(join(tmpdir(), "orderflow-nats-"));
-  const server = await NatsServer.spawn({ storeDir: dir });
+  let args: string[] = [];
+  if (opts.config !== undefined) {
+    const file = join(dir, "nats.conf");
+    writeFileSync(file, opts.config);
+    args = ["-c", file];
+  }
+  const server = await NatsServer.spawn({ storeDir: dir, args });
   return {
     url: server.url,
     server,
