@@ -4,3 +4,4 @@ export { parseConfig, baseConfigShape } from "./config.js";
 export type { BaseConfig } from "./config.js";
 export { createMetrics } from "./metrics.js";
 export type { Metrics } from "./metrics.js";
+export { operatorOnly } from "./operator-auth.js";
