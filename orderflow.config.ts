@@ -12,7 +12,15 @@ export default defineSystem({
     { definition: "./services/saga/dist/service.js", main: "./services/saga/dist/main.js" },
   ],
   // Created by `orderflow up` where missing (`--no-seed` skips it); `npm run demo` relies on it.
+  // PUT as the operator, with the token `orderflow up` keeps in .data/credentials.json.
   seed: {
+    // Prices in cents: alice's 2 apples (3.00) are confirmed, bob's 5 sku-rare (45.00, within his 50.00)
+    // fail on stock alone, carol-low's pear (2.50) is more than her 1.00.
+    order: {
+      "/prices/sku-apple": { unitPriceCents: 150 },
+      "/prices/sku-pear": { unitPriceCents: 250 },
+      "/prices/sku-rare": { unitPriceCents: 900 },
+    },
     inventory: {
       "/stock/sku-apple": { available: 100 },
       "/stock/sku-pear": { available: 50 },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { OutboxError } from "@orderflow/outbox";
 
@@ -53,7 +54,16 @@ export const baseConfigShape = {
   CONSUMER_BATCH_SIZE: positive.default(100),
   CONSUMER_MAX_DELIVER: positive.default(5),
   CONSUMER_BACKOFF_MS: positive.default(200),
+  // Unset: operator routes (`config: { operator: true }`) refuse every request. Also OPERATOR_TOKEN_FILE.
+  OPERATOR_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
+    .min(16, "must be at least 16 characters")
+    .optional(),
 };
+
+/** Variables whose values an error message never repeats. */
+const SECRET = /(TOKEN|PASSWORD|SECRET)$/;
 
 export interface BaseConfig {
   readonly service: string;
@@ -65,6 +75,8 @@ export interface BaseConfig {
   readonly namespace: string;
   readonly replicas: number;
   readonly preparedStatements: boolean;
+  /** What `Authorization: Bearer` must carry on operator routes; undefined: they are closed. */
+  readonly operatorToken: string | undefined;
   readonly relay: { batchSize: number; maxInFlight: number; pollIntervalMs: number; retentionMs: number };
   readonly consumer: {
     concurrency: number | undefined;
@@ -90,12 +102,15 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     ...(service.config ?? {}),
   };
   // Empty strings count as unset, as in most twelve-factor tooling.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const cleaned = withFileValues(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")),
+    Object.keys(shape),
+  );
   const r = z.object(shape).safeParse(cleaned);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const key = String(issue.path[0]);
-    const got = cleaned[key];
+    const got = SECRET.test(key) ? undefined : cleaned[key];
     throw new OutboxError(
       "BAD_CONFIG",
       `${key}: ${issue.message}${got === undefined ? "" : ` (got "${got}")`}`,
@@ -115,6 +130,7 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     namespace: c.NATS_NAMESPACE,
     replicas: c.NATS_REPLICAS,
     preparedStatements: c.DATABASE_PREPARED_STATEMENTS === "true",
+    operatorToken: c.OPERATOR_TOKEN,
     relay: {
       batchSize: c.RELAY_BATCH_SIZE,
       maxInFlight: c.RELAY_MAX_IN_FLIGHT,
@@ -128,4 +144,31 @@ export function parseConfig<Extra extends z.ZodRawShape>(
       backoffMs: c.CONSUMER_BACKOFF_MS,
     },
   } as BaseConfig & z.infer<z.ZodObject<Extra>>;
+}
+
+/**
+ * The `<VAR>_FILE` convention of container secrets: for every variable of the shape, `<VAR>_FILE`
+ * names a file whose content (less one trailing newline) is the value. Setting both is an error, as is
+ * a file that cannot be read; the message names the variable, never the value.
+ */
+function withFileValues(env: Record<string, string | undefined>, names: readonly string[]) {
+  const out = { ...env };
+  for (const name of names) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined || names.includes(`${name}_FILE`)) continue;
+    if (env[name] !== undefined)
+      throw new OutboxError("BAD_CONFIG", `${name}_FILE: ${name} is set too; set one of them`);
+    let value: string;
+    try {
+      value = readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      throw new OutboxError(
+        "BAD_CONFIG",
+        `${name}_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+    if (value !== "") out[name] = value;
+    delete out[`${name}_FILE`];
+  }
+  return out;
 }

@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "./config.js";
 
 const svc = { name: "order", database: "orders", defaultPort: 3000 };
@@ -41,5 +44,51 @@ describe("parseConfig", () => {
       expect((err as Error).message).not.toContain("\n");
       expect((err as { code: string }).code).toBe("BAD_CONFIG");
     }
+  });
+
+  describe("OPERATOR_TOKEN and the <VAR>_FILE convention", () => {
+    const dir = mkdtempSync(join(tmpdir(), "orderflow-config-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const token = "t0ken-of-at-least-16-chars";
+    const file = (name: string, content: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+
+    it("is undefined unless set; OPERATOR_TOKEN gives it", () => {
+      expect(parseConfig({}, svc).operatorToken).toBeUndefined();
+      expect(parseConfig({ OPERATOR_TOKEN: token }, svc).operatorToken).toBe(token);
+    });
+
+    it("reads <VAR>_FILE, less one trailing newline, for any variable of the shape", () => {
+      const c = parseConfig(
+        {
+          OPERATOR_TOKEN_FILE: file("token", `${token}\n`),
+          NATS_URL_FILE: file("nats", "nats://nats:4222"),
+        },
+        svc,
+      );
+      expect(c.operatorToken).toBe(token);
+      expect(c.natsUrl).toBe("nats://nats:4222");
+    });
+
+    it.each([
+      [
+        () => ({ OPERATOR_TOKEN: token, OPERATOR_TOKEN_FILE: file("both", token) }),
+        /^OPERATOR_TOKEN_FILE: OPERATOR_TOKEN is set too/,
+      ],
+      [
+        () => ({ OPERATOR_TOKEN_FILE: join(dir, "missing") }),
+        /^OPERATOR_TOKEN_FILE: cannot read .*missing: ENOENT$/,
+      ],
+      [() => ({ OPERATOR_TOKEN: "short" }), /^OPERATOR_TOKEN: must be at least 16 characters$/],
+      [
+        () => ({ OPERATOR_TOKEN_FILE: file("spaces", "has spaces in the token") }),
+        /^OPERATOR_TOKEN: printable ASCII/,
+      ],
+    ])("refuses a bad setting with one line that never shows the token (%#)", (env, message) => {
+      expect(() => parseConfig(env(), svc)).toThrow(message);
+    });
   });
 });

@@ -7,3 +7,4 @@ export type { Metrics } from "./metrics.js";
 export { natsPermissions, operatorPermissions, OPERATOR_IDENTITY } from "./nats-permissions.js";
 export type { NatsPermissions, NatsPermissionOptions, ServicePermissionOptions } from "./nats-permissions.js";
 export { natsInboxPrefix } from "./connections.js";
+export { operatorOnly } from "./operator-auth.js";

@@ -131,4 +131,88 @@ describe("startService", () => {
       await svc.stop();
     }
   });
+
+  describe("operator routes (config: { operator: true })", () => {
+    const token = "operator-token-for-the-host-test";
+    let value = 1;
+    const guarded = defineService<Record<string, never>>()({
+      ...shippingService,
+      routes: (app) => {
+        app.get("/value", async () => ({ value }));
+        app.put("/value", { config: { operator: true } }, async (req) => {
+          value = (req.body as { value: number }).value;
+          return { value };
+        });
+      },
+    });
+    const put = (url: string, headers: Record<string, string>, body = '{"value":2}') =>
+      fetch(`${url}/value`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", ...headers },
+        body,
+      });
+
+    it("need the bearer token: none or ill-formed → 401 + WWW-Authenticate, another → 403, before the body is read", async () => {
+      await using s = await servers();
+      const svc = await startService(guarded, {
+        env: { ...s.env, OPERATOR_TOKEN: token },
+        logger: pino({ level: "silent" }),
+      });
+      try {
+        for (const headers of [
+          {} as Record<string, string>,
+          { authorization: token },
+          { authorization: "Bearer" },
+          { authorization: `Basic ${token}` },
+        ]) {
+          const r = await put(svc.url, headers);
+          expect(r.status, JSON.stringify(headers)).toBe(401);
+          expect(r.headers.get("www-authenticate")).toMatch(/^Bearer /);
+          expect(await r.json()).toEqual({
+            error: expect.stringMatching(/token required/) as string,
+            issues: [],
+          });
+        }
+        // Malformed JSON is not even parsed without the token.
+        expect((await put(svc.url, {}, "{")).status).toBe(401);
+        for (const wrong of [`${token}x`, token.slice(1), "x"]) {
+          const r = await put(svc.url, { authorization: `Bearer ${wrong}` });
+          expect(r.status).toBe(403);
+          expect(await r.json()).toEqual({ error: "operator token rejected", issues: [] });
+        }
+        expect(await (await fetch(`${svc.url}/value`)).json()).toEqual({ value: 1 });
+
+        const ok = await put(svc.url, { authorization: `bearer  ${token}` });
+        expect(ok.status).toBe(200);
+        expect(await (await fetch(`${svc.url}/value`)).json()).toEqual({ value: 2 });
+      } finally {
+        await svc.stop();
+      }
+    });
+
+    it("with no token configured refuse everything (403 naming OPERATOR_TOKEN) and say so once at start", async () => {
+      await using s = await servers();
+      const lines: { level: number; msg: string; routes?: string[] }[] = [];
+      const svc = await startService(guarded, {
+        env: s.env,
+        logger: pino(
+          { level: "warn" },
+          { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) },
+        ),
+      });
+      try {
+        value = 1;
+        for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${token}` }]) {
+          const r = await put(svc.url, headers);
+          expect(r.status).toBe(403);
+          expect(((await r.json()) as { error: string }).error).toMatch(/set OPERATOR_TOKEN/);
+        }
+        expect(await (await fetch(`${svc.url}/value`)).json()).toEqual({ value: 1 });
+        const warnings = lines.filter((l) => l.msg.includes("OPERATOR_TOKEN"));
+        expect(warnings).toEqual([expect.objectContaining({ level: 40, routes: ["PUT /value"] })]);
+      } finally {
+        await svc.stop();
+      }
+    });
+  });
 });

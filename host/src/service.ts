@@ -30,6 +30,7 @@ import { addHealthRoutes } from "./health-routes.js";
 import { createHttpApp } from "./http-app.js";
 import { createMessaging } from "./messaging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { guardOperatorRoutes } from "./operator-auth.js";
 
 export interface Worker {
   start(): void;
@@ -209,8 +210,14 @@ export async function startService<
     const workers = def.workers?.(deps) ?? [];
 
     const app = createHttpApp(logger, metrics);
+    const operatorRoutes = guardOperatorRoutes(app, config.operatorToken);
     addHealthRoutes(app, { db, nc, messaging, metrics });
     await def.routes?.(app, deps);
+    if (operatorRoutes.length && config.operatorToken === undefined)
+      logger.warn(
+        { routes: operatorRoutes },
+        "OPERATOR_TOKEN is not set: operator routes refuse every request (403)",
+      );
 
     await messaging.start();
     cleanup.push(() => messaging.stop());

@@ -5,6 +5,7 @@
  * Prints a table and writes bench-results/flow.json. Not a test: figures depend on the machine.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -28,6 +29,7 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 // Extra node flags for the service processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+const TOKEN = randomBytes(32).toString("base64url");
 const services = [
   { name: "order", database: "orders" },
   { name: "inventory", database: "inventory" },
@@ -73,6 +75,9 @@ async function main() {
           [`${prefix}_DATABASE_URL`]: await ensureDatabase(pg.url, dbName),
           [`${prefix}_PORT`]: String(port),
           LOG_LEVEL: "warn",
+          OPERATOR_TOKEN: TOKEN,
+          // One client sends every order: the per-client limit would throttle the benchmark.
+          RATE_LIMIT_PER_MINUTE: "off",
         },
       });
       children.push(child);
@@ -86,9 +91,10 @@ async function main() {
     const put = (url: string, body: unknown) =>
       fetch(url, {
         method: "PUT",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
         body: JSON.stringify(body),
       });
+    for (let i = 0; i < 10; i++) await put(`${urls.order}/prices/sku-${i}`, { unitPriceCents: 100 });
     for (let i = 0; i < 10; i++) await put(`${urls.inventory}/stock/sku-${i}`, { available: 1_000_000 });
     for (let i = 0; i < 20; i++)
       await put(`${urls.billing}/accounts/cust-${i}`, { balanceCents: 1_000_000_000 });

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "@orderflow/testing";
@@ -32,6 +32,13 @@ function tempDir(prefix: string): string {
   chmodSync(dir, 0o755);
   return dir;
 }
+
+/** The operator token `orderflow up` keeps in the data dir. */
+const operatorToken = (dataDir: string): string =>
+  (JSON.parse(readFileSync(join(dataDir, "credentials.json"), "utf8")) as { http: { operatorToken: string } })
+    .http.operatorToken;
+const asOperator = (dataDir: string, url: string, body: unknown) =>
+  request("PUT", url, body, { headers: { authorization: `Bearer ${operatorToken(dataDir)}` } });
 
 interface Up {
   readonly proc: CliProcess;
@@ -125,6 +132,12 @@ describe("orderflow up with a stand-in service", () => {
     expect((await request("GET", `${url("inventory")}/stock/sku-apple`)).body).toMatchObject({
       available: 100,
     });
+    // Seeded with the operator token it generated and keeps, private to the user; without it, refused.
+    const credentials = join(dataDir, "credentials.json");
+    expect(statSync(credentials).mode & 0o777).toBe(0o600);
+    const token = operatorToken(dataDir);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await request("PUT", `${url("inventory")}/stock/sku-apple`, { available: 1 })).status).toBe(401);
     // Where `npx orderflow` finds these servers when NATS_URL / DATABASE_URL are not set.
     const servers = JSON.parse(readFileSync(join(dataDir, "servers.json"), "utf8")) as Record<
       string,
@@ -148,9 +161,10 @@ describe("orderflow up with a stand-in service", () => {
   it("after kill -9 of the runner the services exit by themselves, the servers follow, and a restart keeps the data", async () => {
     const dataDir = join(tmp, "runner-killed");
     const first = await up(dataDir);
-    expect((await request("PUT", `${first.url("inventory")}/stock/sku-apple`, { available: 7 })).status).toBe(
-      200,
-    );
+    const token = operatorToken(dataDir);
+    expect(
+      (await asOperator(dataDir, `${first.url("inventory")}/stock/sku-apple`, { available: 7 })).status,
+    ).toBe(200);
 
     first.proc.child.kill("SIGKILL");
     expect(await first.proc.exited).toEqual({ code: null, signal: "SIGKILL" });
@@ -171,6 +185,11 @@ describe("orderflow up with a stand-in service", () => {
     expect((await request("GET", `${second.url("inventory")}/stock/sku-apple`)).body).toMatchObject({
       available: 7,
     });
+    // The same token after a restart.
+    expect(operatorToken(dataDir)).toBe(token);
+    expect(
+      (await asOperator(dataDir, `${second.url("inventory")}/stock/sku-apple`, { available: 8 })).status,
+    ).toBe(200);
     second.proc.child.kill("SIGTERM");
     expect((await second.proc.exited).code).toBe(0);
   }, 90_000);
@@ -178,9 +197,9 @@ describe("orderflow up with a stand-in service", () => {
   it("after kill -9 of every process, a restart removes the stale pid files and recovers the data", async () => {
     const dataDir = join(tmp, "all-killed");
     const first = await up(dataDir);
-    expect((await request("PUT", `${first.url("inventory")}/stock/sku-pear`, { available: 3 })).status).toBe(
-      200,
-    );
+    expect(
+      (await asOperator(dataDir, `${first.url("inventory")}/stock/sku-pear`, { available: 3 })).status,
+    ).toBe(200);
     killAll(first.tree.values());
     await waitFor("every process to die", () => [...first.tree.values()].every((pid) => !alive(pid)), {
       timeoutMs: 10_000,

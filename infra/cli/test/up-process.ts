@@ -35,7 +35,11 @@ export function assertBuilt(): void {
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of Object.keys(env))
-    if (/^(NATS_URL|DATABASE_URL|\w+_PORT|\w+_DATABASE_URL|LOG_LEVEL|HOST|ORDERFLOW_\w+)$/.test(k))
+    if (
+      /^(NATS_URL|DATABASE_URL|\w+_PORT|\w+_DATABASE_URL|LOG_LEVEL|HOST|ORDERFLOW_\w+|OPERATOR_TOKEN\w*|RATE_LIMIT_\w+)$/.test(
+        k,
+      )
+    )
       delete env[k];
   return { ...env, ...extra };
 }

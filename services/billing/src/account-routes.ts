@@ -15,7 +15,7 @@ const SetBalanceBody = z.object({
 });
 
 /**
- * `GET /accounts/:customerId` and `PUT /accounts/:customerId`. A PUT opens the account or sets its
+ * `GET /accounts/:customerId` and `PUT /accounts/:customerId` (operator only). A PUT opens the account or sets its
  * balance and publishes `account.balance.set`, unless the balance is already that.
  */
 export function accountRoutes(
@@ -29,7 +29,7 @@ export function accountRoutes(
     );
   });
 
-  app.put("/accounts/:customerId", async (req): Promise<AccountView> => {
+  app.put("/accounts/:customerId", { config: { operator: true } }, async (req): Promise<AccountView> => {
     const { customerId } = AccountParams.parse(req.params);
     const { balanceCents } = SetBalanceBody.parse(req.body);
     return db.transaction().execute(async (trx) => {

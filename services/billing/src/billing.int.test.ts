@@ -37,6 +37,8 @@ const order = (
   currency,
 });
 
+const TOKEN = "operator-token-for-int-tests";
+
 describe("billing service over real NATS and PostgreSQL", () => {
   let nats: TestNats;
   let database: TestDatabase;
@@ -57,6 +59,7 @@ describe("billing service over real NATS and PostgreSQL", () => {
         BILLING_DATABASE_URL: database.url,
         BILLING_PORT: "0",
         LOG_LEVEL: "silent",
+        OPERATOR_TOKEN: TOKEN,
         RELAY_POLL_MS: "100",
       },
       logger: pino(
@@ -75,17 +78,26 @@ describe("billing service over real NATS and PostgreSQL", () => {
     await database?.[Symbol.asyncDispose]();
   }, 30_000);
 
-  const http = async (method: string, path: string, body?: unknown) => {
+  /** As the operator (with the token) unless `auth` says otherwise. */
+  const http = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    auth: string | null = `Bearer ${TOKEN}`,
+  ) => {
     const r = await fetch(`${svc.url}${path}`, {
       method,
-      ...(body === undefined
-        ? {}
-        : {
-            headers: { "content-type": "application/json" },
-            body: typeof body === "string" ? body : JSON.stringify(body),
-          }),
+      headers: {
+        ...(auth === null ? {} : { authorization: auth }),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
     });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    return {
+      status: r.status,
+      body: (await r.json()) as Record<string, unknown>,
+      ...(r.status === 401 ? { wwwAuthenticate: r.headers.get("www-authenticate") } : {}),
+    };
   };
   const balance = async (customerId: string) =>
     (await http("GET", `/accounts/${encodeURIComponent(customerId)}`)).body.balanceCents;
@@ -120,6 +132,26 @@ describe("billing service over real NATS and PostgreSQL", () => {
   const names = async (aggregate: string) => (await published(aggregate)).map((e) => e.name);
 
   describe("PUT and GET /accounts/:customerId", () => {
+    it("PUT needs the operator token: none or ill-formed → 401 + WWW-Authenticate, a wrong one → 403; nothing changes", async () => {
+      expect((await http("PUT", "/accounts/cust-guarded", { balanceCents: 500 })).status).toBe(200);
+      for (const auth of [null, "/accounts/cust-guarded", "Bearer", `Token ${TOKEN}`]) {
+        const r = await http("PUT", "/accounts/cust-guarded", { balanceCents: 1 }, auth);
+        expect(r.status, String(auth)).toBe(401);
+        expect(r.wwwAuthenticate).toMatch(/^Bearer/);
+        expect(r.body).toEqual({ error: expect.any(String) as string, issues: [] });
+      }
+      for (const auth of [
+        `Bearer ${TOKEN}x`,
+        "Bearer operator-token-for-int-test",
+        `Bearer ${TOKEN.toUpperCase()}`,
+      ]) {
+        const r = await http("PUT", "/accounts/cust-guarded", { balanceCents: 1 }, auth);
+        expect(r.status, auth).toBe(403);
+        expect(r.body).toEqual({ error: "operator token rejected", issues: [] });
+      }
+      expect((await http("GET", "/accounts/cust-guarded")).body).toMatchObject({ balanceCents: 500 });
+    });
+
     it("404 for an unknown customer; PUT opens or sets the balance, publishing once per change", async () => {
       const c = customer();
       expect(await http("GET", `/accounts/${c}`)).toEqual({

@@ -33,6 +33,8 @@ const order = (orderId: string, lines: Line[]): EventData<"order.created"> => ({
   currency: "USD",
 });
 
+const TOKEN = "operator-token-for-int-tests";
+
 describe("inventory service over real NATS and PostgreSQL", () => {
   let nats: TestNats;
   let database: TestDatabase;
@@ -53,6 +55,7 @@ describe("inventory service over real NATS and PostgreSQL", () => {
         INVENTORY_DATABASE_URL: database.url,
         INVENTORY_PORT: "0",
         LOG_LEVEL: "silent",
+        OPERATOR_TOKEN: TOKEN,
         RELAY_POLL_MS: "100",
       },
       logger: pino(
@@ -71,17 +74,26 @@ describe("inventory service over real NATS and PostgreSQL", () => {
     await database?.[Symbol.asyncDispose]();
   }, 30_000);
 
-  const http = async (method: string, path: string, body?: unknown) => {
+  /** As the operator (with the token) unless `auth` says otherwise. */
+  const http = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    auth: string | null = `Bearer ${TOKEN}`,
+  ) => {
     const r = await fetch(`${svc.url}${path}`, {
       method,
-      ...(body === undefined
-        ? {}
-        : {
-            headers: { "content-type": "application/json" },
-            body: typeof body === "string" ? body : JSON.stringify(body),
-          }),
+      headers: {
+        ...(auth === null ? {} : { authorization: auth }),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
     });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    return {
+      status: r.status,
+      body: (await r.json()) as Record<string, unknown>,
+      ...(r.status === 401 ? { wwwAuthenticate: r.headers.get("www-authenticate") } : {}),
+    };
   };
   const stock = async (sku: string) => (await http("GET", `/stock/${encodeURIComponent(sku)}`)).body;
   const put = async (sku: string, available: number) => {
@@ -114,6 +126,26 @@ describe("inventory service over real NATS and PostgreSQL", () => {
   const names = async (aggregate: string) => (await published(aggregate)).map((e) => e.name);
 
   describe("PUT and GET /stock/:sku", () => {
+    it("PUT needs the operator token: none or ill-formed → 401 + WWW-Authenticate, a wrong one → 403; nothing changes", async () => {
+      expect((await http("PUT", "/stock/sku-guarded", { available: 5 })).status).toBe(200);
+      for (const auth of [null, "/stock/sku-guarded", "Bearer", `Token ${TOKEN}`]) {
+        const r = await http("PUT", "/stock/sku-guarded", { available: 1 }, auth);
+        expect(r.status, String(auth)).toBe(401);
+        expect(r.wwwAuthenticate).toMatch(/^Bearer/);
+        expect(r.body).toEqual({ error: expect.any(String) as string, issues: [] });
+      }
+      for (const auth of [
+        `Bearer ${TOKEN}x`,
+        "Bearer operator-token-for-int-test",
+        `Bearer ${TOKEN.toUpperCase()}`,
+      ]) {
+        const r = await http("PUT", "/stock/sku-guarded", { available: 1 }, auth);
+        expect(r.status, auth).toBe(403);
+        expect(r.body).toEqual({ error: "operator token rejected", issues: [] });
+      }
+      expect((await http("GET", "/stock/sku-guarded")).body).toMatchObject({ available: 5 });
+    });
+
     it("404 for an unknown SKU; PUT sets what is available and publishes stock.set once per change", async () => {
       const sku = `sku-${newEventId()}`;
       expect(await http("GET", `/stock/${sku}`)).toEqual({
@@ -209,8 +241,14 @@ describe("inventory service over real NATS and PostgreSQL", () => {
 
     it("415 with issues naming content-type for a body that is not JSON or has no content type", async () => {
       for (const init of [
-        { headers: { "content-type": "text/plain" }, body: `{"available":1}` },
-        { body: new TextEncoder().encode(`{"available":1}`) },
+        {
+          headers: { "content-type": "text/plain", authorization: `Bearer ${TOKEN}` },
+          body: `{"available":1}`,
+        },
+        {
+          headers: { "content-type": "", authorization: `Bearer ${TOKEN}` },
+          body: new TextEncoder().encode(`{"available":1}`),
+        },
       ]) {
         const r = await fetch(`${svc.url}/stock/sku-not-json`, { method: "PUT", ...init });
         expect(r.status).toBe(415);

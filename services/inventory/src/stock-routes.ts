@@ -14,7 +14,7 @@ const StockParams = z.object({ sku: Sku });
 const SetStockBody = z.object({ available: z.number().int().nonnegative().max(1_000_000_000) });
 
 /**
- * `GET /stock/:sku` and `PUT /stock/:sku`. A PUT sets what is available to sell (reservations in
+ * `GET /stock/:sku` and `PUT /stock/:sku` (operator only). A PUT sets what is available to sell (reservations in
  * flight keep their stock) and publishes `stock.set`, unless the value is already that.
  */
 export function stockRoutes(
@@ -26,7 +26,7 @@ export function stockRoutes(
     return (await readStock(db, sku)) ?? reply.code(404).send({ error: `unknown sku ${sku}` });
   });
 
-  app.put("/stock/:sku", async (req): Promise<StockView> => {
+  app.put("/stock/:sku", { config: { operator: true } }, async (req): Promise<StockView> => {
     const { sku } = StockParams.parse(req.params);
     const { available } = SetStockBody.parse(req.body);
     return db.transaction().execute(async (trx) => {

@@ -28,9 +28,16 @@ export interface IdempotencyKeyTable {
   request_hash: string;
 }
 
+export interface PriceTable {
+  sku: string;
+  /** bigint: pg returns it as a string. */
+  unit_price_cents: ColumnType<string, number, number>;
+}
+
 export interface OrderDb {
   orders: OrderTable;
   idempotency_keys: IdempotencyKeyTable;
+  prices: PriceTable;
 }
 
 export const migrations: Record<string, Migration> = {
@@ -53,6 +60,16 @@ export const migrations: Record<string, Migration> = {
           key text PRIMARY KEY,
           order_id uuid NOT NULL REFERENCES orders (id) DEFERRABLE INITIALLY DEFERRED,
           request_hash text NOT NULL
+        )`.execute(db);
+    },
+  },
+  // The price list: POST /orders takes each line's unit price from here.
+  "0002_prices": {
+    async up(db: Kysely<unknown>) {
+      await sql`
+        CREATE TABLE prices (
+          sku text PRIMARY KEY,
+          unit_price_cents bigint NOT NULL CHECK (unit_price_cents >= 0)
         )`.execute(db);
     },
   },

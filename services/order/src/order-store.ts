@@ -2,7 +2,9 @@ import { executeTogether, type AnyTransaction, type Outbox } from "@orderflow/ou
 import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import { requestHash, type CreateOrderRequest } from "./create-order.js";
 import type { OrderDb, OrderLineRow, OrderTable } from "./migrations.js";
-import { totalOf, type OrderState, type OrderStatus } from "./order-decider.js";
+import type { OrderState, OrderStatus } from "./order-decider.js";
+import { priceOrder, type PriceIssue } from "./price-list.js";
+import { readPrices } from "./price-store.js";
 
 /** Every order is taken in this currency until prices carry their own. */
 export const CURRENCY = "USD";
@@ -21,23 +23,42 @@ export interface PlaceOrderOptions {
 export type PlaceOrderResult =
   | { readonly kind: "created"; readonly orderId: string; readonly status: "PENDING" }
   | { readonly kind: "replayed"; readonly orderId: string; readonly status: "PENDING" }
-  | { readonly kind: "key-reused" };
+  | { readonly kind: "key-reused" }
+  /** Not priceable from the list: an unknown SKU or a total too large (400). */
+  | { readonly kind: "invalid"; readonly issues: PriceIssue[] }
+  /** A stated unit price that is not the listed one (409). */
+  | { readonly kind: "price-mismatch"; readonly issues: PriceIssue[] };
 
 /**
- * Inserts the order PENDING and enqueues `order.created`, atomically. Without an idempotency key
- * that is one statement (its own transaction: no BEGIN and COMMIT round trips). With one, the key
- * is claimed first in the same transaction: a concurrent request with the same key waits on the
- * key's unique index until this one commits, then finds it taken.
+ * Prices the order from the list (one indexed read of its SKUs), then inserts it PENDING and
+ * enqueues `order.created`, atomically. Without an idempotency key that is one statement (its own
+ * transaction: no BEGIN and COMMIT round trips). With one, the key is claimed first in the same
+ * transaction: a concurrent request with the same key waits on the key's unique index until this
+ * one commits, then finds it taken. A request refused by the price list that repeats a key already
+ * used answers as the key says (replayed or key-reused), so a retry after a price change still
+ * finds its order.
  */
 export async function placeOrder(
   db: Kysely<OrderDb>,
   req: CreateOrderRequest,
   opts: PlaceOrderOptions,
 ): Promise<PlaceOrderResult> {
+  const key = opts.idempotencyKey;
+  const hash = key === undefined ? undefined : requestHash(req);
+  const pricing = priceOrder(
+    req.items,
+    await readPrices(
+      db,
+      req.items.map((l) => l.sku),
+    ),
+  );
+  if (pricing.kind !== "priced") {
+    const existing = key === undefined ? undefined : await keyUse(db, key, hash!);
+    return existing ?? pricing;
+  }
   const orderId = opts.newId();
   const at = opts.now();
-  const items = req.items.map(({ sku, quantity, unitPriceCents }) => ({ sku, quantity, unitPriceCents }));
-  const totalCents = totalOf(items);
+  const { items, totalCents } = pricing;
   const insertOrder = (q: Kysely<OrderDb>) =>
     q.insertInto("orders").values({
       id: orderId,
@@ -56,33 +77,39 @@ export async function placeOrder(
     { correlationId: orderId },
   );
   const created = { kind: "created", orderId, status: "PENDING" } as const;
-  const key = opts.idempotencyKey;
   if (key === undefined) {
     await sql`WITH o AS (${insertOrder(db)}) ${opts.outbox.insertStatement([event])}`.execute(db);
     return created;
   }
-  const hash = requestHash(req);
   return db.transaction().execute(async (trx): Promise<PlaceOrderResult> => {
     const claimed = await trx
       .insertInto("idempotency_keys")
-      .values({ key, order_id: orderId, request_hash: hash })
+      .values({ key, order_id: orderId, request_hash: hash! })
       .onConflict((oc) => oc.column("key").doNothing())
       .returning("order_id")
       .executeTakeFirst();
-    if (!claimed) {
-      const existing = await trx
-        .selectFrom("idempotency_keys")
-        .select(["order_id", "request_hash"])
-        .where("key", "=", key)
-        .executeTakeFirstOrThrow();
-      return existing.request_hash === hash
-        ? { kind: "replayed", orderId: existing.order_id, status: "PENDING" }
-        : { kind: "key-reused" };
-    }
+    if (!claimed) return (await keyUse(trx, key, hash!))!;
     await insertOrder(trx).execute();
     await opts.outbox.insert(trx, [event]);
     return created;
   });
+}
+
+/** What an idempotency key already used answers: the same request replays its order. */
+async function keyUse(
+  db: Kysely<OrderDb>,
+  key: string,
+  hash: string,
+): Promise<Extract<PlaceOrderResult, { kind: "replayed" | "key-reused" }> | undefined> {
+  const existing = await db
+    .selectFrom("idempotency_keys")
+    .select(["order_id", "request_hash"])
+    .where("key", "=", key)
+    .executeTakeFirst();
+  if (!existing) return undefined;
+  return existing.request_hash === hash
+    ? { kind: "replayed", orderId: existing.order_id, status: "PENDING" }
+    : { kind: "key-reused" };
 }
 
 export interface OrderView {

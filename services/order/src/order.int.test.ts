@@ -23,6 +23,8 @@ import { definition } from "./service.js";
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const apple = { sku: "sku-apple", quantity: 2, unitPriceCents: 150 };
 const pear = { sku: "sku-pear", quantity: 3, unitPriceCents: 99 };
+const TOKEN = "order-int-test-operator-token";
+const operator = { authorization: `Bearer ${TOKEN}` };
 
 describe("order service over real NATS and PostgreSQL", () => {
   let nats: TestNats;
@@ -43,6 +45,7 @@ describe("order service over real NATS and PostgreSQL", () => {
         ORDER_PORT: "0",
         LOG_LEVEL: "silent",
         RELAY_POLL_MS: "100",
+        OPERATOR_TOKEN: TOKEN,
       },
       logger: pino(
         { level: "warn" },
@@ -52,6 +55,12 @@ describe("order service over real NATS and PostgreSQL", () => {
     nc = await connect({ servers: nats.url });
     js = jetstream(nc);
     jsm = await jetstreamManager(nc);
+    for (const [sku, unitPriceCents] of [
+      [apple.sku, apple.unitPriceCents],
+      [pear.sku, pear.unitPriceCents],
+      ["sku-\u{10FFFF}", 150],
+    ] as const)
+      expect((await putPrice(sku, { unitPriceCents }, operator)).status).toBe(200);
   }, 30_000);
   afterAll(async () => {
     await nc?.close();
@@ -68,6 +77,20 @@ describe("order service over real NATS and PostgreSQL", () => {
     });
     return { status: r.status, headers: r.headers, body: (await r.json()) as Record<string, unknown> };
   };
+  const putPrice = async (sku: string, body: unknown, headers: Record<string, string> = {}) => {
+    const r = await fetch(`${svc.url}/prices/${encodeURIComponent(sku)}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: r.status, headers: r.headers, body: (await r.json()) as Record<string, unknown> };
+  };
+  const getPrice = async (sku: string) => {
+    const r = await fetch(`${svc.url}/prices/${encodeURIComponent(sku)}`);
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  const ordersStored = async () =>
+    Number((await sql<{ n: string }>`SELECT count(*) AS n FROM orders`.execute(svc.db)).rows[0]!.n);
   const get = async (orderId: string) => {
     const r = await fetch(`${svc.url}/orders/${orderId}`);
     return { status: r.status, body: (await r.json()) as OrderView & { error?: string } };
@@ -89,6 +112,7 @@ describe("order service over real NATS and PostgreSQL", () => {
       }>`SELECT count(*) AS n FROM orderflow_outbox WHERE published_at IS NULL`.execute(svc.db);
       return Number(r.rows[0]!.n) === 0;
     });
+  const streamMessages = async () => (await jsm.streams.info("ORDERS")).state.messages;
   const orderEvents = async (orderId: string) => {
     await settle();
     return eventsOf(jsm, catalog, "ORDERS", orderId);
@@ -227,10 +251,7 @@ describe("order service over real NATS and PostgreSQL", () => {
       [{ customerId: "alice", items: [apple, { ...pear, sku: "sku\u0000pear" }] }, ["items.1.sku"]],
       [{ customerId: "\ud800", items: [apple] }, ["customerId"]],
       [{ customerId: "alice\udc00", items: [{ ...apple, sku: "\udbff" }] }, ["customerId", "items.0.sku"]],
-      [
-        { customerId: 7, items: [{ quantity: 1.5 }] },
-        ["customerId", "items.0.sku", "items.0.quantity", "items.0.unitPriceCents"],
-      ],
+      [{ customerId: 7, items: [{ quantity: 1.5 }] }, ["customerId", "items.0.sku", "items.0.quantity"]],
     ])("400 for %j, naming %j", async (body, paths) => {
       const before = await outboxRows();
       const r = await post(body);
@@ -263,6 +284,92 @@ describe("order service over real NATS and PostgreSQL", () => {
       const o = (await get(orderId)).body;
       expect(o.customerId).toBe(customerId);
       expect(o.items.map((i) => i.sku)).toEqual([sku]);
+    });
+  });
+
+  describe("the price list", () => {
+    it("PUT /prices/:sku needs the operator token: none → 401, a wrong one → 403, the price unchanged", async () => {
+      expect((await getPrice("sku-apple")).body).toEqual({ sku: "sku-apple", unitPriceCents: 150 });
+      const none = await putPrice("sku-apple", { unitPriceCents: 1 });
+      expect(none.status).toBe(401);
+      expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect(none.body).toEqual({ error: expect.any(String) as string, issues: [] });
+      const wrong = await putPrice(
+        "sku-apple",
+        { unitPriceCents: 1 },
+        { authorization: `Bearer ${TOKEN}-not` },
+      );
+      expect(wrong.status).toBe(403);
+      expect(wrong.body).toEqual({ error: expect.any(String) as string, issues: [] });
+      expect((await getPrice("sku-apple")).body).toEqual({ sku: "sku-apple", unitPriceCents: 150 });
+    });
+
+    it("PUT sets and changes a price; GET answers it, 404 for an unknown sku; 400 naming a bad field", async () => {
+      expect((await getPrice("sku-kiwi")).status).toBe(404);
+      expect((await putPrice("sku-kiwi", { unitPriceCents: 40 }, operator)).body).toEqual({
+        sku: "sku-kiwi",
+        unitPriceCents: 40,
+      });
+      expect((await putPrice("sku-kiwi", { unitPriceCents: 45 }, operator)).status).toBe(200);
+      expect((await getPrice("sku-kiwi")).body).toEqual({ sku: "sku-kiwi", unitPriceCents: 45 });
+      for (const body of [{}, { unitPriceCents: -1 }, { unitPriceCents: 1.5 }, { unitPriceCents: "45" }]) {
+        const r = await putPrice("sku-kiwi", body, operator);
+        expect(r.status, JSON.stringify(body)).toBe(400);
+        expect((r.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["unitPriceCents"]);
+      }
+      expect((await getPrice("sku-kiwi")).body).toEqual({ sku: "sku-kiwi", unitPriceCents: 45 });
+    });
+
+    it("POST /orders without prices takes them from the list; order.created carries them and the total", async () => {
+      const orderId = await place([
+        { sku: "sku-apple", quantity: 2 },
+        { sku: "sku-pear", quantity: 3 },
+      ] as (typeof apple)[]);
+      const [created] = await orderEvents(orderId);
+      expect(created!.data).toMatchObject({ items: [apple, pear], totalCents: 597 });
+      expect((await get(orderId)).body).toMatchObject({ items: [apple, pear], totalCents: 597 });
+    });
+
+    it("a stated price that is not the listed one → 409 naming the line; no order, no event", async () => {
+      const [orders, outbox, stream] = [await ordersStored(), await outboxRows(), await streamMessages()];
+      const r = await post({ customerId: "mallory", items: [apple, { ...pear, unitPriceCents: 1 }] });
+      expect(r.status).toBe(409);
+      expect(r.body.issues).toEqual([
+        { path: "items.1.unitPriceCents", message: "sku-pear is listed at 99, not 1" },
+      ]);
+      // Also with an idempotency key, which stays unused.
+      const keyed = await post(
+        { customerId: "mallory", items: [{ ...apple, unitPriceCents: 0 }] },
+        { "Idempotency-Key": `k-${newEventId()}` },
+      );
+      expect(keyed.status).toBe(409);
+      await settle();
+      expect([await ordersStored(), await outboxRows(), await streamMessages()]).toEqual([
+        orders,
+        outbox,
+        stream,
+      ]);
+    });
+
+    it("an unknown sku → 400 naming items.N.sku, nothing created", async () => {
+      const [orders, outbox] = [await ordersStored(), await outboxRows()];
+      const r = await post({ customerId: "alice", items: [apple, { sku: "sku-ghost", quantity: 1 }] });
+      expect(r.status).toBe(400);
+      expect((r.body.issues as { path: string }[]).map((i) => i.path)).toEqual(["items.1.sku"]);
+      expect([await ordersStored(), await outboxRows()]).toEqual([orders, outbox]);
+    });
+
+    it("a retry with its Idempotency-Key after a price change replays the order instead of a 409", async () => {
+      await putPrice("sku-fig", { unitPriceCents: 10 }, operator);
+      const key = `key-${newEventId()}`;
+      const body = { customerId: "fig-fan", items: [{ sku: "sku-fig", quantity: 1, unitPriceCents: 10 }] };
+      const first = await post(body, { "Idempotency-Key": key });
+      expect(first.status).toBe(201);
+      await putPrice("sku-fig", { unitPriceCents: 12 }, operator);
+      const again = await post(body, { "Idempotency-Key": key });
+      expect(again.status).toBe(201);
+      expect(again.body.orderId).toBe(first.body.orderId);
+      expect((await post(body)).status).toBe(409);
     });
   });
 
@@ -368,4 +475,56 @@ describe("order service over real NATS and PostgreSQL", () => {
       expect(m?.header.get("Orderflow-Dlq-Reason")).toContain(`unknown order ${unknown}`);
     });
   });
+});
+
+describe("order service limits and closed operator routes", () => {
+  it("no OPERATOR_TOKEN: PUT /prices → 403 naming it; a burst over RATE_LIMIT_PER_MINUTE → 429 with Retry-After after the valid orders", async () => {
+    await using nats = await testNats();
+    await using database = await testDatabase("order_limits");
+    const svc = await startService(definition, {
+      env: {
+        NATS_URL: nats.url,
+        ORDER_DATABASE_URL: database.url,
+        ORDER_PORT: "0",
+        RATE_LIMIT_PER_MINUTE: "3",
+      },
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      const put = await fetch(`${svc.url}/prices/sku-apple`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", authorization: "Bearer anything-at-all-here" },
+        body: JSON.stringify({ unitPriceCents: 1 }),
+      });
+      expect(put.status).toBe(403);
+      expect(((await put.json()) as { error: string }).error).toMatch(/set OPERATOR_TOKEN/);
+      expect((await fetch(`${svc.url}/prices/sku-apple`)).status).toBe(404);
+
+      await svc.db.insertInto("prices").values({ sku: "sku-apple", unit_price_cents: 150 }).execute();
+      const post = () =>
+        fetch(`${svc.url}/orders`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ customerId: "burst", items: [{ sku: "sku-apple", quantity: 1 }] }),
+        });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await post()).status);
+      expect(statuses).toEqual([201, 201, 201]);
+      const over = await Promise.all(Array.from({ length: 5 }, post));
+      for (const r of over) {
+        expect(r.status).toBe(429);
+        expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+        expect(await r.json()).toEqual({ error: expect.stringMatching(/rate limit/i) as string, issues: [] });
+      }
+      const stored = await svc.db
+        .selectFrom("orders")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .executeTakeFirstOrThrow();
+      expect(Number(stored.n)).toBe(3);
+      // Other routes are not limited.
+      expect((await fetch(`${svc.url}/prices/sku-apple`)).status).toBe(200);
+    } finally {
+      await svc.stop();
+    }
+  }, 30_000);
 });

@@ -6,12 +6,22 @@ import {
   type OrderEvents,
 } from "@orderflow/contracts";
 import type { ServiceDefinition } from "@orderflow/host";
+import { z } from "zod";
 import { migrations, type OrderDb } from "./migrations.js";
 import { orderHandlers } from "./order-handlers.js";
 import { orderRoutes } from "./order-routes.js";
+import { priceRoutes } from "./price-routes.js";
 
-/** Takes orders over HTTP and applies the saga's decision to them. */
-export const definition: ServiceDefinition<OrderDb, {}, OrderEvents, OrderflowCatalog> = {
+export const orderConfig = {
+  // POST /orders per client address per minute; 0 or "off" turns the limit off (load tests).
+  RATE_LIMIT_PER_MINUTE: z
+    .union([z.literal("off"), z.coerce.number({ error: 'must be a number or "off"' }).int().nonnegative()])
+    .default(600)
+    .transform((n) => (n === "off" || n === 0 ? undefined : n)),
+};
+
+/** Takes orders over HTTP, priced from its price list, and applies the saga's decision to them. */
+export const definition: ServiceDefinition<OrderDb, typeof orderConfig, OrderEvents, OrderflowCatalog> = {
   name: "order",
   source: sourceOf("order"),
   publishes: orderEvents,
@@ -19,6 +29,10 @@ export const definition: ServiceDefinition<OrderDb, {}, OrderEvents, OrderflowCa
   database: "orders",
   defaultPort: 3000,
   migrations,
+  config: orderConfig,
   handlers: orderHandlers,
-  routes: (app, deps) => orderRoutes(app, deps),
+  routes: async (app, deps) => {
+    priceRoutes(app, deps);
+    await orderRoutes(app, deps, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });
+  },
 };

@@ -16,6 +16,7 @@ interface Order {
   orderId: string;
   status: "PENDING" | "CONFIRMED" | "CANCELLED";
   reason?: string;
+  items: { sku: string; quantity: number; unitPriceCents: number }[];
   totalCents: number;
 }
 
@@ -28,7 +29,8 @@ interface Scenario {
   readonly title: string;
   readonly expect: Order["status"];
   readonly customerId: string;
-  readonly items: { sku: string; quantity: number; unitPriceCents: number }[];
+  /** No unit prices: the order service takes them from its price list (the config's seed). */
+  readonly items: { sku: string; quantity: number }[];
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -36,19 +38,19 @@ export const SCENARIOS: readonly Scenario[] = [
     title: "confirmed",
     expect: "CONFIRMED",
     customerId: "alice",
-    items: [{ sku: "sku-apple", quantity: 2, unitPriceCents: 150 }],
+    items: [{ sku: "sku-apple", quantity: 2 }],
   },
   {
     title: "out of stock",
     expect: "CANCELLED",
     customerId: "bob",
-    items: [{ sku: "sku-rare", quantity: 5, unitPriceCents: 100 }],
+    items: [{ sku: "sku-rare", quantity: 5 }],
   },
   {
     title: "payment declined",
     expect: "CANCELLED",
     customerId: "carol-low",
-    items: [{ sku: "sku-pear", quantity: 1, unitPriceCents: 99_900 }],
+    items: [{ sku: "sku-pear", quantity: 1 }],
   },
 ];
 
@@ -153,7 +155,10 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
   let failures = 0;
   for (const [i, s] of SCENARIOS.entries()) {
     const { orderId, order } = outcomes[i]!;
-    const items = s.items.map((it) => `${it.quantity} × ${it.sku} at ${cents(it.unitPriceCents)}`).join(", ");
+    // Priced as the order service priced them.
+    const items = order
+      ? order.items.map((it) => `${it.quantity} × ${it.sku} at ${cents(it.unitPriceCents)}`).join(", ")
+      : s.items.map((it) => `${it.quantity} × ${it.sku}`).join(", ");
     out("");
     out(`${i + 1}. ${s.title}: ${s.customerId} orders ${items}`);
     if (!order) {

@@ -9,7 +9,7 @@ import { publish, waitFor } from "@orderflow/testing";
 import { definition as order } from "@orderflow/order";
 import { definition as saga } from "@orderflow/saga";
 import { describe, expect, it } from "vitest";
-import { http, startSystem } from "./system.js";
+import { http, listPrices, startSystem } from "./system.js";
 
 type Saga = {
   state: string;
@@ -24,6 +24,7 @@ describe("order flow under faults", () => {
       SAGA_DEADLINE_MS: "1500",
       SAGA_TICK_MS: "100",
     });
+    await listPrices(sys.url("order"), { apple: 100, pear: 100 });
     await http("PUT", `${sys.url("inventory")}/stock/apple`, { available: 3 });
     const placed = await http<{ orderId: string }>("POST", `${sys.url("order")}/orders`, {
       customerId: "alice",
@@ -64,6 +65,7 @@ describe("order flow under faults", () => {
 
   it("a redelivered event changes nothing: every consumer applies it once", async () => {
     await using sys = await startSystem([order, inventory, billing, saga]);
+    await listPrices(sys.url("order"), { apple: 100, pear: 100 });
     await http("PUT", `${sys.url("inventory")}/stock/pear`, { available: 10 });
     await http("PUT", `${sys.url("billing")}/accounts/bob`, { balanceCents: 1000 });
     const placed = await http<{ orderId: string }>("POST", `${sys.url("order")}/orders`, {

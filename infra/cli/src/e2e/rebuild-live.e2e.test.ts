@@ -27,7 +27,7 @@ import {
   readProcessTree,
   runCli,
 } from "../../test/up-process.js";
-import { http } from "./system.js";
+import { E2E_OPERATOR_TOKEN, http, listPrices } from "./system.js";
 
 const SERVICES = ["order", "inventory", "billing", "saga"] as const;
 const STREAMS = ["ORDERS", "INVENTORY", "BILLING", "SAGA", "DLQ"] as const;
@@ -52,7 +52,13 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
     const server = (await testPostgresServer()).url;
     const suffix = Math.random().toString(36).slice(2, 8);
     const dataDir = mkdtempSync(join(tmpdir(), "orderflow-rebuild-live-"));
-    const env: Record<string, string> = { NATS_URL: nats.url, DATABASE_URL: server, LOG_LEVEL: "warn" };
+    const env: Record<string, string> = {
+      NATS_URL: nats.url,
+      DATABASE_URL: server,
+      LOG_LEVEL: "warn",
+      // A token of our own: the runner passes it to the services instead of generating one.
+      OPERATOR_TOKEN: E2E_OPERATOR_TOKEN,
+    };
     const urls: Record<string, string> = {};
     const dbs: Record<string, string> = {};
     for (const s of SERVICES) {
@@ -70,6 +76,7 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
       for (const pid of readProcessTree(dataDir).values()) leftovers.add(pid);
 
       // Stock for some orders, not all; one customer who can pay, one who soon cannot.
+      await listPrices(urls.order!, { "live-a": 150, "live-b": 150 });
       await http("PUT", `${urls.inventory}/stock/live-a`, { available: 20 });
       await http("PUT", `${urls.inventory}/stock/live-b`, { available: 4 });
       await http("PUT", `${urls.billing}/accounts/live-rich`, { balanceCents: 100_000 });

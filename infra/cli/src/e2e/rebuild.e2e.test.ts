@@ -9,7 +9,7 @@ import { definition as saga } from "@orderflow/saga";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { rebuildOptions } from "../recovery/context.js";
-import { http, quiesce, startSystem } from "./system.js";
+import { http, listPrices, quiesce, startSystem } from "./system.js";
 
 async function snapshot(url: string, queries: string[]): Promise<unknown[]> {
   await using db = openDatabase({ connectionString: url, max: 1 });
@@ -21,6 +21,7 @@ async function snapshot(url: string, queries: string[]): Promise<unknown[]> {
 describe("orderflow rebuild", () => {
   it("restores inventory and billing from their events while the system runs, publishing nothing twice", async () => {
     await using sys = await startSystem([order, inventory, billing, saga]);
+    await listPrices(sys.url("order"), { a: 100, b: 100 });
     await http("PUT", `${sys.url("inventory")}/stock/a`, { available: 20 });
     await http("PUT", `${sys.url("inventory")}/stock/b`, { available: 5 });
     await http("PUT", `${sys.url("billing")}/accounts/c1`, { balanceCents: 3000 });

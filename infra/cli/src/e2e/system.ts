@@ -11,6 +11,9 @@ import {
 import { startService, type RunningService } from "@orderflow/host";
 import type { AnyDefinition } from "../recovery/context.js";
 
+/** The operator token the test systems run with; `http` sends it. */
+export const E2E_OPERATOR_TOKEN = "e2e-operator-token-not-a-secret";
+
 /** The four services started in this process over one private nats-server and fresh databases. */
 export interface TestSystem {
   readonly nats: TestNats;
@@ -46,6 +49,7 @@ export async function startSystem(
           [`${prefix}_PORT`]: "0",
           LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
           RELAY_POLL_MS: "200",
+          OPERATOR_TOKEN: E2E_OPERATOR_TOKEN,
           ...env,
         },
       });
@@ -85,12 +89,14 @@ export async function quiesce(
   );
 }
 
+/** A JSON request as the operator (the test systems' token on every request; `headers` may override it). */
 export async function http<T = unknown>(
   method: string,
   url: string,
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: T }> {
+  headers = { authorization: `Bearer ${E2E_OPERATOR_TOKEN}`, ...headers };
   const res = await fetch(url, {
     method,
     headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
@@ -98,4 +104,12 @@ export async function http<T = unknown>(
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** Lists each SKU at its unit price on the order service at `orderUrl`. */
+export async function listPrices(orderUrl: string, prices: Record<string, number>): Promise<void> {
+  for (const [sku, unitPriceCents] of Object.entries(prices)) {
+    const r = await http("PUT", `${orderUrl}/prices/${sku}`, { unitPriceCents });
+    if (r.status !== 200) throw new Error(`PUT /prices/${sku} answered ${r.status}`);
+  }
 }

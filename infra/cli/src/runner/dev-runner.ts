@@ -3,6 +3,7 @@ import { CliError, exitCodeOf, isCliError, oneLine } from "../errors.js";
 import type { SeedData } from "../system/define-system.js";
 import { abortable, untilAborted } from "./abortable.js";
 import { clearPreviousRun } from "./clear-previous-run.js";
+import { ensureOperatorToken } from "./credentials-file.js";
 import { ensureDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
 import type { Servers } from "./protocol.js";
@@ -49,6 +50,7 @@ export class DevRunner {
   #services: ServiceSupervisor | undefined;
   #stopping = false;
   #forced = false;
+  #operatorToken = "";
 
   constructor(opts: DevRunnerOptions) {
     this.#opts = opts;
@@ -97,6 +99,7 @@ export class DevRunner {
     // After the lock: a port held by another runner on this data dir is reported as that runner.
     await checkPorts(config);
     await this.#guard(clearPreviousRun({ dataDir, config, out }));
+    this.#operatorToken = config.operatorToken ?? ensureOperatorToken(dataDir);
 
     out(`orderflow: data in ${dataDir}`);
     this.#host = InfraHostProcess.spawn({ root, dataDir, env, err, onExit: (how) => this.#onHostExit(how) });
@@ -115,7 +118,13 @@ export class DevRunner {
     const services = new ServiceSupervisor({
       root,
       dataDir,
-      env: { ...env, ...config.childEnv, NATS_URL: servers.nats.url, DATABASE_URL: servers.postgres.url },
+      env: {
+        ...withoutTokenFile(env),
+        ...config.childEnv,
+        NATS_URL: servers.nats.url,
+        DATABASE_URL: servers.postgres.url,
+        OPERATOR_TOKEN: this.#operatorToken,
+      },
       err,
       onFailure: (failure) => this.#abort.abort(failure),
       onRestart: (proc) => this.#onRestart(proc),
@@ -134,7 +143,7 @@ export class DevRunner {
   async #seed(seed: SeedData): Promise<void> {
     const urls = new Map(this.#opts.config.services.map((plan) => [plan.service.name, this.#url(plan)]));
     const seeded = await this.#guard(
-      seedSystem(seed, (name) => urls.get(name)!).catch((err: unknown) => {
+      seedSystem(seed, (name) => urls.get(name)!, this.#operatorToken).catch((err: unknown) => {
         throw new CliError("FAILED", `seeding demo data failed: ${oneLine(err)}`, { cause: err });
       }),
     );
@@ -185,4 +194,10 @@ export class DevRunner {
   #url(plan: ServicePlan): string {
     return serviceUrl(this.#opts.config.host, plan.port);
   }
+}
+
+/** OPERATOR_TOKEN_FILE was read already: the services get OPERATOR_TOKEN, and both would be an error. */
+function withoutTokenFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { OPERATOR_TOKEN_FILE: _file, ...rest } = env;
+  return rest;
 }

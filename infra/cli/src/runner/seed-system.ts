@@ -7,10 +7,15 @@ export interface SeedResult {
 }
 
 /**
- * Creates the config's seed resources that do not exist yet (GET → 404 → PUT), so a restart keeps
+ * Creates the config's seed resources that do not exist yet (GET → 404 → PUT as the operator), so a restart keeps
  * whatever the previous run changed. Each is named by its path (`/stock/sku-1` → `stock sku-1`).
  */
-export async function seedSystem(seed: SeedData, urlOf: (service: string) => string): Promise<SeedResult> {
+export async function seedSystem(
+  seed: SeedData,
+  urlOf: (service: string) => string,
+  operatorToken: string,
+): Promise<SeedResult> {
+  const headers = { authorization: `Bearer ${operatorToken}` };
   const created: string[] = [];
   const kept: string[] = [];
   const ensure = async (path: string, body: unknown, base: string) => {
@@ -19,7 +24,7 @@ export async function seedSystem(seed: SeedData, urlOf: (service: string) => str
     const got = await request("GET", url);
     if (got.status === 200) return void kept.push(label);
     if (got.status !== 404) throw new Error(`GET ${url} answered ${got.status}`);
-    const put = await request("PUT", url, body);
+    const put = await request("PUT", url, body, { headers });
     if (put.status < 200 || put.status > 299)
       throw new Error(`PUT ${url} answered ${put.status}: ${JSON.stringify(put.body)}`);
     created.push(label);

@@ -25,6 +25,8 @@ export interface UpConfig {
   readonly services: readonly ServicePlan[];
   /** What every service gets on top of the runner's environment (servers are added once known). */
   readonly childEnv: Readonly<Record<string, string>>;
+  /** OPERATOR_TOKEN (or the content of OPERATOR_TOKEN_FILE) when set; else the runner keeps its own. */
+  readonly operatorToken: string | undefined;
 }
 
 // The runner probes each service on its port, so 0 ("any free port") cannot work here.
@@ -47,6 +49,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
   const withDefaults: Record<string, string> = { LOG_LEVEL: "warn", ...cleaned };
 
   const plans: ServicePlan[] = [];
+  let operatorToken: string | undefined;
   for (const service of services) {
     const portVar = `${service.name.toUpperCase()}_PORT`;
     let parsed: ReturnType<typeof parseConfig>;
@@ -57,6 +60,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
         throw new CliError("BAD_CONFIG", err.message, { cause: err });
       throw err;
     }
+    operatorToken = parsed.operatorToken;
     const r = runnerPort.safeParse(parsed.port);
     if (!r.success) {
       throw new CliError(
@@ -96,6 +100,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
     host: withDefaults.HOST ?? "127.0.0.1",
     services: plans,
     childEnv,
+    operatorToken,
   };
 }
 

@@ -178,7 +178,7 @@ describe.skipIf(!built || !existsSync(join(REPO_ROOT, "infra", "cli", "dist", "i
         ["billing", "billing", 3002, join(REPO_ROOT, "services", "billing", "dist", "main.js")],
         ["saga", "saga", 3003, join(REPO_ROOT, "services", "saga", "dist", "main.js")],
       ]);
-      expect(Object.keys(system.seed)).toEqual(["inventory", "billing"]);
+      expect(Object.keys(system.seed)).toEqual(["order", "inventory", "billing"]);
     });
   },
 );
