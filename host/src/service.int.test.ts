@@ -130,7 +130,7 @@ describe("startService", () => {
       await nc.close();
       await svc.stop();
     }
-  });
+  }, 20_000); // a service start and three round trips: seconds when the CPU is busy
 
   describe("operator routes (config: { operator: true })", () => {
     const token = "operator-token-for-the-host-test";
