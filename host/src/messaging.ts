@@ -44,7 +44,9 @@ export function createMessaging(make: {
       if (paused) return;
       paused = true;
       await consumer?.stop();
-      await Promise.race([relay.idle(), new Promise((r) => setTimeout(r, PAUSE_DRAIN_MS))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([relay.idle(), new Promise((r) => (timer = setTimeout(r, PAUSE_DRAIN_MS)))]);
+      clearTimeout(timer);
       await relay.stop();
       make.logger.warn("paused by control request");
     },

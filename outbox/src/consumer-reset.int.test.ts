@@ -103,4 +103,15 @@ describe("consumer and its durable", () => {
     expect(info.config.deliver_policy).toBe(DeliverPolicy.All);
     await consumer.stop();
   }, 30_000);
+
+  it("a stop right after start returns (it hung when it closed the pull before reading it)", async () => {
+    await using r = await rig();
+    await createEffects(r.db);
+    for (let i = 0; i < 20; i++) {
+      const { consumer } = observedConsumer(r, "start-stop");
+      await consumer.start();
+      if (i % 4) await new Promise((resolve) => setTimeout(resolve, i % 4)); // land in each step of the start
+      await consumer.stop();
+    }
+  }, 20_000);
 });

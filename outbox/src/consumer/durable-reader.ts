@@ -59,7 +59,9 @@ export function startDurableReader(opts: DurableReaderOptions): DurableReader {
     const c = await opts.js.consumers.get(d.stream, d.consumer);
     const msgs = await c.consume({ max_messages: opts.maxMessages, idle_heartbeat: IDLE_HEARTBEAT_MS });
     messages = msgs;
-    if (stopping.signal.aborted) await msgs.close();
+    // close() resolves once the iteration below has ended: awaiting it before iterating never returns
+    // (a stop() racing this start hung the host's shutdown). Closed, the loop below ends at once.
+    if (stopping.signal.aborted) msgs.close().catch(() => {});
     else {
       live = true;
       endWhenDeleted(msgs).catch((err: unknown) => {
