@@ -24,6 +24,7 @@ const serviceDirs = readdirSync(join(REPO_ROOT, "services"), { withFileTypes: tr
   .map((d) => d.name)
   .sort();
 const initSql = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sql"), "utf8");
+const initSh = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sh"), "utf8");
 const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
 
 const sourceFile = (name: string) => join(REPO_ROOT, "services", name, "src", "service.ts");
@@ -72,9 +73,15 @@ describe("compose.yaml", () => {
     expect(nats?.image).toMatch(/^nats:2\.10/);
     expect(healthTest(nats!)).toContain("http://localhost:8222/healthz");
     expect(postgres?.image).toBe("postgres:15");
-    expect(postgres?.environment).toMatchObject({ POSTGRES_HOST_AUTH_METHOD: "trust" });
+    // Passwords checked on the network: with trust, any service could claim any role.
+    expect(postgres?.environment?.POSTGRES_HOST_AUTH_METHOD).toBeUndefined();
+    expect(String(postgres?.environment?.POSTGRES_PASSWORD)).toMatch(/^\$\{POSTGRES_PASSWORD:\?[^}]+\}$/);
     expect(healthTest(postgres!)).toContain("pg_isready");
-    expect(JSON.stringify(postgres)).toContain("./infra/postgres/init.sql:/docker-entrypoint-initdb.d/");
+    expect(JSON.stringify(postgres)).toContain(
+      "./infra/postgres/init.sh:/docker-entrypoint-initdb.d/init.sh",
+    );
+    expect(JSON.stringify(postgres)).toContain("./infra/postgres/init.sql:/orderflow/init.sql");
+    expect(initSh).toContain("-f /orderflow/init.sql");
   });
 
   // A service without its definition yet is checked against DESIGN.md's table, and says so.
@@ -115,7 +122,12 @@ describe("compose.yaml", () => {
       const unknown = Object.keys(svc().environment ?? {}).filter((k) => !known.has(k));
       expect(unknown).toEqual([]);
       expect(svc().environment?.NATS_URL).toBe("nats://nats:4222");
-      expect(svc().environment?.DATABASE_URL).toMatch(/@postgres:5432\//);
+      // Its own role and database only: no server-wide URL with the superuser.
+      expect(svc().environment?.DATABASE_URL).toBeUndefined();
+      const database = declared(name, "database");
+      expect(svc().environment?.[`${prefix}_DATABASE_URL`]).toBe(
+        `postgres://${database}_owner:\${${prefix}_DB_PASSWORD:?set ${prefix}_DB_PASSWORD}@postgres:5432/${database}`,
+      );
     });
 
     it("is healthy when GET /readyz on its port answers", () => {
@@ -129,8 +141,26 @@ describe("compose.yaml", () => {
       });
     });
 
-    it("finds its database created by the init script", () => {
-      expect(initSql).toMatch(new RegExp(`^CREATE DATABASE "?${declared(name, "database")}"?;`, "m"));
+    it("finds its database and its owner role created by the init script, alone allowed to connect", () => {
+      const database = declared(name, "database");
+      const role = `${database}_owner`;
+      const password = `${name}_password`;
+      expect(initSql).toMatch(
+        new RegExp(
+          `^CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'${password}';`,
+          "m",
+        ),
+      );
+      expect(initSql).toMatch(new RegExp(`^CREATE DATABASE ${database} OWNER ${role};`, "m"));
+      expect(initSql).toMatch(new RegExp(`^REVOKE ALL ON DATABASE ${database} FROM PUBLIC;`, "m"));
+      expect(initSql).toMatch(
+        new RegExp(`^GRANT CONNECT, TEMPORARY ON DATABASE ${database} TO ${role};`, "m"),
+      );
+      // init.sh passes the password compose gives the postgres container.
+      expect(initSh).toContain(`-v ${password}="$${prefix}_DB_PASSWORD"`);
+      expect(compose.services.postgres?.environment?.[`${prefix}_DB_PASSWORD`]).toBe(
+        `\${${prefix}_DB_PASSWORD:?set ${prefix}_DB_PASSWORD}`,
+      );
     });
   });
 });

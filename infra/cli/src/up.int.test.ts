@@ -138,6 +138,18 @@ describe("orderflow up with a stand-in service", () => {
     const token = operatorToken(dataDir);
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect((await request("PUT", `${url("inventory")}/stock/sku-apple`, { available: 1 })).status).toBe(401);
+    // Its database is owned by a role of its own, kept with the operator's; the service knows only its own URL.
+    const { postgres } = JSON.parse(readFileSync(credentials, "utf8")) as {
+      postgres: Record<string, string>;
+    };
+    expect(Object.keys(postgres).sort()).toEqual(["@operator", "inventory"]);
+    expect(new URL(postgres.inventory!).username).toBe("inventory_owner");
+    expect(new URL(postgres["@operator"]!).username).toMatch(/^orderflow_operator_[0-9a-f]{8}$/);
+    const serviceEnv = readFileSync(`/proc/${tree.get("inventory")}/environ`, "utf8").split("\0");
+    expect(serviceEnv).toContain(`INVENTORY_DATABASE_URL=${postgres.inventory}`);
+    expect(
+      serviceEnv.filter((v) => /DATABASE_URL=/.test(v) && !v.endsWith(`=${postgres.inventory}`)),
+    ).toEqual([]);
     // Where `npx orderflow` finds these servers when NATS_URL / DATABASE_URL are not set.
     const servers = JSON.parse(readFileSync(join(dataDir, "servers.json"), "utf8")) as Record<
       string,

@@ -3,7 +3,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { newEventId } from "@orderflow/events";
-import { testDatabase, testNats } from "@orderflow/testing";
+import { databaseUrl, testDatabase, testNats, testPostgresServer } from "@orderflow/testing";
+import pg from "pg";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import {
@@ -94,5 +95,102 @@ describe("rebuildDatabase", () => {
     const leftover = await sql`SELECT to_regclass('leftover') AS t`.execute(db);
     expect(leftover.rows).toEqual([{ t: null }]);
     await nc.close();
+  });
+
+  it("with adminConnectionString, an operator role drops and creates the database, and the rebuilt one and its tables belong to the service's role", async () => {
+    await using nats = await testNats();
+    const server = (await testPostgresServer()).url;
+    const database = await testDatabase("rebuild_roles");
+    const owner = `${database.name}_owner`;
+    const operator = `${database.name}_op`;
+    const admin = new pg.Client({ connectionString: server });
+    await admin.connect();
+    const withUser = (url: string, user: string, db: string) => {
+      const u = new URL(databaseUrl(url, db));
+      u.username = user;
+      u.password = "pw-not-a-secret";
+      return u.toString();
+    };
+    const serviceUrl = withUser(server, owner, database.name);
+    const nc = await connect({ servers: nats.url });
+    try {
+      // As orderflow up sets them up: the owner owns the database, alone may connect; the operator is
+      // a NOINHERIT member of it with CREATEDB.
+      await admin.query(`CREATE ROLE ${owner} LOGIN PASSWORD 'pw-not-a-secret'`);
+      await admin.query(`CREATE ROLE ${operator} LOGIN NOINHERIT CREATEDB PASSWORD 'pw-not-a-secret'`);
+      await admin.query(`GRANT ${owner} TO ${operator}`);
+      await admin.query(`ALTER DATABASE ${database.name} OWNER TO ${owner}`);
+      await admin.query(`REVOKE ALL ON DATABASE ${database.name} FROM PUBLIC`);
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      await ensureStreams(jsm, { streams: catalog.streams });
+      const e = catalog.encode(
+        "stock.set",
+        { sku: "r", available: 4 },
+        { id: newEventId(), source: "/orderflow/inventory", time: new Date(), correlationId: "r" },
+      );
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
+      await js.publish(e.subject, e.data, { headers: h });
+
+      const result = await rebuildDatabase({
+        catalog,
+        connectionString: serviceUrl,
+        adminConnectionString: withUser(server, operator, "postgres"),
+        migrations,
+        service: "inventory",
+        source: "/orderflow/inventory",
+        stream: "INVENTORY",
+        apply: async (trx, ev) => {
+          const { sku, available } = ev.data as { sku: string; available: number };
+          await sql`INSERT INTO stock VALUES (${sku}, ${available})`.execute(trx);
+        },
+        js,
+        jsm,
+      });
+      expect(result).toMatchObject({ events: 1, applied: 1 });
+      const { rows } = await admin.query(
+        `SELECT pg_get_userbyid(datdba) AS owner, has_database_privilege('public', oid, 'CONNECT') AS public_connect
+         FROM pg_database WHERE datname = $1`,
+        [database.name],
+      );
+      expect(rows).toEqual([{ owner, public_connect: false }]);
+      const service = new pg.Client({ connectionString: serviceUrl });
+      await service.connect();
+      try {
+        expect((await service.query("SELECT * FROM stock")).rows).toEqual([{ sku: "r", available: 4 }]);
+        const owners = await service.query(
+          "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'",
+        );
+        expect(owners.rows).toEqual([{ tableowner: owner }]);
+      } finally {
+        await service.end();
+      }
+      // Credentials that do not work stop it before anything is dropped.
+      const wrongUser = withUser(server, `${database.name}_nobody`, database.name);
+      await expect(
+        rebuildDatabase({
+          catalog,
+          connectionString: wrongUser,
+          adminConnectionString: withUser(server, operator, "postgres"),
+          migrations,
+          service: "inventory",
+          source: "/orderflow/inventory",
+          stream: "INVENTORY",
+          apply: async () => {},
+          js,
+          jsm,
+        }),
+      ).rejects.toMatchObject({ code: expect.stringMatching(/^28/) as unknown });
+      expect(
+        (await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [database.name])).rowCount,
+      ).toBe(1);
+    } finally {
+      await nc.close();
+      await database[Symbol.asyncDispose]();
+      await admin.query(`DROP ROLE IF EXISTS ${operator}`);
+      await admin.query(`DROP ROLE IF EXISTS ${owner}`);
+      await admin.end();
+    }
   });
 });

@@ -13,8 +13,19 @@ import { readStream } from "./read-stream.js";
 import { requestControl } from "./request-control.js";
 
 export interface RebuildOptions {
-  /** The service's database: dropped, recreated (from its server's `postgres` database) and migrated. */
+  /**
+   * The service's database: dropped, recreated (from its server's `postgres` database) and migrated,
+   * and its events folded into it, connected as this URL's user.
+   */
   readonly connectionString: string;
+  /**
+   * Drop and create the database through this server (its `postgres` database) as another role than
+   * the service's: e.g. an operator role with CREATEDB that is a member of the service's role. The
+   * old database is dropped as its owner (`SET ROLE` to it unless this role is a superuser or the
+   * owner); the new one is owned by `connectionString`'s user, and only it may connect (CONNECT and
+   * TEMPORARY revoked from PUBLIC). Default: `connectionString`'s user does both, as its owner.
+   */
+  readonly adminConnectionString?: string;
   /** The service's migrations (the runtime's own run first). */
   readonly migrations?: Record<string, Migration>;
   /** The service: the inbox consumer its events' causes are recorded for, and the name it answers control requests on. */
@@ -65,7 +76,13 @@ export async function rebuildDatabase(opts: RebuildOptions): Promise<RebuildResu
   const stream = topology.stream(opts.stream);
   const { state } = await opts.jsm.streams.info(stream);
   // Connecting first: an unreachable server fails before a running instance is paused.
-  const admin = await connectToServer(opts.connectionString);
+  const admin = await connectToServer(opts.adminConnectionString ?? opts.connectionString);
+  // Another role drops and creates: the service's own credentials must work before anything is dropped.
+  if (opts.adminConnectionString)
+    await assertCanLogIn(opts.connectionString).catch(async (err: unknown) => {
+      await admin.end().catch(() => {});
+      throw err;
+    });
   let coordinated = false;
   try {
     if (opts.nc) {
@@ -80,7 +97,8 @@ export async function rebuildDatabase(opts: RebuildOptions): Promise<RebuildResu
         throw new OutboxError("CONTROL_REFUSED", `the running ${opts.service} did not pause: ${answer}`);
       coordinated = answer === "paused";
     }
-    await recreate(admin, opts.connectionString);
+    if (opts.adminConnectionString) await recreateAsOperator(admin, opts.connectionString);
+    else await recreate(admin, opts.connectionString);
     await using db = openDatabase({
       connectionString: opts.connectionString,
       max: 2,
@@ -170,4 +188,47 @@ async function recreate(admin: pg.Client, databaseUrl: string): Promise<void> {
   const name = admin.escapeIdentifier(databaseName(databaseUrl));
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${name}`);
+}
+
+/** Drop as the old database's owner, create owned by the service's user, and let only it connect. */
+async function recreateAsOperator(admin: pg.Client, databaseUrl: string): Promise<void> {
+  const database = databaseName(databaseUrl);
+  const owner = decodeURIComponent(new URL(databaseUrl).username);
+  if (!owner)
+    throw new OutboxError(
+      "BAD_CONFIG",
+      "rebuildDatabase: with adminConnectionString, connectionString must name its user (the new owner)",
+    );
+  const name = admin.escapeIdentifier(database);
+  const { rows } = await admin.query<{ owner: string | null; superuser: boolean }>(
+    `SELECT (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1) AS owner,
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
+    [database],
+  );
+  const { owner: previous, superuser } = rows[0]!;
+  const asRole = async (role: string, statement: string) => {
+    if (!superuser) await admin.query(`SET ROLE ${admin.escapeIdentifier(role)}`);
+    try {
+      await admin.query(statement);
+    } finally {
+      if (!superuser) await admin.query("RESET ROLE");
+    }
+  };
+  if (previous !== null) await asRole(previous, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name} OWNER ${admin.escapeIdentifier(owner)}`);
+  await asRole(owner, `REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
+  await asRole(owner, `GRANT CONNECT, TEMPORARY ON DATABASE ${name} TO ${admin.escapeIdentifier(owner)}`);
+}
+
+/** Fails when the server refuses `url`'s credentials (28…); a missing database is fine, it is being rebuilt. */
+async function assertCanLogIn(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    if (/^28/.test(String((err as { code?: unknown }).code))) throw err;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }

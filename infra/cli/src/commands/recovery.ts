@@ -1,4 +1,3 @@
-import { parseConfig } from "@orderflow/host";
 import {
   DeadLetters,
   listConsumers,
@@ -19,6 +18,7 @@ import {
   parseTime,
   rebuildOptions,
   requireYes,
+  serviceConfig,
   systemCatalog,
   withDatabase,
 } from "../recovery/context.js";
@@ -114,9 +114,9 @@ export async function outboxCommand(opts: Common): Promise<number> {
   await using b = await broker();
   const rows = [];
   for (const { name, definition } of (await loadSystem()).services) {
-    const config = parseConfig(b.env, definition);
+    const { config, variable } = serviceConfig(b, definition);
     await using db = openServiceDatabase(config);
-    const status = await withDatabase({ service: name, env: b.env, url: config.databaseUrl }, () =>
+    const status = await withDatabase({ service: name, env: b.env, url: config.databaseUrl, variable }, () =>
       outboxStatus(db),
     );
     rows.push({ service: name, ...status });
@@ -143,12 +143,14 @@ export async function replayCommand(
   const until = opts.until ? parseTime(opts.until, "--until") : undefined;
   await using b = await broker();
   if (opts.stream) await assertStream(b, b.topology.stream(opts.stream));
-  const url = parseConfig(b.env, definition).databaseUrl;
+  const { config, variable } = serviceConfig(b, definition);
+  const url = config.databaseUrl;
   const bar = progress(`replay ${opts.service}`, opts.json ?? false);
-  const result = await withDatabase({ service: opts.service, env: b.env, url }, () =>
+  const result = await withDatabase({ service: opts.service, env: b.env, url, variable }, () =>
     replay({
       definition,
-      env: b.env,
+      // The service's own role, where credentials.json keeps one.
+      env: { ...b.env, [`${definition.name.toUpperCase()}_DATABASE_URL`]: url },
       js: b.js,
       jsm: b.jsm,
       topology: b.topology,
@@ -170,13 +172,15 @@ export async function rebuildCommand(service: string, opts: Common & { yes?: boo
   const rebuildable = await rebuildOptions(definition);
   requireYes(opts.yes, `rebuilding ${service} drops its database and`);
   await using b = await broker();
-  const config = parseConfig(b.env, definition);
+  const { config, variable, operatorUrl } = serviceConfig(b, definition);
   const bar = progress(`rebuild ${service}`, opts.json ?? false);
-  const result = await withDatabase({ service, env: b.env, url: config.databaseUrl }, () =>
+  const result = await withDatabase({ service, env: b.env, url: config.databaseUrl, variable }, () =>
     asBadInput(() =>
       rebuildDatabase({
         ...rebuildable,
         connectionString: config.databaseUrl,
+        // Roles set up by orderflow up: the operator drops and creates, the service's role migrates and folds.
+        ...(operatorUrl ? { adminConnectionString: operatorUrl } : {}),
         preparedStatements: config.preparedStatements,
         nc: b.nc,
         js: b.js,
@@ -200,10 +204,10 @@ export async function republishCommand(
   const since = parsePastTime(opts.since, "--since");
   requireYes(opts.yes, "republishing");
   await using b = await broker();
-  const config = parseConfig(b.env, definition);
+  const { config, variable } = serviceConfig(b, definition);
   const bar = progress(`republish ${service}`, opts.json ?? false);
   await using db = openServiceDatabase(config);
-  const result = await withDatabase({ service, env: b.env, url: config.databaseUrl }, () =>
+  const result = await withDatabase({ service, env: b.env, url: config.databaseUrl, variable }, () =>
     republishOutbox({
       db,
       js: b.js,

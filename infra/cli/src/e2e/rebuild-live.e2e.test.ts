@@ -1,9 +1,10 @@
 /**
  * The recovery issue's acceptance test, as a user runs it: the whole system under `orderflow up`
  * (the bin, four real service processes), then `orderflow rebuild inventory --yes` and
- * `orderflow rebuild billing --yes` through the bin against it.
+ * `orderflow rebuild billing --yes` through the bin against it. The runner gives each service a
+ * role of its own; the CLI finds them in credentials.json and rebuilds with the operator role.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -27,6 +28,7 @@ import {
   readProcessTree,
   runCli,
 } from "../../test/up-process.js";
+import { operatorRoleName, ownerRoleName } from "../runner/postgres-roles.js";
 import { E2E_OPERATOR_TOKEN, http, listPrices } from "./system.js";
 
 const SERVICES = ["order", "inventory", "billing", "saga"] as const;
@@ -37,9 +39,25 @@ async function rows(url: string, query: string): Promise<unknown[]> {
   return (await sql.raw<Record<string, unknown>>(query).execute(db)).rows;
 }
 
+/** The owner of each table of the database, and of the database itself. */
+async function owners(url: string, database: string): Promise<string[]> {
+  const found = await rows(
+    url,
+    `SELECT DISTINCT tableowner AS owner FROM pg_tables WHERE schemaname = 'public'
+     UNION SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '${database}'`,
+  );
+  return found.map((r) => (r as { owner: string }).owner);
+}
+
 async function backlog(url: string): Promise<number> {
   await using db = openDatabase({ connectionString: url, max: 1 });
   return (await outboxStatus(db)).backlog;
+}
+
+/** The roles the runner created on the shared server, once their databases are gone. */
+async function dropRoles(server: string, roles: string[]): Promise<void> {
+  await using db = openDatabase({ connectionString: server, max: 1 });
+  for (const r of roles) await sql`DROP ROLE IF EXISTS ${sql.id(r)}`.execute(db).catch(() => {});
 }
 
 describe("orderflow rebuild through the bin, on a system running under orderflow up", () => {
@@ -74,6 +92,17 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
     try {
       await up.line(/^orderflow: ready in [\d.]+ s/, 60_000);
       for (const pid of readProcessTree(dataDir).values()) leftovers.add(pid);
+      // Each service runs as its database's owner, which migrated it.
+      const kept = (
+        JSON.parse(readFileSync(join(dataDir, "credentials.json"), "utf8")) as {
+          postgres: Record<string, string>;
+        }
+      ).postgres;
+      for (const s of SERVICES) {
+        const role = ownerRoleName(`live_${s}_${suffix}`);
+        expect(new URL(kept[s]!).username).toBe(role);
+        expect(await owners(dbs[s]!, `live_${s}_${suffix}`)).toEqual([role]);
+      }
 
       // Stock for some orders, not all; one customer who can pay, one who soon cannot.
       await listPrices(urls.order!, { "live-a": 150, "live-b": 150 });
@@ -134,7 +163,11 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
 
       for (const service of ["inventory", "billing"] as const) {
         const want = await Promise.all(state[service].map((q) => rows(dbs[service]!, q)));
-        const run = await runCli(["rebuild", service, "--yes", "--json"], cleanEnv(env));
+        // Beside the running `orderflow up` (its data dir): the service's role and the operator's.
+        const run = await runCli(
+          ["rebuild", service, "--yes", "--json"],
+          cleanEnv({ ...env, ORDERFLOW_DATA_DIR: dataDir }),
+        );
         expect(run.code, run.stderr.join("\n")).toBe(0);
         const [result] = JSON.parse(run.stdout.join("\n")) as {
           service: string;
@@ -144,6 +177,10 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
         expect(result).toMatchObject({ service, coordinated: true });
         expect(result!.events).toBeGreaterThan(0);
         expect(await Promise.all(state[service].map((q) => rows(dbs[service]!, q)))).toEqual(want);
+        // Rebuilt by the operator, owned by the service's role, which migrated it.
+        expect(await owners(dbs[service]!, `live_${service}_${suffix}`)).toEqual([
+          ownerRoleName(`live_${service}_${suffix}`),
+        ]);
         await waitFor(
           `${service} ready again`,
           async () => (await http("GET", `${urls[service]}/readyz`)).status === 200,
@@ -176,6 +213,10 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
       await up.exited;
       rmSync(dataDir, { recursive: true, force: true });
       for (const s of SERVICES) await dropDatabase(server, `live_${s}_${suffix}`).catch(() => {});
+      await dropRoles(server, [
+        operatorRoleName(SERVICES.map((s) => `live_${s}_${suffix}`)),
+        ...SERVICES.map((s) => ownerRoleName(`live_${s}_${suffix}`)),
+      ]);
     }
   }, 180_000);
 });

@@ -3,11 +3,13 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { mergeCatalogs, streamNameOf, type AnyCatalog } from "@orderflow/events";
-import { baseConfigShape, serviceSource, type BaseConfig } from "@orderflow/host";
+import { baseConfigShape, parseConfig, serviceSource, type BaseConfig } from "@orderflow/host";
 import { isOutboxError, openDatabase, Topology, type AnyDb, type RebuildOptions } from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
+import { readCredentials } from "../runner/credentials-file.js";
 import { isAlive } from "../runner/pid-files.js";
+import { OPERATOR_KEY, sameDatabase, serverOf } from "../runner/postgres-roles.js";
 import { SERVERS_FILE } from "../runner/servers-file.js";
 import { findDataDir } from "../system/find-config.js";
 import { loadSystem, type AnyDefinition } from "../system/load-system.js";
@@ -74,6 +76,8 @@ export interface Broker {
   readonly topology: Topology;
   readonly serverUrl: string;
   readonly env: Record<string, string | undefined>;
+  /** credentials.json's `postgres` section of the system's data dir (see `serviceConfig`); `{}` without one. */
+  readonly postgres: Readonly<Record<string, string>>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -124,9 +128,67 @@ export async function broker(env: Record<string, string | undefined> = process.e
     topology: new Topology(parsed.data.NATS_NAMESPACE),
     serverUrl: parsed.data.DATABASE_URL,
     env: cleaned,
+    postgres: keptPostgresCredentials(cleaned),
     async [Symbol.asyncDispose]() {
       await nc.close();
     },
+  };
+}
+
+/**
+ * The `postgres` section of credentials.json in the system's data dir (`ORDERFLOW_DATA_DIR`, or `.data`
+ * beside the config): the roles `orderflow up` set up. `{}` when there is none (or it cannot be read).
+ */
+function keptPostgresCredentials(env: Record<string, string | undefined>): Record<string, string> {
+  const dir = env.ORDERFLOW_DATA_DIR || findDataDir({ env });
+  if (!dir) return {};
+  try {
+    const section = readCredentials(dir).postgres ?? {};
+    return Object.fromEntries(Object.entries(section).filter(([, v]) => typeof v === "string"));
+  } catch {
+    return {};
+  }
+}
+
+export interface ServiceDatabase {
+  /** As the service's host parses it from the CLI's environment, with the service's own role where kept. */
+  readonly config: BaseConfig;
+  /** Where its URL comes from, for messages: credentials.json, or the variable to fix. */
+  readonly variable: string | undefined;
+  /**
+   * With the service's own role: the operator role's URL kept for the same server (else the
+   * environment's), what `rebuild` drops and creates with; undefined otherwise.
+   */
+  readonly operatorUrl: string | undefined;
+}
+
+/**
+ * A service's database as the CLI opens it: the database its environment names (`DATABASE_URL` or
+ * `<NAME>_DATABASE_URL`, or the running `orderflow up`'s server), as the service's own role when
+ * credentials.json holds one for that database on that server (set up by `orderflow up`); else with the
+ * environment's user, as before.
+ */
+export function serviceConfig(
+  b: Pick<Broker, "env" | "postgres">,
+  definition: Parameters<typeof parseConfig>[1],
+): ServiceDatabase {
+  const config = parseConfig(b.env, definition);
+  const kept = b.postgres[definition.name];
+  const operator = b.postgres[OPERATOR_KEY];
+  const same = (a: string | undefined, check: (url: string) => boolean) => {
+    try {
+      return a !== undefined && check(a);
+    } catch {
+      return false;
+    }
+  };
+  if (!same(kept, (url) => sameDatabase(url, config.databaseUrl)))
+    return { config, variable: undefined, operatorUrl: undefined };
+  return {
+    config: { ...config, databaseUrl: kept! },
+    variable: `credentials.json postgres.${definition.name}`,
+    // Without an operator kept for that server, the environment's user (the server's admin).
+    operatorUrl: same(operator, (url) => serverOf(url) === serverOf(kept!)) ? operator : config.databaseUrl,
   };
 }
 
@@ -223,7 +285,13 @@ export function isConnectError(err: unknown): boolean {
  * variable to fix (exit 2), as an unreachable NATS does.
  */
 export async function withDatabase<T>(
-  target: { service: string; env: Record<string, string | undefined>; url: string },
+  target: {
+    service: string;
+    env: Record<string, string | undefined>;
+    url: string;
+    /** Where the URL comes from, when not from the environment. */
+    variable?: string | undefined;
+  },
   work: () => Promise<T>,
 ): Promise<T> {
   try {
@@ -234,7 +302,7 @@ export async function withDatabase<T>(
     const why = oneLine(err) === "AggregateError" ? String((err as { code?: unknown }).code) : oneLine(err);
     throw new CliError(
       "NOT_RUNNING",
-      `${databaseVariable(target.service, target.env)}: cannot reach ${redact(target.url)}: ${why}`,
+      `${target.variable ?? databaseVariable(target.service, target.env)}: cannot reach ${redact(target.url)}: ${why}`,
       { cause: err },
     );
   }

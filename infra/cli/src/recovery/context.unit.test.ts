@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { runningSystemEnv } from "./context.js";
+import { runningSystemEnv, serviceConfig } from "./context.js";
 
 describe("runningSystemEnv: the servers of a running `orderflow up`", () => {
   const dirs: string[] = [];
@@ -40,5 +40,37 @@ describe("runningSystemEnv: the servers of a running `orderflow up`", () => {
     const dir = dataDir({});
     writeFileSync(join(dir, "servers.json"), "not json");
     expect(runningSystemEnv({ ORDERFLOW_DATA_DIR: dir })).toEqual({});
+  });
+});
+
+describe("serviceConfig: a service's database as the CLI opens it", () => {
+  const definition = { name: "inventory", database: "inventory", defaultPort: 3001 };
+  const env = { DATABASE_URL: "postgres://postgres:admin@127.0.0.1:5432/postgres" };
+  const role = "postgres://inventory_owner:pw@127.0.0.1:5432/inventory";
+  const operator = "postgres://orderflow_operator_x:op@127.0.0.1:5432/postgres";
+
+  it("connects as the service's role kept in credentials.json for the same database, rebuilding with the operator", () => {
+    const got = serviceConfig({ env, postgres: { inventory: role, "@operator": operator } }, definition);
+    expect(got.config.databaseUrl).toBe(role);
+    expect(got.variable).toBe("credentials.json postgres.inventory");
+    expect(got.operatorUrl).toBe(operator);
+    // No operator kept: the environment's user drops and creates.
+    expect(serviceConfig({ env, postgres: { inventory: role } }, definition).operatorUrl).toBe(
+      "postgres://postgres:admin@127.0.0.1:5432/inventory",
+    );
+  });
+
+  it("uses the environment as before when the kept role is for another server or database, or there is none", () => {
+    for (const postgres of <Record<string, string>[]>[
+      {},
+      { inventory: "postgres://inventory_owner:pw@127.0.0.1:5433/inventory" },
+      { inventory: "postgres://other_owner:pw@127.0.0.1:5432/other" },
+      { inventory: "not a url" },
+    ]) {
+      const got = serviceConfig({ env, postgres }, definition);
+      expect(got.config.databaseUrl).toBe("postgres://postgres:admin@127.0.0.1:5432/inventory");
+      expect(got.operatorUrl).toBeUndefined();
+      expect(got.variable).toBeUndefined();
+    }
   });
 });

@@ -3,14 +3,15 @@ import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
- * `<data dir>/credentials.json`: the secrets of a local run, by section (`http` now; `nats` and
- * `postgres` later), mode 0600. Written only through `writeCredentials`, which keeps the other
- * sections.
+ * `<data dir>/credentials.json`: the secrets of a local run, by section (`http`, `postgres`; `nats`
+ * later), mode 0600. Written only through `writeCredentials`, which keeps the other sections.
  */
 export const CREDENTIALS_FILE = "credentials.json";
 
 export interface Credentials {
   readonly http?: { readonly operatorToken: string };
+  /** Each service's database URL with its own role, by service name, and the operator's under `@operator`. */
+  readonly postgres?: Readonly<Record<string, string>>;
   readonly [section: string]: unknown;
 }
 

@@ -4,7 +4,7 @@ import type { SeedData } from "../system/define-system.js";
 import { abortable, untilAborted } from "./abortable.js";
 import { clearPreviousRun } from "./clear-previous-run.js";
 import { ensureOperatorToken } from "./credentials-file.js";
-import { ensureDatabases } from "./ensure-databases.js";
+import { provisionDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
 import type { Servers } from "./protocol.js";
 import { RunLock } from "./run-lock.js";
@@ -114,7 +114,10 @@ export class DevRunner {
   /** Their databases, their processes, and their readiness. */
   async #startServices(servers: Servers): Promise<void> {
     const { config, root, dataDir, env, out, err } = this.#opts;
-    await this.#guard(ensureDatabases(config.services, servers.postgres.url));
+    // Each service's own role and database; empty where the server's user may not create roles.
+    const databaseUrls = await this.#guard(
+      provisionDatabases(config.services, servers.postgres.url, dataDir, err),
+    );
     const services = new ServiceSupervisor({
       root,
       dataDir,
@@ -125,6 +128,7 @@ export class DevRunner {
         DATABASE_URL: servers.postgres.url,
         OPERATOR_TOKEN: this.#operatorToken,
       },
+      serviceEnv: (plan) => ownDatabaseEnv(plan, config.services, databaseUrls),
       err,
       onFailure: (failure) => this.#abort.abort(failure),
       onRestart: (proc) => this.#onRestart(proc),
@@ -200,4 +204,25 @@ export class DevRunner {
 function withoutTokenFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { OPERATOR_TOKEN_FILE: _file, ...rest } = env;
   return rest;
+}
+
+/**
+ * A service with a role of its own connects with its URL only: DATABASE_URL (the server's admin) and
+ * the other services' `<NAME>_DATABASE_URL` (and their `_FILE`s) are not passed on to it.
+ */
+function ownDatabaseEnv(
+  plan: ServicePlan,
+  plans: readonly ServicePlan[],
+  urls: ReadonlyMap<string, string>,
+): NodeJS.ProcessEnv {
+  const own = urls.get(plan.service.name);
+  if (own === undefined) return {};
+  const env: NodeJS.ProcessEnv = { DATABASE_URL: own, DATABASE_URL_FILE: undefined };
+  for (const p of plans) {
+    const variable = `${p.service.name.toUpperCase()}_DATABASE_URL`;
+    env[variable] = undefined;
+    env[`${variable}_FILE`] = undefined;
+  }
+  env[`${plan.service.name.toUpperCase()}_DATABASE_URL`] = own;
+  return env;
 }

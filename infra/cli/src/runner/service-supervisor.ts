@@ -14,6 +14,8 @@ export interface ServiceSupervisorOptions {
   readonly dataDir: string;
   /** Every service's environment. */
   readonly env: NodeJS.ProcessEnv;
+  /** What one service gets on top of (or instead of) `env`: its own credentials; undefined removes a variable. */
+  readonly serviceEnv?: (plan: ServicePlan) => NodeJS.ProcessEnv;
   readonly err: (line: string) => void;
   /** A service died before everything was ready, or too often: the run has failed. */
   readonly onFailure: (err: CliError) => void;
@@ -88,7 +90,8 @@ export class ServiceSupervisor {
   }
 
   #spawn(plan: ServicePlan, restarted: boolean): ServiceProcess {
-    const { root, dataDir, env, err } = this.#opts;
+    const { root, dataDir, err, serviceEnv } = this.#opts;
+    const env = serviceEnv ? withoutUndefined({ ...this.#opts.env, ...serviceEnv(plan) }) : this.#opts.env;
     const proc = spawnServiceProcess(plan, { root, dataDir, env, err, restarted });
     void proc.exited.then((how) => this.#onExit(proc, how));
     return proc;
@@ -116,4 +119,8 @@ export class ServiceSupervisor {
     );
     for (const line of last) this.#opts.err(`    ${line}`);
   }
+}
+
+function withoutUndefined(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
 }
