@@ -1,7 +1,9 @@
 /**
  * End-to-end load benchmark of the order flow (`npm run bench:flow`): the four services as separate
  * processes over a private nats-server and fresh databases. Measures POST → terminal latency at a
- * steady rate, the saturation rate of completed sagas, and where the time goes per hop.
+ * steady rate, the saturation rate of completed sagas, and where the time goes per hop. At each
+ * steady rate it also runs the floor (./floor.ts: five hops of nothing but commit + publish +
+ * delivery on the same servers) and reports the flow's latency as a ratio of the floor's.
  * Prints a table and writes bench-results/flow.json. Not a test: figures depend on the machine.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -12,6 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type Msg } from "@nats-io/transport-node";
 import pgClient from "pg";
+import { percentile, startFloor, type FloorResult } from "./floor.js";
 import {
   dropDatabase,
   ensureDatabase,
@@ -22,7 +25,8 @@ import {
 } from "@orderflow/testing";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const RATE = Number(process.env.BENCH_RATE ?? 100);
+// Steady rates, each measured for the flow and then for the floor; the hop table is the last rate's.
+const RATES = (process.env.BENCH_RATES ?? process.env.BENCH_RATE ?? "20,100").split(",").map(Number);
 const STEADY_S = Number(process.env.BENCH_SECONDS ?? 10);
 const SATURATION_ORDERS = Number(process.env.BENCH_SATURATION ?? 3000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
@@ -155,42 +159,66 @@ async function main() {
       }),
     );
 
-    // Steady rate.
-    const steady: { orderId: string; started: number }[] = [];
-    const t0 = performance.now();
-    const total = RATE * STEADY_S;
-    const inflight: Promise<void>[] = [];
-    for (let i = 0; i < total; i++) {
-      const due = t0 + (i * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(post().then((o) => void steady.push(o)));
-    }
-    await Promise.all(inflight);
-    await untilDone(
-      steady.map((o) => o.orderId),
-      60_000,
-    );
-    const latencies = steady.filter((o) => done.has(o.orderId)).map((o) => done.get(o.orderId)! - o.started);
-    const hops = (from: string, to: string) =>
-      steady
-        .map((o) => {
-          const e = seen.get(o.orderId);
-          const a = from === "POST" ? o.started : e?.get(from);
-          const b = e?.get(to);
-          return a !== undefined && b !== undefined ? b - a : undefined;
-        })
-        .filter((x): x is number => x !== undefined);
-    const hopTable = [
-      ["POST → order.created in stream", "POST", "orders.order.created"],
-      ["order.created → inventory.reserved", "orders.order.created", "inventory.reservation.reserved"],
-      ["order.created → payment.charged", "orders.order.created", "billing.payment.charged"],
-      ["payment.charged → approve requested", "billing.payment.charged", "saga.order.approve"],
-      ["approve requested → order.confirmed", "saga.order.approve", "orders.order.confirmed"],
-    ].map(([label, a, b]) => {
-      const xs = hops(a!, b!);
-      return { hop: label!, p50: round(pct(xs, 50)), p99: round(pct(xs, 99)) };
-    });
+    // Steady rates: the flow, then the floor at the same rate.
+    const floor = await startFloor(nats.url, pg.url, suffix);
+    const steadyRun = async (rate: number) => {
+      const steady: { orderId: string; started: number }[] = [];
+      const t0 = performance.now();
+      const inflight: Promise<void>[] = [];
+      for (let i = 0; i < rate * STEADY_S; i++) {
+        const wait = t0 + (i * 1000) / rate - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        inflight.push(post().then((o) => void steady.push(o)));
+      }
+      await Promise.all(inflight);
+      await untilDone(
+        steady.map((o) => o.orderId),
+        60_000,
+      );
+      const latencies = steady
+        .filter((o) => done.has(o.orderId))
+        .map((o) => done.get(o.orderId)! - o.started);
+      const hops = (from: string, to: string) =>
+        steady
+          .map((o) => {
+            const e = seen.get(o.orderId);
+            const a = from === "POST" ? o.started : e?.get(from);
+            const b = e?.get(to);
+            return a !== undefined && b !== undefined ? b - a : undefined;
+          })
+          .filter((x): x is number => x !== undefined);
+      const hopTable = [
+        ["POST → order.created in stream", "POST", "orders.order.created"],
+        ["order.created → inventory.reserved", "orders.order.created", "inventory.reservation.reserved"],
+        ["order.created → payment.charged", "orders.order.created", "billing.payment.charged"],
+        ["payment.charged → approve requested", "billing.payment.charged", "saga.order.approve"],
+        ["approve requested → order.confirmed", "saga.order.approve", "orders.order.confirmed"],
+      ].map(([label, a, b]) => {
+        const xs = hops(a!, b!);
+        return { hop: label!, p50: round(pct(xs, 50)), p99: round(pct(xs, 99)) };
+      });
+      const flow = {
+        rate,
+        seconds: STEADY_S,
+        orders: steady.length,
+        completed: latencies.length,
+        p50Ms: percentile(latencies, 50),
+        p99Ms: percentile(latencies, 99),
+        maxMs: round(Math.max(...latencies)),
+      };
+      const floorResult: FloorResult = await floor.run(rate, STEADY_S, 200);
+      return {
+        flow,
+        floor: floorResult,
+        ratio: { p50: round(flow.p50Ms / floorResult.p50Ms), p99: round(flow.p99Ms / floorResult.p99Ms) },
+        hopTable,
+      };
+    };
+    const steadyRuns = [];
+    for (const rate of RATES) steadyRuns.push(await steadyRun(rate));
+    await floor.close();
+    const last = steadyRuns[steadyRuns.length - 1]!;
+    const hopTable = last.hopTable;
 
     // Where the CPU goes during saturation: each process of the system, PostgreSQL by database.
     const admin = new pgClient.Client({ connectionString: pg.url });
@@ -243,15 +271,10 @@ async function main() {
     const result = {
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
       warmupOrders: WARMUP,
-      steady: {
-        rate: RATE,
-        seconds: STEADY_S,
-        orders: steady.length,
-        completed: latencies.length,
-        p50Ms: round(pct(latencies, 50)),
-        p99Ms: round(pct(latencies, 99)),
-        maxMs: round(Math.max(...latencies)),
-      },
+      // The last rate's run (100/s by default), as before the floor existed.
+      steady: last.flow,
+      floorHops: 5,
+      byRate: steadyRuns.map(({ flow, floor, ratio }) => ({ rate: flow.rate, flow, floor, ratio })),
       saturation: {
         orders: SATURATION_ORDERS,
         inFlight: IN_FLIGHT,
@@ -263,7 +286,19 @@ async function main() {
       cpuPerSaga,
     };
     console.log(
-      `\nsteady ${RATE} orders/s for ${STEADY_S} s: POST → terminal p50 ${result.steady.p50Ms} ms, p99 ${result.steady.p99Ms} ms (${latencies.length}/${steady.length} completed)`,
+      `\nsteady rates, ${STEADY_S} s each: the flow (POST → terminal) against the floor (5 bare hops)`,
+    );
+    console.table(
+      steadyRuns.map(({ flow, floor: f, ratio }) => ({
+        "orders/s": flow.rate,
+        "flow p50": flow.p50Ms,
+        "flow p99": flow.p99Ms,
+        "floor p50": f.p50Ms,
+        "floor p99": f.p99Ms,
+        "ratio p50": ratio.p50,
+        "ratio p99": ratio.p99,
+        completed: `${flow.completed}/${flow.orders}, ${f.completed}/${f.chains}`,
+      })),
     );
     console.log(
       `saturation (${IN_FLIGHT} in flight): ${result.saturation.sagasPerSecond} completed sagas/s (${completed} in ${result.saturation.seconds} s)`,
