@@ -14,6 +14,8 @@ export interface ServiceSupervisorOptions {
   readonly dataDir: string;
   /** Every service's environment. */
   readonly env: NodeJS.ProcessEnv;
+  /** What one service's environment has on top of `env` (its own NATS identity). */
+  readonly envOf?: (plan: ServicePlan) => Record<string, string>;
   readonly err: (line: string) => void;
   /** A service died before everything was ready, or too often: the run has failed. */
   readonly onFailure: (err: CliError) => void;
@@ -88,7 +90,8 @@ export class ServiceSupervisor {
   }
 
   #spawn(plan: ServicePlan, restarted: boolean): ServiceProcess {
-    const { root, dataDir, env, err } = this.#opts;
+    const { root, dataDir, err } = this.#opts;
+    const env = { ...this.#opts.env, ...this.#opts.envOf?.(plan) };
     const proc = spawnServiceProcess(plan, { root, dataDir, env, err, restarted });
     void proc.exited.then((how) => this.#onExit(proc, how));
     return proc;
