@@ -34,6 +34,8 @@ export function writeNatsAuth(opts: {
   readonly identities: NatsIdentities;
 }): NatsAuth {
   const { dataDir, definitions, namespace, identities } = opts;
+  // Derived first: a definition the permissions cannot be derived from changes nothing.
+  const config = natsAuthConfig({ definitions, namespace, identities });
   const natsDir = join(dataDir, "nats");
   const secretsDir = join(natsDir, NATS_SECRETS_DIR);
   mkdirSync(natsDir, { recursive: true });
@@ -41,6 +43,38 @@ export function writeNatsAuth(opts: {
   mkdirSync(secretsDir, { mode: 0o700 });
   chmodSync(secretsDir, 0o700);
 
+  const configFile = join(natsDir, NATS_AUTH_CONFIG);
+  // JSON is valid nats-server configuration.
+  writeSecret(configFile, `${JSON.stringify(config, null, 2)}\n`);
+
+  const env = new Map<string, Record<string, string>>();
+  for (const def of definitions) {
+    const identity = identities.services[def.name]!;
+    if ("nkeySeed" in identity) {
+      const file = join(secretsDir, `${def.name}.nk`);
+      writeSecret(file, `${identity.nkeySeed}\n`);
+      env.set(def.name, { NATS_NKEY_SEED_FILE: file });
+    } else {
+      const file = join(secretsDir, `${def.name}.password`);
+      writeSecret(file, `${identity.password}\n`);
+      env.set(def.name, { NATS_USER: identity.user, NATS_PASSWORD_FILE: file });
+    }
+  }
+  return { configFile, env: (service) => env.get(service) ?? {} };
+}
+
+/**
+ * The nats-server configuration block of a system's identities: `{authorization: {users}}`, one
+ * user per service with `natsPermissions(definition)` and the operator's with
+ * `operatorPermissions(definitions)`, public keys only, no `no_auth_user`. JSON is valid nats-server
+ * configuration.
+ */
+export function natsAuthConfig(opts: {
+  readonly definitions: readonly AnyDefinition[];
+  readonly namespace: string;
+  readonly identities: NatsIdentities;
+}): { authorization: { users: object[] } } {
+  const { definitions, namespace, identities } = opts;
   const derive = (what: string, fn: () => NatsPermissions): NatsPermissions => {
     try {
       return fn();
@@ -62,24 +96,7 @@ export function writeNatsAuth(opts: {
       derive("the operator", () => operatorPermissions(definitions, { namespace })),
     ),
   ];
-  const configFile = join(natsDir, NATS_AUTH_CONFIG);
-  // JSON is valid nats-server configuration.
-  writeSecret(configFile, `${JSON.stringify({ authorization: { users } }, null, 2)}\n`);
-
-  const env = new Map<string, Record<string, string>>();
-  for (const def of definitions) {
-    const identity = identities.services[def.name]!;
-    if ("nkeySeed" in identity) {
-      const file = join(secretsDir, `${def.name}.nk`);
-      writeSecret(file, `${identity.nkeySeed}\n`);
-      env.set(def.name, { NATS_NKEY_SEED_FILE: file });
-    } else {
-      const file = join(secretsDir, `${def.name}.password`);
-      writeSecret(file, `${identity.password}\n`);
-      env.set(def.name, { NATS_USER: identity.user, NATS_PASSWORD_FILE: file });
-    }
-  }
-  return { configFile, env: (service) => env.get(service) ?? {} };
+  return { authorization: { users } };
 }
 
 /** A user of the configuration: its public key (never its seed), or its user and password. */
