@@ -57,7 +57,11 @@ program
     ),
   )
   .option("--json", "the block alone, as JSON")
-  .action(async (opts: { dataDir?: string; json?: boolean }) => {
+  .option(
+    "--write",
+    "also write <data dir>/nats/auth.conf and each service's seed to <data dir>/nats/secrets/<service>.nk",
+  )
+  .action(async (opts: { dataDir?: string; json?: boolean; write?: boolean }) => {
     const { natsConfigCommand } = await import("./commands/nats-config.js");
     process.exitCode = await natsConfigCommand(opts);
   });

@@ -19,7 +19,7 @@ describe("orderflow nats-config", () => {
   it("prints a configuration nats-server 2.9 runs with: each key of credentials.json admitted with its permissions, anonymous refused", async () => {
     const text = await runCli(["nats-config", "--data-dir", dir], cleanEnv());
     expect(text.code, text.stderr.join("\n")).toBe(0);
-    const json = await runCli(["nats-config", "--data-dir", dir, "--json"], cleanEnv());
+    const json = await runCli(["nats-config", "--data-dir", dir, "--json", "--write"], cleanEnv());
     // The keys were generated once and kept: the same users both times, public keys only.
     const config = JSON.parse(json.stdout.join("\n")) as { authorization: { users: { nkey: string }[] } };
     expect(config.authorization.users).toHaveLength(5);
@@ -31,6 +31,11 @@ describe("orderflow nats-config", () => {
       }
     ).nats;
     expect(Object.keys(seeds).sort()).toEqual(["billing", "inventory", "operator", "order", "saga"]);
+    // --write: the files `orderflow up` writes, for a container volume.
+    expect(JSON.parse(readFileSync(join(dir, "nats", "auth.conf"), "utf8"))).toEqual(config);
+    expect(readFileSync(join(dir, "nats", "secrets", "inventory.nk"), "utf8")).toBe(
+      `${seeds.inventory!.nkeySeed}\n`,
+    );
 
     await using nats = await testNats({ config: text.stdout.join("\n") });
     await expect(connect({ servers: nats.url, maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);

@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { baseConfigShape } from "@orderflow/host";
 import { CliError } from "../errors.js";
 import { CREDENTIALS_FILE, ensureNatsIdentities } from "../runner/credentials-file.js";
-import { natsAuthConfig } from "../runner/nats-auth.js";
+import { natsAuthConfig, writeNatsAuth } from "../runner/nats-auth.js";
 import { DATA_DIR } from "../system/find-config.js";
 import { loadSystem } from "../system/load-system.js";
 
@@ -11,6 +11,11 @@ export interface NatsConfigOptions {
   /** Whose credentials.json holds the keys; default `.data/` beside the system's config. */
   readonly dataDir?: string;
   readonly json?: boolean;
+  /**
+   * Also write `<data dir>/nats/auth.conf` and each service's seed to
+   * `<data dir>/nats/secrets/<service>.nk`, as `orderflow up` does (compose's one-shot `nats-auth`).
+   */
+  readonly write?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   readonly out?: (text: string) => void;
 }
@@ -20,7 +25,8 @@ export interface NatsConfigOptions {
  * you run yourself: one NKey user per service with `natsPermissions`, the operator's with
  * `operatorPermissions` (NATS_NAMESPACE applies). The keys are those of `<data dir>/credentials.json`
  * (`nats`), generated and saved there where missing, as `orderflow up` does; the output holds public
- * keys only. `--json`: the block alone, as JSON (also valid nats-server configuration).
+ * keys only. `--json`: the block alone, as JSON (also valid nats-server configuration). `--write`:
+ * also the files `orderflow up` writes (the configuration and one seed file per service).
  */
 export async function natsConfigCommand(opts: NatsConfigOptions = {}): Promise<number> {
   const env = opts.env ?? process.env;
@@ -37,6 +43,7 @@ export async function natsConfigCommand(opts: NatsConfigOptions = {}): Promise<n
     definitions.map((d) => d.name),
   );
   const config = natsAuthConfig({ definitions, namespace: namespace.data, identities });
+  if (opts.write) writeNatsAuth({ dataDir, definitions, namespace: namespace.data, identities });
   const json = JSON.stringify(config, null, 2);
   if (opts.json) {
     out(`${json}\n`);
