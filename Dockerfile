@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image per service: docker build --build-arg SERVICE=order .  (compose.yaml builds all four)
+# One image per service: docker build --build-arg SERVICE=order .  (compose.yaml builds all four, and the
+# tools image for its one-shot nats-auth: docker build --target tools .)
 ARG NODE_IMAGE=node:20-slim
 
 # Every workspace's dependencies and sources: what the service images and the tools image build from.
