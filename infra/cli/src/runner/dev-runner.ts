@@ -2,10 +2,10 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, exitCodeOf, isCliError, oneLine } from "../errors.js";
 import { OPERATOR_SEED_VAR } from "../nats-operator.js";
+import { shownPath } from "../shown-path.js";
 import type { SeedData } from "../system/define-system.js";
 import { abortable, untilAborted } from "./abortable.js";
 import { clearPreviousRun } from "./clear-previous-run.js";
-import { shownPath } from "../shown-path.js";
 import {
   CREDENTIALS_FILE,
   ensureNatsIdentities,
