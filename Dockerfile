@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
-# One image per service: docker build --build-arg SERVICE=order .  (compose.yaml builds all four)
+# One image per service: docker build --build-arg SERVICE=order .  (compose.yaml builds all four, and the
+# tools image for its one-shot nats-auth: docker build --target tools .)
 ARG NODE_IMAGE=node:20-slim
 
-FROM ${NODE_IMAGE} AS build
-ARG SERVICE
-RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<a directory under services/>" >&2; exit 1; }
+# Every workspace's dependencies and sources: what the service images and the tools image build from.
+FROM ${NODE_IMAGE} AS deps
 ENV TURBO_TELEMETRY_DISABLED=1
 WORKDIR /app
 # Manifests first, so the dependency layer is reused until a package.json or the lockfile changes.
@@ -21,6 +21,20 @@ COPY services/billing/package.json services/billing/
 COPY services/saga/package.json services/saga/
 RUN npm ci --no-audit --no-fund
 COPY . .
+
+# The orderflow command with every service's definition (`docker build --target tools .`): compose's
+# one-shot `nats-auth` runs `orderflow nats-config --write` with it into the nats-auth volume.
+FROM deps AS tools
+RUN npx turbo run build --filter=@orderflow/cli --filter=@orderflow/order --filter=@orderflow/inventory \
+      --filter=@orderflow/billing --filter=@orderflow/saga
+# The volume mounted here starts with this directory's owner: the services (user node) read their seeds.
+RUN mkdir -p /auth && chown node:node /auth
+USER node
+ENTRYPOINT ["node", "infra/cli/dist/bin.js"]
+
+FROM deps AS build
+ARG SERVICE
+RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<a directory under services/>" >&2; exit 1; }
 # The service and the workspaces it depends on (events, outbox, host, contracts), nothing else.
 RUN npx turbo run build --filter=@orderflow/${SERVICE}...
 RUN npm prune --omit=dev --no-audit --no-fund

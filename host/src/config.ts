@@ -60,10 +60,23 @@ export const baseConfigShape = {
     .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
     .min(16, "must be at least 16 characters")
     .optional(),
+  // The service's NATS identity: an NKey user seed (`SU…`, as `nkeys.createUser()` makes), or a user
+  // and password; unset: anonymous. Also NATS_NKEY_SEED_FILE / NATS_PASSWORD_FILE.
+  NATS_NKEY_SEED: z
+    .string()
+    .regex(/^SU[A-Z2-7]{56}$/, "must be an NKey user seed (58 characters starting with SU)")
+    .optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
 };
 
 /** Variables whose values an error message never repeats. */
-const SECRET = /(TOKEN|PASSWORD|SECRET)$/;
+const SECRET = /(TOKEN|PASSWORD|SECRET|SEED)$/;
+
+/** How a service proves its NATS identity (from NATS_NKEY_SEED, or NATS_USER and NATS_PASSWORD). */
+export type NatsCredentials =
+  | { readonly kind: "nkey"; readonly seed: string }
+  | { readonly kind: "user"; readonly user: string; readonly password: string };
 
 export interface BaseConfig {
   readonly service: string;
@@ -77,6 +90,8 @@ export interface BaseConfig {
   readonly preparedStatements: boolean;
   /** What `Authorization: Bearer` must carry on operator routes; undefined: they are closed. */
   readonly operatorToken: string | undefined;
+  /** Its NATS identity; undefined: it connects anonymously. */
+  readonly natsCredentials: NatsCredentials | undefined;
   readonly relay: { batchSize: number; maxInFlight: number; pollIntervalMs: number; retentionMs: number };
   readonly consumer: {
     concurrency: number | undefined;
@@ -117,6 +132,7 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     );
   }
   const c = r.data as Record<string, unknown> & z.infer<z.ZodObject<typeof baseConfigShape>>;
+  const natsCredentials = natsCredentialsOf(c);
   const serverUrl = new URL(c.DATABASE_URL);
   serverUrl.pathname = `/${service.database}`;
   return {
@@ -131,6 +147,7 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     replicas: c.NATS_REPLICAS,
     preparedStatements: c.DATABASE_PREPARED_STATEMENTS === "true",
     operatorToken: c.OPERATOR_TOKEN,
+    natsCredentials,
     relay: {
       batchSize: c.RELAY_BATCH_SIZE,
       maxInFlight: c.RELAY_MAX_IN_FLIGHT,
@@ -144,6 +161,25 @@ export function parseConfig<Extra extends z.ZodRawShape>(
       backoffMs: c.CONSUMER_BACKOFF_MS,
     },
   } as BaseConfig & z.infer<z.ZodObject<Extra>>;
+}
+
+/** One identity: a seed, or a user with its password; both, or half of the second, is an error. */
+function natsCredentialsOf(c: {
+  NATS_NKEY_SEED?: string;
+  NATS_USER?: string;
+  NATS_PASSWORD?: string;
+}): NatsCredentials | undefined {
+  if (c.NATS_NKEY_SEED !== undefined) {
+    if (c.NATS_USER !== undefined)
+      throw new OutboxError("BAD_CONFIG", "NATS_NKEY_SEED: NATS_USER is set too; set one identity");
+    return { kind: "nkey", seed: c.NATS_NKEY_SEED };
+  }
+  if (c.NATS_USER === undefined && c.NATS_PASSWORD === undefined) return undefined;
+  if (c.NATS_USER === undefined)
+    throw new OutboxError("BAD_CONFIG", "NATS_PASSWORD: set NATS_USER with it (or NATS_NKEY_SEED instead)");
+  if (c.NATS_PASSWORD === undefined)
+    throw new OutboxError("BAD_CONFIG", "NATS_USER: set NATS_PASSWORD with it");
+  return { kind: "user", user: c.NATS_USER, password: c.NATS_PASSWORD };
 }
 
 /**

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { nkeys } from "@nats-io/transport-node";
 import { parseConfig } from "./config.js";
 
 const svc = { name: "order", database: "orders", defaultPort: 3000 };
@@ -89,6 +90,55 @@ describe("parseConfig", () => {
       ],
     ])("refuses a bad setting with one line that never shows the token (%#)", (env, message) => {
       expect(() => parseConfig(env(), svc)).toThrow(message);
+    });
+  });
+
+  describe("the NATS identity: NATS_NKEY_SEED, or NATS_USER and NATS_PASSWORD", () => {
+    const dir = mkdtempSync(join(tmpdir(), "orderflow-config-nats-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const seed = new TextDecoder().decode(nkeys.createUser().getSeed());
+    const seedFile = join(dir, "inventory.nk");
+    writeFileSync(seedFile, `${seed}\n`, { mode: 0o600 });
+
+    it("is anonymous unless set", () => {
+      expect(parseConfig({}, svc).natsCredentials).toBeUndefined();
+    });
+
+    it("takes an NKey seed from NATS_NKEY_SEED or the file NATS_NKEY_SEED_FILE names", () => {
+      expect(parseConfig({ NATS_NKEY_SEED: seed }, svc).natsCredentials).toEqual({ kind: "nkey", seed });
+      expect(parseConfig({ NATS_NKEY_SEED_FILE: seedFile }, svc).natsCredentials).toEqual({
+        kind: "nkey",
+        seed,
+      });
+    });
+
+    it("takes a user and password", () => {
+      expect(parseConfig({ NATS_USER: "inventory", NATS_PASSWORD: "pw" }, svc).natsCredentials).toEqual({
+        kind: "user",
+        user: "inventory",
+        password: "pw",
+      });
+    });
+
+    it.each([
+      [{ NATS_NKEY_SEED: "SUnot-a-seed" }, /^NATS_NKEY_SEED: must be an NKey user seed/],
+      // An account seed (SA…) is not a user's.
+      [{ NATS_NKEY_SEED: `SA${"A".repeat(56)}` }, /^NATS_NKEY_SEED: must be an NKey user seed/],
+      [{ NATS_NKEY_SEED: seed, NATS_USER: "u", NATS_PASSWORD: "p" }, /^NATS_NKEY_SEED: NATS_USER is set too/],
+      [{ NATS_USER: "u" }, /^NATS_USER: set NATS_PASSWORD/],
+      [{ NATS_PASSWORD: "p" }, /^NATS_PASSWORD: set NATS_USER/],
+    ])("refuses a bad identity with one line that never shows the seed (%#)", (env, message) => {
+      const error = (() => {
+        try {
+          parseConfig(env, svc);
+        } catch (err) {
+          return String(err);
+        }
+        return "no error";
+      })();
+      expect(error.replace(/^OutboxError: /, "")).toMatch(message);
+      expect(error).not.toContain(seed);
+      expect(error).not.toContain("not-a-seed");
     });
   });
 });

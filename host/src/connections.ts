@@ -1,5 +1,12 @@
-import { connect, type Authenticator, type NatsConnection } from "@nats-io/transport-node";
+import {
+  connect,
+  nkeyAuthenticator,
+  usernamePasswordAuthenticator,
+  type Authenticator,
+  type NatsConnection,
+} from "@nats-io/transport-node";
 import { Topology } from "@orderflow/outbox";
+import type { NatsCredentials } from "./config.js";
 
 /**
  * The inbox prefix of a NATS identity (a service's name, or the operator's): replies to its requests
@@ -33,4 +40,12 @@ export function connectNats(
     inboxPrefix: natsInboxPrefix(service, opts.namespace),
     ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
   });
+}
+
+/** The authenticator for credentials from the environment (`NATS_NKEY_SEED`, `NATS_USER`…); none: anonymous. */
+export function natsAuthenticator(credentials: NatsCredentials | undefined): Authenticator | undefined {
+  if (!credentials) return undefined;
+  return credentials.kind === "nkey"
+    ? nkeyAuthenticator(new TextEncoder().encode(credentials.seed))
+    : usernamePasswordAuthenticator(credentials.user, credentials.password);
 }

@@ -1,4 +1,4 @@
-import type { AnyCatalog } from "@orderflow/events";
+import type { AnyCatalog, StreamSpec } from "@orderflow/events";
 import { controlSubject, durablesFor, OutboxError, Topology, type AnyHandlers } from "@orderflow/outbox";
 import { pino } from "pino";
 import { natsInboxPrefix } from "./connections.js";
@@ -143,6 +143,22 @@ export function operatorPermissions(
     },
     subscribe: { allow: [`${natsInboxPrefix(OPERATOR_IDENTITY, opts.namespace)}.>`] },
   };
+}
+
+/**
+ * The streams a service provisions at start (those of the events it publishes and of those it
+ * handles; the dead-letter stream comes with `ensureStreams`), derived like `natsPermissions`
+ * without starting it: what an operator applies before the services start, so that a consumer
+ * never has to change a stream it may only create.
+ * @example
+ * await ensureStreams(jsm, { topology, streams: defs.flatMap((d) => serviceStreams(d)) });
+ */
+export function serviceStreams(
+  def: AnyDefinition,
+  opts: Pick<ServicePermissionOptions, "handles"> = {},
+): StreamSpec[] {
+  const consumes: AnyCatalog = def.consumes ?? def.publishes;
+  return streamsOf(def.publishes, consumes, handlerMap(def, opts.handles));
 }
 
 /** The handler map the service would run, or one with the given event names. */

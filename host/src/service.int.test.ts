@@ -1,5 +1,8 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers } from "@nats-io/transport-node";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, headers, nkeys } from "@nats-io/transport-node";
 import { defineCatalog, defineEvent, mergeCatalogs } from "@orderflow/events";
 import { testDatabase, testNats } from "@orderflow/testing";
 import {
@@ -12,7 +15,7 @@ import {
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { defineService, startService } from "./index.js";
+import { defineService, natsPermissions, startService } from "./index.js";
 
 const orders = defineCatalog({
   typePrefix: "orderflow",
@@ -91,6 +94,46 @@ describe("startService", () => {
       await svc.stop();
     }
   });
+
+  it("connects as the NATS user its environment names: NATS_NKEY_SEED_FILE, or NATS_USER and NATS_PASSWORD", async () => {
+    const seed = nkeys.createUser().getSeed();
+    const permissions = natsPermissions(shippingService);
+    const config = {
+      authorization: {
+        users: [
+          { nkey: nkeys.fromSeed(seed).getPublicKey(), permissions },
+          { user: "shipping", password: "shipping-password", permissions },
+        ],
+      },
+    };
+    await using nats = await testNats({ config: JSON.stringify(config) });
+    await using database = await testDatabase("host");
+    const dir = mkdtempSync(join(tmpdir(), "orderflow-host-seed-"));
+    try {
+      const seedFile = join(dir, "shipping.nk");
+      writeFileSync(seedFile, `${new TextDecoder().decode(seed)}\n`, { mode: 0o600 });
+      const env = { NATS_URL: nats.url, SHIPPING_DATABASE_URL: database.url, SHIPPING_PORT: "0" };
+      const start = (more: Record<string, string>) =>
+        startService(shippingService, { env: { ...env, ...more }, logger: pino({ level: "silent" }) });
+      for (const identity of <Record<string, string>[]>[
+        { NATS_NKEY_SEED_FILE: seedFile },
+        { NATS_USER: "shipping", NATS_PASSWORD: "shipping-password" },
+      ]) {
+        const svc = await start(identity);
+        try {
+          expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
+        } finally {
+          await svc.stop();
+        }
+      }
+      await expect(start({})).rejects.toThrow(/authorization violation/i);
+      await expect(start({ NATS_USER: "shipping", NATS_PASSWORD: "wrong" })).rejects.toThrow(
+        /authorization violation/i,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it("refuses to start when a handler names an event of none of its catalogs", async () => {
     await using s = await servers();

@@ -24,7 +24,7 @@ import {
 } from "@orderflow/outbox";
 import type { AnyCatalog, CloudEventOf, StreamSpec } from "@orderflow/events";
 import { parseConfig, type BaseConfig } from "./config.js";
-import { connectNats } from "./connections.js";
+import { connectNats, natsAuthenticator } from "./connections.js";
 import { listenForControl } from "./control.js";
 import { addHealthRoutes } from "./health-routes.js";
 import { createHttpApp } from "./http-app.js";
@@ -136,7 +136,8 @@ export interface StartOverrides {
   readonly logger?: Logger;
   /**
    * How the service authenticates to NATS, e.g. `nkeyAuthenticator(seed)` for a user holding
-   * `natsPermissions(definition)`; default anonymous.
+   * `natsPermissions(definition)`; default the identity of its environment (`NATS_NKEY_SEED`, or
+   * `NATS_USER` and `NATS_PASSWORD`), else anonymous.
    */
   readonly natsAuthenticator?: Authenticator;
 }
@@ -175,7 +176,7 @@ export async function startService<
     await migrate(db, def.migrations);
     const nc = await connectNats(config.natsUrl, def.name, {
       namespace: config.namespace,
-      authenticator: overrides.natsAuthenticator,
+      authenticator: overrides.natsAuthenticator ?? natsAuthenticator(config.natsCredentials),
     });
     cleanup.push(() => nc.close());
     const js = jetstream(nc);

@@ -45,6 +45,27 @@ program
     process.exitCode = await demo();
   });
 
+program
+  .command("nats-config")
+  .description(
+    "print the nats-server authorization block for the system's config: a user per service and the operator, with derived permissions",
+  )
+  .addOption(
+    new Option(
+      "--data-dir <dir>",
+      "whose credentials.json holds the keys, generated there where missing (default: .data/ beside the config)",
+    ),
+  )
+  .option("--json", "the block alone, as JSON")
+  .option(
+    "--write",
+    "also write <data dir>/nats/auth.conf and each service's seed to <data dir>/nats/secrets/<service>.nk",
+  )
+  .action(async (opts: { dataDir?: string; json?: boolean; write?: boolean }) => {
+    const { natsConfigCommand } = await import("./commands/nats-config.js");
+    process.exitCode = await natsConfigCommand(opts);
+  });
+
 const recovery = () => import("./commands/recovery.js");
 const run = (fn: () => Promise<number>) => async () => {
   process.exitCode = await fn();

@@ -4,10 +4,13 @@ import { baseConfigShape } from "@orderflow/host";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { REPO_ROOT } from "../test/up-process.js";
+import { NATS_AUTH_CONFIG, NATS_SECRETS_DIR } from "./runner/nats-auth.js";
 
 interface ComposeService {
   image?: string;
-  build?: { context?: string; args?: Record<string, string> };
+  build?: { context?: string; target?: string; args?: Record<string, string> };
+  command?: string[];
+  volumes?: string[];
   environment?: Record<string, string | number>;
   ports?: string[];
   healthcheck?: { test?: string[] | string };
@@ -17,7 +20,7 @@ interface ComposeService {
 const compose = parse(readFileSync(join(REPO_ROOT, "compose.yaml"), "utf8"), { merge: true }) as {
   services: Record<string, ComposeService>;
 };
-const INFRA = ["nats", "postgres"];
+const INFRA = ["nats-auth", "nats", "postgres"];
 // A service is a package with an entry point (services/contracts is the catalog, not a service).
 const serviceDirs = readdirSync(join(REPO_ROOT, "services"), { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(REPO_ROOT, "services", d.name, "src", "main.ts")))
@@ -60,7 +63,7 @@ const healthTest = (s: ComposeService) =>
   Array.isArray(s.healthcheck?.test) ? s.healthcheck.test.join(" ") : (s.healthcheck?.test ?? "");
 
 describe("compose.yaml", () => {
-  it("has one compose service per service under services/, and no other besides nats and postgres", () => {
+  it("has one compose service per service under services/, and no other besides nats-auth, nats and postgres", () => {
     expect(serviceDirs.length).toBeGreaterThan(0);
     const composed = Object.keys(compose.services)
       .filter((n) => !INFRA.includes(n))
@@ -82,6 +85,19 @@ describe("compose.yaml", () => {
     );
     expect(JSON.stringify(postgres)).toContain("./infra/postgres/init.sql:/orderflow/init.sql");
     expect(initSh).toContain("-f /orderflow/init.sql");
+  });
+
+  it("runs nats with only the users nats-auth writes (orderflow nats-config --write), after it", () => {
+    const { nats, "nats-auth": auth } = compose.services;
+    expect(auth?.build).toEqual({ context: ".", target: "tools" });
+    expect(dockerfile).toMatch(/^FROM \S+ AS tools$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "infra\/cli\/dist\/bin\.js"\]$/m);
+    expect(auth?.command).toEqual(["nats-config", "--data-dir", "/auth", "--write", "--json"]);
+    expect(auth?.volumes).toEqual(["nats-auth:/auth"]);
+    // orderflow nats-config --write --data-dir /auth writes /auth/nats/auth.conf.
+    expect(nats?.command?.join(" ")).toContain(`-c /auth/nats/${NATS_AUTH_CONFIG}`);
+    expect(nats?.volumes).toContain("nats-auth:/auth:ro");
+    expect(nats?.depends_on).toEqual({ "nats-auth": { condition: "service_completed_successfully" } });
   });
 
   // A service without its definition yet is checked against DESIGN.md's table, and says so.
@@ -113,12 +129,9 @@ describe("compose.yaml", () => {
       const own = [...(serviceSource(name) ?? "").matchAll(/\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\s*:/g)].map(
         (m) => m[1],
       );
-      const known = new Set([
-        ...Object.keys(baseConfigShape),
-        `${prefix}_PORT`,
-        `${prefix}_DATABASE_URL`,
-        ...own,
-      ]);
+      const read = [...Object.keys(baseConfigShape), `${prefix}_PORT`, `${prefix}_DATABASE_URL`, ...own];
+      // <VAR>_FILE: the value read from that file.
+      const known = new Set([...read, ...read.map((v) => `${v}_FILE`)]);
       const unknown = Object.keys(svc().environment ?? {}).filter((k) => !known.has(k));
       expect(unknown).toEqual([]);
       expect(svc().environment?.NATS_URL).toBe("nats://nats:4222");
@@ -128,6 +141,12 @@ describe("compose.yaml", () => {
       expect(svc().environment?.[`${prefix}_DATABASE_URL`]).toBe(
         `postgres://${database}_owner:\${${prefix}_DB_PASSWORD:?set ${prefix}_DB_PASSWORD}@postgres:5432/${database}`,
       );
+    });
+
+    it("connects to NATS as its own user: its seed file from the nats-auth volume", () => {
+      // Where writeNatsAuth puts a service's seed under the data dir nats-auth is given.
+      expect(svc().environment?.NATS_NKEY_SEED_FILE).toBe(`/auth/nats/${NATS_SECRETS_DIR}/${name}.nk`);
+      expect(svc().volumes).toEqual(["nats-auth:/auth:ro"]);
     });
 
     it("is healthy when GET /readyz on its port answers", () => {

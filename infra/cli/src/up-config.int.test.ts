@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "@orderflow/testing";
+import { nkeys } from "@nats-io/transport-node";
+import { freePort, testNats } from "@orderflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, cleanEnv, FIXTURE_CONFIG, REPO_ROOT, runCli } from "../test/up-process.js";
 
@@ -42,6 +43,13 @@ describe("orderflow up: configuration errors", () => {
     ["BILLING_PORT", "3000", /^orderflow: BILLING_PORT: port 3000 is also ORDER_PORT$/],
     ["LOG_LEVEL", "loud", /^orderflow: LOG_LEVEL: .*\(got "loud"\)$/],
     ["CONSUMER_MAX_DELIVER", "many", /^orderflow: CONSUMER_MAX_DELIVER: must be a number/],
+    // Secrets: named, never repeated.
+    ["NATS_NKEY_SEED", "SUnot-a-seed", /^orderflow: NATS_NKEY_SEED: must be an NKey user seed[^"]*$/],
+    [
+      "ORDERFLOW_NATS_NKEY_SEED",
+      "SUnot-a-seed",
+      /^orderflow: ORDERFLOW_NATS_NKEY_SEED: must be an NKey user seed[^"]*$/,
+    ],
   ];
 
   it.each(cases)("%s=%s → one line naming it, exit 2", async (variable, value, message) => {
@@ -53,6 +61,33 @@ describe("orderflow up: configuration errors", () => {
     expect(r.stderr[0]).toMatch(message);
     expect(r.stderr[0]).toContain(variable);
     expect(r.code).toBe(2);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it("a NATS_URL that refuses anonymous clients → one line naming NATS_URL; a key it refuses → naming ORDERFLOW_NATS_NKEY_SEED", async () => {
+    const operator = nkeys.createUser();
+    await using nats = await testNats({
+      config: JSON.stringify({
+        authorization: { users: [{ nkey: operator.getPublicKey() }] },
+      }),
+    });
+    const anonymous = await runCli(["up", "--data-dir", dataDir], cleanEnv({ NATS_URL: nats.url }));
+    expect(anonymous.stderr).toEqual([
+      expect.stringMatching(/^orderflow: NATS_URL: cannot connect to .*authorization violation/i),
+    ]);
+    expect(anonymous.code).toBe(2);
+    const stranger = new TextDecoder().decode(nkeys.createUser().getSeed());
+    const refused = await runCli(
+      ["up", "--data-dir", dataDir],
+      cleanEnv({ NATS_URL: nats.url, ORDERFLOW_NATS_NKEY_SEED: stranger }),
+    );
+    expect(refused.stderr).toEqual([
+      expect.stringMatching(
+        /^orderflow: ORDERFLOW_NATS_NKEY_SEED: cannot connect to .*authorization violation/i,
+      ),
+    ]);
+    expect(refused.stderr[0]).not.toContain(stranger);
+    expect(refused.code).toBe(2);
     expect(existsSync(dataDir)).toBe(false);
   });
 

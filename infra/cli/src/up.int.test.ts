@@ -1,6 +1,9 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { natsInboxPrefix, OPERATOR_IDENTITY } from "@orderflow/host";
 import { freePort, waitFor } from "@orderflow/testing";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { request } from "./http.js";
@@ -40,6 +43,27 @@ const operatorToken = (dataDir: string): string =>
 const asOperator = (dataDir: string, url: string, body: unknown) =>
   request("PUT", url, body, { headers: { authorization: `Bearer ${operatorToken(dataDir)}` } });
 
+/** The NKey seed `orderflow up` keeps for a NATS identity (a service's name, or `operator`). */
+const natsSeed = (dataDir: string, identity: string): string =>
+  (
+    JSON.parse(readFileSync(join(dataDir, "credentials.json"), "utf8")) as {
+      nats: Record<string, { nkeySeed: string }>;
+    }
+  ).nats[identity]!.nkeySeed;
+const natsUrlOf = (dataDir: string): string =>
+  (JSON.parse(readFileSync(join(dataDir, "servers.json"), "utf8")) as { natsUrl: string }).natsUrl;
+
+/** Connects to the runner's nats-server as a service (its seed and inbox prefix) or as the operator. */
+function connectAs(dataDir: string, identity: string): Promise<NatsConnection> {
+  const inbox = identity === "operator" ? OPERATOR_IDENTITY : identity;
+  return connect({
+    servers: natsUrlOf(dataDir),
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(natsSeed(dataDir, identity))),
+    inboxPrefix: natsInboxPrefix(inbox),
+    maxReconnectAttempts: 0,
+  });
+}
+
 interface Up {
   readonly proc: CliProcess;
   /** name → pid for the runner, infra-host, nats-server, postgres and every service. */
@@ -59,6 +83,8 @@ async function startUp(
     services: readonly string[];
     env?: Record<string, string>;
     leftovers: Set<number>;
+    /** Started in a beforeAll: the suite stops it (default: stopped when the test finishes). */
+    shared?: boolean;
   },
 ): Promise<Up> {
   const ports: Record<string, number> = {};
@@ -72,21 +98,22 @@ async function startUp(
   opts.leftovers.add(proc.pid);
   const tree = new Map<string, number>();
   // A test that fails half-way must not leave its runner holding the data dir for the next one.
-  onTestFinished(async () => {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-    proc.child.kill("SIGTERM");
-    const stopped = await waitFor(
-      "runner exit",
-      () => proc.child.exitCode !== null || proc.child.signalCode !== null,
-      {
-        timeoutMs: 8000,
-      },
-    ).then(
-      () => true,
-      () => false,
-    );
-    if (!stopped) killAll([proc.pid, ...tree.values()]);
-  });
+  if (!opts.shared)
+    onTestFinished(async () => {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+      proc.child.kill("SIGTERM");
+      const stopped = await waitFor(
+        "runner exit",
+        () => proc.child.exitCode !== null || proc.child.signalCode !== null,
+        {
+          timeoutMs: 8000,
+        },
+      ).then(
+        () => true,
+        () => false,
+      );
+      if (!stopped) killAll([proc.pid, ...tree.values()]);
+    });
   await proc.line(/^orderflow: ready in [\d.]+ s/, 30_000);
   for (const [name, pid] of readProcessTree(dataDir)) {
     tree.set(name, pid);
@@ -150,6 +177,15 @@ describe("orderflow up with a stand-in service", () => {
     expect(
       serviceEnv.filter((v) => /DATABASE_URL=/.test(v) && !v.endsWith(`=${postgres.inventory}`)),
     ).toEqual([]);
+    // NATS: one NKey user for the service and one for the operator, kept there too; anonymous refused.
+    expect(proc.stdout).toContain(
+      `  nats users: inventory and the operator, each with its own permissions; anonymous refused (keys in ${credentials})`,
+    );
+    for (const identity of ["inventory", "operator"])
+      expect(natsSeed(dataDir, identity)).toMatch(/^SU[A-Z2-7]{56}$/);
+    await expect(connect({ servers: natsUrlOf(dataDir), maxReconnectAttempts: 0 })).rejects.toThrow(
+      /authorization violation/i,
+    );
     // Where `npx orderflow` finds these servers when NATS_URL / DATABASE_URL are not set.
     const servers = JSON.parse(readFileSync(join(dataDir, "servers.json"), "utf8")) as Record<
       string,
@@ -174,6 +210,7 @@ describe("orderflow up with a stand-in service", () => {
     const dataDir = join(tmp, "runner-killed");
     const first = await up(dataDir);
     const token = operatorToken(dataDir);
+    const seeds = { inventory: natsSeed(dataDir, "inventory"), operator: natsSeed(dataDir, "operator") };
     expect(
       (await asOperator(dataDir, `${first.url("inventory")}/stock/sku-apple`, { available: 7 })).status,
     ).toBe(200);
@@ -197,8 +234,10 @@ describe("orderflow up with a stand-in service", () => {
     expect((await request("GET", `${second.url("inventory")}/stock/sku-apple`)).body).toMatchObject({
       available: 7,
     });
-    // The same token after a restart.
+    // The same token and NATS keys after a restart, and the service connects with its key.
     expect(operatorToken(dataDir)).toBe(token);
+    expect(natsSeed(dataDir, "inventory")).toBe(seeds.inventory);
+    expect(natsSeed(dataDir, "operator")).toBe(seeds.operator);
     expect(
       (await asOperator(dataDir, `${second.url("inventory")}/stock/sku-apple`, { available: 8 })).status,
     ).toBe(200);
@@ -343,35 +382,135 @@ describe.skipIf(!servicesBuilt)("orderflow up with the four services", () => {
     rmSync(tmp, { recursive: true, force: true });
   }, 60_000);
 
-  it("starts everything from nothing within 30 s, runs the demo, and stops every process on SIGTERM", async () => {
-    const { proc, tree, url } = await up();
-    for (const s of SERVICES) {
-      const line = await proc.line(new RegExp(`^ {2}${s} +(http://\\S+) {2}\\(pid (\\d+)\\)$`));
-      expect(line[1]).toBe(url(s));
-      expect((await request("GET", `${url(s)}/readyz`)).status, `${s} /readyz`).toBe(200);
-    }
-    expect(proc.stdout.join("\n")).toContain("orderflow: demo data created:");
+  describe("running, each service its own NATS user", () => {
+    let sys: Up;
+    beforeAll(async () => {
+      sys = await startUp(dataDir, { services: SERVICES, leftovers, shared: true });
+    }, 60_000);
+    const messages = async (stream: string) => {
+      const nc = await connectAs(dataDir, "operator");
+      try {
+        return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+      } finally {
+        await nc.close();
+      }
+    };
 
-    const demo = await runCli(
-      ["demo"],
-      cleanEnv({
-        ORDER_URL: url("order"),
-        INVENTORY_URL: url("inventory"),
-        BILLING_URL: url("billing"),
-        SAGA_URL: url("saga"),
-      }),
-    );
-    const text = demo.stdout.join("\n");
-    expect(demo.code, `${text}\n${demo.stderr.join("\n")}`).toBe(0);
-    expect(text).toMatch(/1\. confirmed: .*\n {3}order \S+: CONFIRMED/);
-    expect(text).toMatch(/2\. out of stock: .*\n {3}order \S+: CANCELLED \(/);
-    expect(text).toMatch(/3\. payment declined: .*\n {3}order \S+: CANCELLED \(/);
-    expect(text).toMatch(/ → /);
+    it("starts everything from nothing within 30 s and runs the demo", async () => {
+      const { proc, url } = sys;
+      for (const s of SERVICES) {
+        const line = await proc.line(new RegExp(`^ {2}${s} +(http://\\S+) {2}\\(pid (\\d+)\\)$`));
+        expect(line[1]).toBe(url(s));
+        expect((await request("GET", `${url(s)}/readyz`)).status, `${s} /readyz`).toBe(200);
+      }
+      expect(proc.stdout.join("\n")).toContain("orderflow: demo data created:");
 
-    proc.child.kill("SIGTERM");
-    expect(await proc.exited).toEqual({ code: 0, signal: null });
-    for (const [name, pid] of tree) expect(gone(pid), `${name} (pid ${pid}) is gone`).toBe(true);
-  }, 120_000);
+      const demo = await runCli(
+        ["demo"],
+        cleanEnv({
+          ORDER_URL: url("order"),
+          INVENTORY_URL: url("inventory"),
+          BILLING_URL: url("billing"),
+          SAGA_URL: url("saga"),
+        }),
+      );
+      const text = demo.stdout.join("\n");
+      expect(demo.code, `${text}\n${demo.stderr.join("\n")}`).toBe(0);
+      expect(text).toMatch(/1\. confirmed: .*\n {3}order \S+: CONFIRMED/);
+      expect(text).toMatch(/2\. out of stock: .*\n {3}order \S+: CANCELLED \(/);
+      expect(text).toMatch(/3\. payment declined: .*\n {3}order \S+: CANCELLED \(/);
+      expect(text).toMatch(/ → /);
+    }, 60_000);
+
+    it("refuses a connection without credentials", async () => {
+      await expect(connect({ servers: natsUrlOf(dataDir), maxReconnectAttempts: 0 })).rejects.toThrow(
+        /authorization violation/i,
+      );
+    });
+
+    describe("with inventory's key from credentials.json", () => {
+      let nc: NatsConnection;
+      beforeAll(async () => {
+        nc = await connectAs(dataDir, "inventory");
+      });
+      afterAll(async () => {
+        await nc?.close();
+      });
+
+      it.each([
+        ["a billing event", "billing.payment.charged", "BILLING"],
+        ["an order event", "orders.order.created", "ORDERS"],
+        ["another subject of the order stream", "orders.order.anything", "ORDERS"],
+        ["a saga request", "saga.inventory.release.requested", "SAGA"],
+      ])(
+        "publishing %s (%s) is a permission violation and stores nothing",
+        async (_what, subject, stream) => {
+          const before = await messages(stream);
+          await expect(jetstream(nc).publish(subject, "{}")).rejects.toThrow(
+            /permissions violation for publish/i,
+          );
+          expect(await messages(stream)).toBe(before);
+        },
+      );
+
+      it("asking billing to pause on its control subject is a permission violation", async () => {
+        await expect(nc.request("orderflow.control.billing", "pause", { timeout: 3000 })).rejects.toThrow(
+          /permissions violation for publish/i,
+        );
+      });
+    });
+
+    it("the operator's key pauses and resumes a service", async () => {
+      const nc = await connectAs(dataDir, "operator");
+      try {
+        const ask = async (command: string) =>
+          (await nc.request("orderflow.control.inventory", command, { timeout: 20_000 })).string();
+        expect(await ask("pause")).toBe("paused");
+        expect(await ask("resume")).toBe("running");
+      } finally {
+        await nc.close();
+      }
+    });
+
+    it("`orderflow consumers` beside it connects as the operator; without the operator's key it is refused", async () => {
+      const listed = await runCli(["consumers", "--json"], cleanEnv({ ORDERFLOW_DATA_DIR: dataDir }));
+      expect(listed.code, listed.stderr.join("\n")).toBe(0);
+      const durables = (JSON.parse(listed.stdout.join("\n")) as { stream: string; consumer: string }[]).map(
+        (c) => `${c.stream}/${c.consumer}`,
+      );
+      expect(durables).toEqual(expect.arrayContaining(["ORDERS/inventory", "ORDERS/billing", "SAGA/order"]));
+
+      // The same server named by NATS_URL from elsewhere, without ORDERFLOW_NATS_NKEY_SEED: anonymous.
+      const anonymous = await runCli(
+        ["consumers"],
+        cleanEnv({ NATS_URL: natsUrlOf(dataDir), ORDERFLOW_DATA_DIR: join(tmp, "elsewhere") }),
+      );
+      expect(anonymous.stderr).toEqual([
+        expect.stringMatching(/^orderflow: ORDERFLOW_NATS_NKEY_SEED: .* refuses anonymous connections/),
+      ]);
+      expect(anonymous.code).toBe(2);
+      // A service's key is not the operator's: it may not even read the operator's replies.
+      const asInventory = await runCli(
+        ["consumers"],
+        cleanEnv({
+          NATS_URL: natsUrlOf(dataDir),
+          ORDERFLOW_DATA_DIR: join(tmp, "elsewhere"),
+          ORDERFLOW_NATS_NKEY_SEED: natsSeed(dataDir, "inventory"),
+        }),
+      );
+      expect(asInventory.stderr).toEqual([
+        expect.stringMatching(/^orderflow: Permissions Violation for Subscription to "_INBOX_orderflow\./),
+      ]);
+      expect(asInventory.code).toBe(1);
+    }, 30_000);
+
+    it("stops every process on SIGTERM", async () => {
+      const { proc, tree } = sys;
+      proc.child.kill("SIGTERM");
+      expect(await proc.exited).toEqual({ code: 0, signal: null });
+      for (const [name, pid] of tree) expect(gone(pid), `${name} (pid ${pid}) is gone`).toBe(true);
+    }, 60_000);
+  });
 
   it("after kill -9 of the runner the services exit by themselves, and a restart finds the seeded stock", async () => {
     const first = await up();

@@ -7,7 +7,19 @@ import { baseConfigShape, parseConfig, serviceSource, type BaseConfig } from "@o
 import { isOutboxError, openDatabase, Topology, type AnyDb, type RebuildOptions } from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
-import { readCredentials } from "../runner/credentials-file.js";
+import {
+  isAuthorizationError,
+  operatorConnectOptions,
+  operatorSeedFromEnv,
+  OPERATOR_SEED_VAR,
+} from "../nats-operator.js";
+import {
+  CREDENTIALS_FILE,
+  isNatsIdentity,
+  NATS_OPERATOR_ENTRY,
+  readCredentials,
+  type NatsIdentity,
+} from "../runner/credentials-file.js";
 import { isAlive } from "../runner/pid-files.js";
 import { OPERATOR_KEY, sameDatabase, serverOf } from "../runner/postgres-roles.js";
 import { SERVERS_FILE } from "../runner/servers-file.js";
@@ -81,6 +93,30 @@ export interface Broker {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** An `orderflow up` running on the system's `.data` (or `ORDERFLOW_DATA_DIR`): its data dir and servers. */
+interface RunningSystem {
+  readonly dataDir: string;
+  readonly natsUrl: string | undefined;
+  readonly databaseUrl: string | undefined;
+}
+
+function runningSystem(env: Record<string, string | undefined>): RunningSystem | undefined {
+  const dir = env.ORDERFLOW_DATA_DIR || findDataDir({ env });
+  if (!dir) return undefined;
+  let found: { pid?: unknown; natsUrl?: unknown; databaseUrl?: unknown };
+  try {
+    found = JSON.parse(readFileSync(join(dir, SERVERS_FILE), "utf8")) as typeof found;
+  } catch {
+    return undefined;
+  }
+  if (typeof found.pid !== "number" || !isAlive(found.pid)) return undefined;
+  return {
+    dataDir: dir,
+    natsUrl: typeof found.natsUrl === "string" ? found.natsUrl : undefined,
+    databaseUrl: typeof found.databaseUrl === "string" ? found.databaseUrl : undefined,
+  };
+}
+
 /**
  * The servers of an `orderflow up` running on the system's `.data` (or `ORDERFLOW_DATA_DIR`),
  * for whichever of NATS_URL / DATABASE_URL is not set: without it, `npx orderflow` beside a plain
@@ -88,24 +124,41 @@ export interface Broker {
  */
 export function runningSystemEnv(env: Record<string, string | undefined>): Record<string, string> {
   if (env.NATS_URL && env.DATABASE_URL) return {};
-  const dir = env.ORDERFLOW_DATA_DIR || findDataDir({ env });
-  if (!dir) return {};
-  let found: { pid?: unknown; natsUrl?: unknown; databaseUrl?: unknown };
-  try {
-    found = JSON.parse(readFileSync(join(dir, SERVERS_FILE), "utf8")) as typeof found;
-  } catch {
-    return {};
-  }
-  if (typeof found.pid !== "number" || !isAlive(found.pid)) return {};
+  const running = runningSystem(env);
+  if (!running) return {};
   const out: Record<string, string> = {};
-  if (!env.NATS_URL && typeof found.natsUrl === "string") out.NATS_URL = found.natsUrl;
-  if (!env.DATABASE_URL && typeof found.databaseUrl === "string") out.DATABASE_URL = found.databaseUrl;
+  if (!env.NATS_URL && running.natsUrl) out.NATS_URL = running.natsUrl;
+  if (!env.DATABASE_URL && running.databaseUrl) out.DATABASE_URL = running.databaseUrl;
   return out;
 }
 
 /**
- * Connects to the system's NATS from the same environment variables the services read (or, where
- * they are unset, the servers of a running `orderflow up`).
+ * The operator's NATS identity and where it came from: `ORDERFLOW_NATS_NKEY_SEED` (or its `_FILE`), else,
+ * when `natsUrl` is the nats-server of a running `orderflow up`, the one it keeps in its
+ * `credentials.json` (`nats.operator`); else undefined (anonymous).
+ */
+export function operatorIdentity(
+  env: Record<string, string | undefined>,
+  natsUrl: string,
+): { readonly identity: NatsIdentity; readonly from: string } | undefined {
+  const given = operatorSeedFromEnv(env);
+  if (given !== undefined) return { identity: { nkeySeed: given }, from: OPERATOR_SEED_VAR };
+  const running = runningSystem(env);
+  if (!running || running.natsUrl !== natsUrl) return undefined;
+  const file = join(running.dataDir, CREDENTIALS_FILE);
+  let identity: unknown;
+  try {
+    identity = readCredentials(running.dataDir).nats?.[NATS_OPERATOR_ENTRY];
+  } catch {
+    return undefined;
+  }
+  return isNatsIdentity(identity) ? { identity, from: `${file} (nats.${NATS_OPERATOR_ENTRY})` } : undefined;
+}
+
+/**
+ * Connects to the system's NATS as the operator, from the same environment variables the services
+ * read (or, where they are unset, the servers of a running `orderflow up`): with the operator's
+ * inbox prefix and, when there is one (see `operatorIdentity`), its key.
  */
 export async function broker(env: Record<string, string | undefined> = process.env): Promise<Broker> {
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
@@ -115,11 +168,25 @@ export async function broker(env: Record<string, string | undefined> = process.e
     const issue = parsed.error.issues[0]!;
     throw new CliError("BAD_CONFIG", `${String(issue.path[0])}: ${issue.message}`);
   }
+  const url = parsed.data.NATS_URL;
+  const operator = operatorIdentity(given, url);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: parsed.data.NATS_URL, timeout: 3000, noAsyncTraces: true });
+    nc = await connect({
+      servers: parsed.data.NATS_URL,
+      timeout: 3000,
+      noAsyncTraces: true,
+      ...operatorConnectOptions(operator?.identity, parsed.data.NATS_NAMESPACE),
+    });
   } catch (err) {
-    throw new CliError("NOT_RUNNING", `NATS_URL: cannot reach ${parsed.data.NATS_URL}: ${oneLine(err)}`);
+    if (isAuthorizationError(err))
+      throw new CliError(
+        "BAD_CONFIG",
+        operator
+          ? `${operator.from}: ${url} refused the operator's key: ${oneLine(err)}`
+          : `${OPERATOR_SEED_VAR}: ${url} refuses anonymous connections; set it to the operator's NKey seed (${oneLine(err)})`,
+      );
+    throw new CliError("NOT_RUNNING", `NATS_URL: cannot reach ${url}: ${oneLine(err)}`);
   }
   return {
     nc,

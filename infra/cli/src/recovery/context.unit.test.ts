@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { runningSystemEnv, serviceConfig } from "./context.js";
+import { nkeys } from "@nats-io/transport-node";
+import { operatorIdentity, runningSystemEnv, serviceConfig } from "./context.js";
 
 describe("runningSystemEnv: the servers of a running `orderflow up`", () => {
   const dirs: string[] = [];
@@ -72,5 +73,54 @@ describe("serviceConfig: a service's database as the CLI opens it", () => {
       expect(got.operatorUrl).toBeUndefined();
       expect(got.variable).toBeUndefined();
     }
+  });
+});
+
+describe("operatorIdentity: how the orderflow command authenticates to NATS", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const newSeed = () => new TextDecoder().decode(nkeys.createUser().getSeed());
+  const natsUrl = "nats://127.0.0.1:40001";
+  const running = (operator: string) => {
+    const dir = mkdtempSync(join(tmpdir(), "orderflow-operator-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "servers.json"), JSON.stringify({ pid: process.pid, natsUrl }));
+    writeFileSync(
+      join(dir, "credentials.json"),
+      JSON.stringify({ nats: { operator: { nkeySeed: operator } } }),
+    );
+    return dir;
+  };
+
+  it("takes ORDERFLOW_NATS_NKEY_SEED (or its _FILE) first", () => {
+    const seed = newSeed();
+    const dir = running(newSeed());
+    expect(operatorIdentity({ ORDERFLOW_NATS_NKEY_SEED: seed, ORDERFLOW_DATA_DIR: dir }, natsUrl)).toEqual({
+      identity: { nkeySeed: seed },
+      from: "ORDERFLOW_NATS_NKEY_SEED",
+    });
+    const file = join(dir, "operator.nk");
+    writeFileSync(file, `${seed}\n`);
+    expect(operatorIdentity({ ORDERFLOW_NATS_NKEY_SEED_FILE: file }, natsUrl)?.identity).toEqual({
+      nkeySeed: seed,
+    });
+    expect(() => operatorIdentity({ ORDERFLOW_NATS_NKEY_SEED: "nope" }, natsUrl)).toThrow(
+      /^ORDERFLOW_NATS_NKEY_SEED: must be an NKey user seed/,
+    );
+    expect(() =>
+      operatorIdentity({ ORDERFLOW_NATS_NKEY_SEED: seed, ORDERFLOW_NATS_NKEY_SEED_FILE: file }, natsUrl),
+    ).toThrow(/set one of them/);
+  });
+
+  it("else the operator's key of the running `orderflow up` whose nats-server it connects to; else none", () => {
+    const seed = newSeed();
+    const dir = running(seed);
+    expect(operatorIdentity({ ORDERFLOW_DATA_DIR: dir }, natsUrl)?.identity).toEqual({ nkeySeed: seed });
+    expect(operatorIdentity({ ORDERFLOW_DATA_DIR: dir }, "nats://elsewhere:4222")).toBeUndefined();
+    expect(
+      operatorIdentity({ ORDERFLOW_DATA_DIR: join(tmpdir(), "orderflow-no-such-dir") }, natsUrl),
+    ).toBeUndefined();
   });
 });

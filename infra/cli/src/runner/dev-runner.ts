@@ -1,11 +1,21 @@
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { CliError, exitCodeOf, isCliError, oneLine } from "../errors.js";
+import { OPERATOR_SEED_VAR } from "../nats-operator.js";
+import { shownPath } from "../shown-path.js";
 import type { SeedData } from "../system/define-system.js";
 import { abortable, untilAborted } from "./abortable.js";
 import { clearPreviousRun } from "./clear-previous-run.js";
-import { ensureOperatorToken } from "./credentials-file.js";
+import {
+  CREDENTIALS_FILE,
+  ensureNatsIdentities,
+  ensureOperatorToken,
+  type NatsIdentity,
+} from "./credentials-file.js";
 import { provisionDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
+import { NATS_IDENTITY_VARS, writeNatsAuth, type NatsAuth } from "./nats-auth.js";
+import { provisionStreams } from "./provision-streams.js";
 import type { Servers } from "./protocol.js";
 import { RunLock } from "./run-lock.js";
 import { seedSystem } from "./seed-system.js";
@@ -51,6 +61,10 @@ export class DevRunner {
   #stopping = false;
   #forced = false;
   #operatorToken = "";
+  /** The operator's NATS identity: its key on a nats-server we run, else ORDERFLOW_NATS_NKEY_SEED's. */
+  #operator: NatsIdentity | undefined;
+  /** The users of a nats-server we run; undefined on a NATS_URL. */
+  #natsAuth: NatsAuth | undefined;
 
   constructor(opts: DevRunnerOptions) {
     this.#opts = opts;
@@ -83,6 +97,7 @@ export class DevRunner {
   async #start(): Promise<void> {
     const started = Date.now();
     const servers = await this.#startServers();
+    await this.#provisionStreams(servers);
     await this.#startServices(servers);
     if (this.#opts.seed) await this.#seed(this.#opts.seed);
     this.#services?.markReady();
@@ -100,15 +115,64 @@ export class DevRunner {
     await checkPorts(config);
     await this.#guard(clearPreviousRun({ dataDir, config, out }));
     this.#operatorToken = config.operatorToken ?? ensureOperatorToken(dataDir);
+    this.#operator = config.operatorSeed === undefined ? undefined : { nkeySeed: config.operatorSeed };
+    if (config.natsUrl === undefined) this.#writeNatsAuth();
 
     out(`orderflow: data in ${dataDir}`);
-    this.#host = InfraHostProcess.spawn({ root, dataDir, env, err, onExit: (how) => this.#onHostExit(how) });
+    this.#host = InfraHostProcess.spawn({
+      root,
+      dataDir,
+      env,
+      err,
+      natsConfig: this.#natsAuth?.configFile,
+      onExit: (how) => this.#onHostExit(how),
+    });
     this.#recordTree();
     const servers = await this.#guard(this.#host.servers());
     this.#recordTree();
     writeServersFile(dataDir, servers);
     for (const line of serverLines(servers, dataDir)) out(line);
+    if (this.#natsAuth) {
+      const users = [...config.services.map((p) => p.service.name), "the operator"];
+      out(
+        `  nats users: ${new Intl.ListFormat("en").format(users)}, each with its own permissions; anonymous refused (keys in ${shownPath(join(dataDir, CREDENTIALS_FILE))})`,
+      );
+    }
     return servers;
+  }
+
+  /**
+   * One NATS user per service and the operator's, kept in credentials.json (new services get theirs
+   * now), and the nats-server configuration with their permissions, written afresh: they follow
+   * the code.
+   */
+  #writeNatsAuth(): void {
+    const { dataDir, config } = this.#opts;
+    const identities = ensureNatsIdentities(
+      dataDir,
+      config.services.map((p) => p.service.name),
+    );
+    this.#operator = identities.operator;
+    this.#natsAuth = writeNatsAuth({
+      dataDir,
+      definitions: config.services.map((p) => p.service.definition),
+      namespace: config.namespace,
+      identities,
+    });
+  }
+
+  /** Every stream and the dead letters, as the operator, before any service starts (see provisionStreams). */
+  async #provisionStreams(servers: Servers): Promise<void> {
+    const { config } = this.#opts;
+    await this.#guard(
+      provisionStreams({
+        natsUrl: servers.nats.url,
+        operator: this.#operator,
+        definitions: config.services.map((p) => p.service.definition),
+        namespace: config.namespace,
+        replicas: config.replicas,
+      }),
+    );
   }
 
   /** Their databases, their processes, and their readiness. */
@@ -122,13 +186,17 @@ export class DevRunner {
       root,
       dataDir,
       env: {
-        ...withoutTokenFile(env),
+        ...withoutSecrets(env, this.#natsAuth !== undefined),
         ...config.childEnv,
         NATS_URL: servers.nats.url,
         DATABASE_URL: servers.postgres.url,
         OPERATOR_TOKEN: this.#operatorToken,
       },
-      serviceEnv: (plan) => ownDatabaseEnv(plan, config.services, databaseUrls),
+      // Its own database role, and on a nats-server we run its own NATS user.
+      serviceEnv: (plan) => ({
+        ...ownDatabaseEnv(plan, config.services, databaseUrls),
+        ...this.#natsAuth?.env(plan.service.name),
+      }),
       err,
       onFailure: (failure) => this.#abort.abort(failure),
       onRestart: (proc) => this.#onRestart(proc),
@@ -200,9 +268,20 @@ export class DevRunner {
   }
 }
 
-/** OPERATOR_TOKEN_FILE was read already: the services get OPERATOR_TOKEN, and both would be an error. */
-function withoutTokenFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { OPERATOR_TOKEN_FILE: _file, ...rest } = env;
+/**
+ * The runner's environment as the services get it: OPERATOR_TOKEN_FILE was read already (they get
+ * OPERATOR_TOKEN, and both would be an error); the operator's NATS seed is not theirs; on a
+ * nats-server we run, each gets its own NATS identity instead of any given to the runner.
+ */
+function withoutSecrets(env: NodeJS.ProcessEnv, ownNatsIdentities: boolean): NodeJS.ProcessEnv {
+  const rest = { ...env };
+  const drop = [
+    "OPERATOR_TOKEN_FILE",
+    OPERATOR_SEED_VAR,
+    `${OPERATOR_SEED_VAR}_FILE`,
+    ...(ownNatsIdentities ? NATS_IDENTITY_VARS : []),
+  ];
+  for (const name of drop) delete rest[name];
   return rest;
 }
 

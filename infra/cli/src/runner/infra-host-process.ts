@@ -15,6 +15,8 @@ export interface InfraHostOptions {
   readonly dataDir: string;
   readonly env: NodeJS.ProcessEnv;
   readonly err: (line: string) => void;
+  /** The configuration a nats-server it spawns runs with (`-c`: its users); none: anonymous. */
+  readonly natsConfig?: string;
   /** It exited (whether asked to or not). */
   readonly onExit: (how: Exit) => void;
 }
@@ -36,7 +38,8 @@ export class InfraHostProcess {
 
   static spawn(opts: InfraHostOptions): InfraHostProcess {
     const script = fileURLToPath(new URL("./infra-host.js", import.meta.url));
-    const child = spawn(process.execPath, [script, opts.dataDir], {
+    const args = [script, opts.dataDir, ...(opts.natsConfig ? [opts.natsConfig] : [])];
+    const child = spawn(process.execPath, args, {
       cwd: opts.root,
       detached: true,
       stdio: ["ignore", "inherit", "inherit", "ipc"],

