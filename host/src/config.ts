@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { z } from "zod";
 import { OutboxError } from "@orderflow/outbox";
 
@@ -68,6 +68,12 @@ export const baseConfigShape = {
     .optional(),
   NATS_USER: z.string().min(1).optional(),
   NATS_PASSWORD: z.string().min(1).optional(),
+  // TLS to NATS (PEM file paths): the CA its server certificate is checked against, and a client
+  // certificate with its key for a server that requires one (mutual TLS). Unset: TLS only if the
+  // server requires it, checked against the system's CAs.
+  NATS_TLS_CA: z.string().min(1).optional(),
+  NATS_TLS_CERT: z.string().min(1).optional(),
+  NATS_TLS_KEY: z.string().min(1).optional(),
 };
 
 /** Variables whose values an error message never repeats. */
@@ -77,6 +83,13 @@ const SECRET = /(TOKEN|PASSWORD|SECRET|SEED)$/;
 export type NatsCredentials =
   | { readonly kind: "nkey"; readonly seed: string }
   | { readonly kind: "user"; readonly user: string; readonly password: string };
+
+/** The TLS files of the NATS connection (NATS_TLS_CA, NATS_TLS_CERT, NATS_TLS_KEY): nats.js `tls` options. */
+export interface NatsTlsFiles {
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
 
 export interface BaseConfig {
   readonly service: string;
@@ -92,6 +105,8 @@ export interface BaseConfig {
   readonly operatorToken: string | undefined;
   /** Its NATS identity; undefined: it connects anonymously. */
   readonly natsCredentials: NatsCredentials | undefined;
+  /** Its NATS TLS files; undefined: TLS only if the server requires it. */
+  readonly natsTls: NatsTlsFiles | undefined;
   readonly relay: { batchSize: number; maxInFlight: number; pollIntervalMs: number; retentionMs: number };
   readonly consumer: {
     concurrency: number | undefined;
@@ -133,6 +148,7 @@ export function parseConfig<Extra extends z.ZodRawShape>(
   }
   const c = r.data as Record<string, unknown> & z.infer<z.ZodObject<typeof baseConfigShape>>;
   const natsCredentials = natsCredentialsOf(c);
+  const natsTls = natsTlsOf(c);
   const serverUrl = new URL(c.DATABASE_URL);
   serverUrl.pathname = `/${service.database}`;
   return {
@@ -148,6 +164,7 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     preparedStatements: c.DATABASE_PREPARED_STATEMENTS === "true",
     operatorToken: c.OPERATOR_TOKEN,
     natsCredentials,
+    natsTls,
     relay: {
       batchSize: c.RELAY_BATCH_SIZE,
       maxInFlight: c.RELAY_MAX_IN_FLIGHT,
@@ -180,6 +197,35 @@ function natsCredentialsOf(c: {
   if (c.NATS_PASSWORD === undefined)
     throw new OutboxError("BAD_CONFIG", "NATS_USER: set NATS_PASSWORD with it");
   return { kind: "user", user: c.NATS_USER, password: c.NATS_PASSWORD };
+}
+
+/** NATS_TLS_CERT and NATS_TLS_KEY go together; every file named must be readable. */
+export function natsTlsOf(c: {
+  NATS_TLS_CA?: string;
+  NATS_TLS_CERT?: string;
+  NATS_TLS_KEY?: string;
+}): NatsTlsFiles | undefined {
+  if (c.NATS_TLS_CERT !== undefined && c.NATS_TLS_KEY === undefined)
+    throw new OutboxError("BAD_CONFIG", "NATS_TLS_CERT: set NATS_TLS_KEY with it");
+  if (c.NATS_TLS_KEY !== undefined && c.NATS_TLS_CERT === undefined)
+    throw new OutboxError("BAD_CONFIG", "NATS_TLS_KEY: set NATS_TLS_CERT with it");
+  const files = { NATS_TLS_CA: c.NATS_TLS_CA, NATS_TLS_CERT: c.NATS_TLS_CERT, NATS_TLS_KEY: c.NATS_TLS_KEY };
+  for (const [name, file] of Object.entries(files)) {
+    if (file === undefined) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (err) {
+      throw new OutboxError(
+        "BAD_CONFIG",
+        `${name}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+  }
+  if (c.NATS_TLS_CA === undefined && c.NATS_TLS_CERT === undefined) return undefined;
+  return {
+    ...(c.NATS_TLS_CA !== undefined ? { caFile: c.NATS_TLS_CA } : {}),
+    ...(c.NATS_TLS_CERT !== undefined ? { certFile: c.NATS_TLS_CERT, keyFile: c.NATS_TLS_KEY } : {}),
+  };
 }
 
 /**

@@ -141,4 +141,36 @@ describe("parseConfig", () => {
       expect(error).not.toContain("not-a-seed");
     });
   });
+
+  describe("NATS TLS: NATS_TLS_CA, NATS_TLS_CERT and NATS_TLS_KEY", () => {
+    const dir = mkdtempSync(join(tmpdir(), "orderflow-tls-config-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const file = (name: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, "pem\n");
+      return path;
+    };
+
+    it("unset: undefined (TLS only if the server requires it)", () => {
+      expect(parseConfig({}, svc).natsTls).toBeUndefined();
+    });
+
+    it("gives nats.js its caFile, certFile and keyFile", () => {
+      const env = { NATS_TLS_CA: file("ca.crt"), NATS_TLS_CERT: file("c.crt"), NATS_TLS_KEY: file("c.key") };
+      expect(parseConfig(env, svc).natsTls).toEqual({
+        caFile: env.NATS_TLS_CA,
+        certFile: env.NATS_TLS_CERT,
+        keyFile: env.NATS_TLS_KEY,
+      });
+      expect(parseConfig({ NATS_TLS_CA: env.NATS_TLS_CA }, svc).natsTls).toEqual({ caFile: env.NATS_TLS_CA });
+    });
+
+    it.each([
+      [() => ({ NATS_TLS_CERT: file("a.crt") }), /^NATS_TLS_CERT: set NATS_TLS_KEY with it/],
+      [() => ({ NATS_TLS_KEY: file("a.key") }), /^NATS_TLS_KEY: set NATS_TLS_CERT with it/],
+      [() => ({ NATS_TLS_CA: join(dir, "missing.crt") }), /^NATS_TLS_CA: cannot read .*missing\.crt: ENOENT/],
+    ])("refuses a half or unreadable configuration naming the variable (%#)", (env, message) => {
+      expect(() => parseConfig(env(), svc)).toThrow(message);
+    });
+  });
 });

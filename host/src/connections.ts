@@ -6,7 +6,7 @@ import {
   type NatsConnection,
 } from "@nats-io/transport-node";
 import { Topology } from "@orderflow/outbox";
-import type { NatsCredentials } from "./config.js";
+import type { NatsCredentials, NatsTlsFiles } from "./config.js";
 
 /**
  * The inbox prefix of a NATS identity (a service's name, or the operator's): replies to its requests
@@ -21,6 +21,8 @@ export interface NatsConnectOptions {
   readonly namespace?: string;
   /** How the service proves its identity, e.g. `nkeyAuthenticator(seed)`; none: anonymous. */
   readonly authenticator?: Authenticator;
+  /** TLS files (`NATS_TLS_CA`, `NATS_TLS_CERT`, `NATS_TLS_KEY`); none: TLS only if the server requires it. */
+  readonly tls?: NatsTlsFiles;
 }
 
 /** The service's NATS connection: reconnects forever; its inbox is `natsInboxPrefix(service)`. */
@@ -39,6 +41,7 @@ export function connectNats(
     noAsyncTraces: true,
     inboxPrefix: natsInboxPrefix(service, opts.namespace),
     ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
+    ...(opts.tls ? { tls: { ...opts.tls } } : {}),
   });
 }
 

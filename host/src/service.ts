@@ -177,6 +177,7 @@ export async function startService<
     const nc = await connectNats(config.natsUrl, def.name, {
       namespace: config.namespace,
       authenticator: overrides.natsAuthenticator ?? natsAuthenticator(config.natsCredentials),
+      ...(config.natsTls ? { tls: config.natsTls } : {}),
     });
     cleanup.push(() => nc.close());
     const js = jetstream(nc);

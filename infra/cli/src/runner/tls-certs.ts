@@ -26,12 +26,15 @@ export interface TlsFiles {
   readonly clients: Readonly<Record<string, CertFiles>>;
 }
 
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 86_400_000;
 const CA_DAYS = 3650;
 const LEAF_DAYS = 825;
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);
 
 /**
  * The certificates of `orderflow up --tls` under `<data dir>/tls/`: made on first start (ECDSA
