@@ -30,7 +30,11 @@ program
     ),
   )
   .option("--no-seed", "do not create the config's seed data")
-  .action(async (opts: { dataDir?: string; seed: boolean }) => {
+  .option(
+    "--tls",
+    "the NATS and PostgreSQL it spawns require TLS with client certificates (made in .data/tls/); also ORDERFLOW_TLS=1",
+  )
+  .action(async (opts: { dataDir?: string; seed: boolean; tls?: boolean }) => {
     const { up } = await import("./commands/up.js");
     process.exitCode = await up(opts);
   });

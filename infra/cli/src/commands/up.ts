@@ -9,6 +9,8 @@ export interface UpOptions {
   readonly dataDir?: string;
   /** Create the config's seed resources that do not exist yet. */
   readonly seed: boolean;
+  /** `--tls`: as ORDERFLOW_TLS=1 (see `UpConfig.tls`); undefined: ORDERFLOW_TLS decides. */
+  readonly tls?: boolean;
   /** Read for the servers, the services' variables and ORDERFLOW_CONFIG. */
   readonly env?: NodeJS.ProcessEnv;
   /** Where the config is looked for (and upward); default the working directory. */
@@ -30,7 +32,8 @@ export async function up(opts: UpOptions): Promise<number> {
       ? join(system.root, DATA_DIR)
       : resolve(opts.cwd ?? process.cwd(), opts.dataDir);
   // Configuration first: a bad value stops us before anything starts.
-  const config = parseUpConfig(env, system.services);
+  const parsed = parseUpConfig(env, system.services);
+  const config = opts.tls ? { ...parsed, tls: true } : parsed;
   await checkServers(config);
   const runner = new DevRunner({
     root: system.root,

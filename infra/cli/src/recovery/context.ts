@@ -3,7 +3,14 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { mergeCatalogs, streamNameOf, type AnyCatalog } from "@orderflow/events";
-import { baseConfigShape, parseConfig, serviceSource, type BaseConfig } from "@orderflow/host";
+import {
+  baseConfigShape,
+  natsTlsOf,
+  parseConfig,
+  serviceSource,
+  type BaseConfig,
+  type NatsTlsFiles,
+} from "@orderflow/host";
 import { isOutboxError, openDatabase, Topology, type AnyDb, type RebuildOptions } from "@orderflow/outbox";
 import { z } from "zod";
 import { CliError, oneLine, redact } from "../errors.js";
@@ -98,12 +105,14 @@ interface RunningSystem {
   readonly dataDir: string;
   readonly natsUrl: string | undefined;
   readonly databaseUrl: string | undefined;
+  /** `orderflow up --tls`: the operator's TLS files for its nats-server. */
+  readonly natsTls: NatsTlsFiles | undefined;
 }
 
 function runningSystem(env: Record<string, string | undefined>): RunningSystem | undefined {
   const dir = env.ORDERFLOW_DATA_DIR || findDataDir({ env });
   if (!dir) return undefined;
-  let found: { pid?: unknown; natsUrl?: unknown; databaseUrl?: unknown };
+  let found: { pid?: unknown; natsUrl?: unknown; databaseUrl?: unknown; natsTls?: unknown };
   try {
     found = JSON.parse(readFileSync(join(dir, SERVERS_FILE), "utf8")) as typeof found;
   } catch {
@@ -114,7 +123,34 @@ function runningSystem(env: Record<string, string | undefined>): RunningSystem |
     dataDir: dir,
     natsUrl: typeof found.natsUrl === "string" ? found.natsUrl : undefined,
     databaseUrl: typeof found.databaseUrl === "string" ? found.databaseUrl : undefined,
+    natsTls: isTlsFiles(found.natsTls) ? found.natsTls : undefined,
   };
+}
+
+function isTlsFiles(value: unknown): value is NatsTlsFiles {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return ["caFile", "certFile", "keyFile"].every((k) => typeof v[k] === "string");
+}
+
+/**
+ * The operator's NATS TLS files: NATS_TLS_CA / NATS_TLS_CERT / NATS_TLS_KEY, else, when `natsUrl` is
+ * the nats-server of a running `orderflow up --tls`, the operator's certificate it made; else none.
+ */
+export function operatorTls(
+  env: Record<string, string | undefined>,
+  natsUrl: string,
+): NatsTlsFiles | undefined {
+  let given: NatsTlsFiles | undefined;
+  try {
+    given = natsTlsOf(env);
+  } catch (err) {
+    if (isOutboxError(err)) throw new CliError("BAD_CONFIG", err.message, { cause: err });
+    throw err;
+  }
+  if (given) return given;
+  const running = runningSystem(env);
+  return running?.natsUrl === natsUrl ? running.natsTls : undefined;
 }
 
 /**
@@ -170,6 +206,7 @@ export async function broker(env: Record<string, string | undefined> = process.e
   }
   const url = parsed.data.NATS_URL;
   const operator = operatorIdentity(given, url);
+  const tls = operatorTls(given, url);
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -177,6 +214,7 @@ export async function broker(env: Record<string, string | undefined> = process.e
       timeout: 3000,
       noAsyncTraces: true,
       ...operatorConnectOptions(operator?.identity, parsed.data.NATS_NAMESPACE),
+      ...(tls ? { tls: { ...tls } } : {}),
     });
   } catch (err) {
     if (isAuthorizationError(err))

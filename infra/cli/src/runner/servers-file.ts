@@ -10,11 +10,22 @@ import type { Servers } from "./protocol.js";
  */
 export const SERVERS_FILE = "servers.json";
 
-export function writeServersFile(dataDir: string, servers: Servers): void {
-  writeFileSync(
-    join(dataDir, SERVERS_FILE),
-    `${JSON.stringify({ pid: process.pid, natsUrl: servers.nats.url, databaseUrl: servers.postgres.url })}\n`,
-  );
+/**
+ * With `natsTls` (`orderflow up --tls`): the operator's TLS files for its nats-server, which
+ * `npx orderflow` connects with (the `databaseUrl` carries its own TLS parameters).
+ */
+export function writeServersFile(
+  dataDir: string,
+  servers: Servers,
+  natsTls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string },
+): void {
+  const content = {
+    pid: process.pid,
+    natsUrl: servers.nats.url,
+    databaseUrl: servers.postgres.url,
+    ...(natsTls ? { natsTls } : {}),
+  };
+  writeFileSync(join(dataDir, SERVERS_FILE), `${JSON.stringify(content)}\n`);
 }
 
 export function removeServersFile(dataDir: string): void {

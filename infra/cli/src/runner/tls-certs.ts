@@ -171,3 +171,33 @@ function serial(): string {
   bytes[0] = bytes[0]! & 0x7f;
   return Buffer.from(bytes).toString("hex");
 }
+
+/** The nats.js `tls` options of a client of the run: the CA and that client's certificate. */
+export function natsTlsOf(
+  tls: TlsFiles,
+  client: string,
+): { caFile: string; certFile: string; keyFile: string } {
+  const files = tls.clients[client]!;
+  return { caFile: tls.ca, certFile: files.cert, keyFile: files.key };
+}
+
+/** What a service's environment gets for TLS to a nats-server of the run. */
+export function natsTlsEnv(tls: TlsFiles, client: string): Record<string, string> {
+  const { caFile, certFile, keyFile } = natsTlsOf(tls, client);
+  return { NATS_TLS_CA: caFile, NATS_TLS_CERT: certFile, NATS_TLS_KEY: keyFile };
+}
+
+/**
+ * `url` with the libpq TLS parameters node-postgres honours (pg-connection-string reads the files):
+ * `sslmode=verify-full` (the server's certificate must chain to the CA and name the host),
+ * `sslrootcert` the CA, `sslcert` / `sslkey` the client's certificate.
+ */
+export function postgresTlsUrl(url: string, tls: TlsFiles, client: string): string {
+  const files = tls.clients[client]!;
+  const u = new URL(url);
+  u.searchParams.set("sslmode", "verify-full");
+  u.searchParams.set("sslrootcert", tls.ca);
+  u.searchParams.set("sslcert", files.cert);
+  u.searchParams.set("sslkey", files.key);
+  return u.toString();
+}

@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { connect } from "@nats-io/transport-node";
-import { parseConfig } from "@orderflow/host";
+import { parseConfig, type NatsTlsFiles } from "@orderflow/host";
 import { isOutboxError } from "@orderflow/outbox";
 import pg from "pg";
 import { z } from "zod";
@@ -41,6 +41,14 @@ export interface UpConfig {
    * On a nats-server it spawns, the runner uses the operator's key it keeps in credentials.json.
    */
   readonly operatorSeed: string | undefined;
+  /**
+   * `--tls` or ORDERFLOW_TLS=1: the servers the runner spawns require TLS with a client certificate
+   * (certificates made under `<data dir>/tls/`); servers given by NATS_URL / DATABASE_URL are left as
+   * they are.
+   */
+  readonly tls: boolean;
+  /** NATS_TLS_CA / NATS_TLS_CERT / NATS_TLS_KEY: how the runner (and the services) reach a NATS_URL with TLS. */
+  readonly natsTls: NatsTlsFiles | undefined;
 }
 
 // The runner probes each service on its port, so 0 ("any free port") cannot work here.
@@ -66,6 +74,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
   let operatorToken: string | undefined;
   let namespace = "";
   let replicas = 1;
+  let natsTls: NatsTlsFiles | undefined;
   for (const service of services) {
     const portVar = `${service.name.toUpperCase()}_PORT`;
     let parsed: ReturnType<typeof parseConfig>;
@@ -79,6 +88,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
     operatorToken = parsed.operatorToken;
     namespace = parsed.namespace;
     replicas = parsed.replicas;
+    natsTls = parsed.natsTls;
     const r = runnerPort.safeParse(parsed.port);
     if (!r.success) {
       throw new CliError(
@@ -103,7 +113,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
   // With no service to parse it, the shared variables still have to be valid.
   if (services.length === 0) {
     try {
-      ({ namespace, replicas } = parseConfig(withDefaults, {
+      ({ namespace, replicas, natsTls } = parseConfig(withDefaults, {
         name: "orderflow",
         database: "postgres",
         defaultPort: 1,
@@ -126,7 +136,17 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
     namespace,
     replicas,
     operatorSeed: operatorSeedFromEnv(cleaned),
+    tls: tlsOf(cleaned.ORDERFLOW_TLS),
+    natsTls,
   };
+}
+
+/** ORDERFLOW_TLS: `1`/`true` or `0`/`false`; unset is off. */
+function tlsOf(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  if (/^(1|true)$/i.test(value)) return true;
+  if (/^(0|false)$/i.test(value)) return false;
+  throw new CliError("BAD_CONFIG", `ORDERFLOW_TLS: must be 1 or 0 (got "${value}")`);
 }
 
 /** Fails with one line naming the variable when a server given by URL does not answer. */
@@ -150,6 +170,7 @@ async function checkNats(url: string, config: UpConfig): Promise<void> {
         config.operatorSeed === undefined ? undefined : { nkeySeed: config.operatorSeed },
         config.namespace,
       ),
+      ...(config.natsTls ? { tls: { ...config.natsTls } } : {}),
     });
   } catch (err) {
     const variable =
