@@ -54,4 +54,24 @@ describe("writeNatsAuth: the nats-server users of a run", () => {
     expect(statSync(env.NATS_NKEY_SEED_FILE!).mode & 0o777).toBe(0o600);
     expect(statSync(join(dataDir, "nats", "secrets")).mode & 0o777).toBe(0o700);
   });
+
+  it("with tls: every client must speak TLS and present a certificate from the CA (verify), NKey users kept", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "orderflow-nats-auth-"));
+    dirs.push(dataDir);
+    const identities = ensureNatsIdentities(dataDir, ["inventory"]);
+    const tls = { ca: "/d/tls/ca.crt", cert: "/d/tls/server.crt", key: "/d/tls/server.key" };
+    const auth = writeNatsAuth({ dataDir, definitions: [inventory], namespace: "", identities, tls });
+    const conf = JSON.parse(readFileSync(auth.configFile, "utf8")) as {
+      authorization: { users: object[] };
+      tls: object;
+    };
+    expect(conf.tls).toEqual({
+      cert_file: tls.cert,
+      key_file: tls.key,
+      ca_file: tls.ca,
+      verify: true,
+      timeout: 5,
+    });
+    expect(conf.authorization.users).toHaveLength(2);
+  });
 });

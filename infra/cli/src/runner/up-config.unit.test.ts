@@ -39,6 +39,17 @@ describe("parseUpConfig", () => {
     });
   });
 
+  it("ORDERFLOW_TLS: 1/true on, 0/false or unset off, anything else named", () => {
+    expect(parseUpConfig({}, four).tls).toBe(false);
+    expect(parseUpConfig({ ORDERFLOW_TLS: "1" }, four).tls).toBe(true);
+    expect(parseUpConfig({ ORDERFLOW_TLS: "true" }, four).tls).toBe(true);
+    expect(parseUpConfig({ ORDERFLOW_TLS: "0" }, four).tls).toBe(false);
+    expect(badConfig(() => parseUpConfig({ ORDERFLOW_TLS: "yes please" }, four))).toEqual({
+      code: "BAD_CONFIG",
+      message: 'ORDERFLOW_TLS: must be 1 or 0 (got "yes please")',
+    });
+  });
+
   it("takes what is set; empty strings count as unset", () => {
     const c = parseUpConfig(
       {
