@@ -27,14 +27,13 @@ export interface TlsFiles {
 }
 
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 86_400_000;
 const CA_DAYS = 3650;
 const LEAF_DAYS = 825;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);
+x509.cryptoProvider.set(webcrypto);
 
 /**
  * The certificates of `orderflow up --tls` under `<data dir>/tls/`: made on first start (ECDSA
@@ -90,17 +89,17 @@ async function newCa(files: CertFiles): Promise<Ca> {
     name: "CN=orderflow local CA (throw-away)",
     notBefore: new Date(now - DAY),
     notAfter: new Date(now + CA_DAYS * DAY),
-    keys: keys as CryptoKeyPair,
+    keys: keys,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as CryptoKey),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  await writeKey(files.key, (keys as CryptoKeyPair).privateKey);
+  await writeKey(files.key, keys.privateKey);
   writeAtomic(files.cert, cert.toString("pem"), 0o644);
-  return { cert, key: (keys as CryptoKeyPair).privateKey };
+  return { cert, key: keys.privateKey };
 }
 
 async function loadCa(files: CertFiles): Promise<Ca> {
@@ -108,7 +107,7 @@ async function loadCa(files: CertFiles): Promise<Ca> {
     const cert = new x509.X509Certificate(readFileSync(files.cert, "utf8"));
     const der = x509.PemConverter.decodeFirst(readFileSync(files.key, "utf8"));
     const key = await webcrypto.subtle.importKey("pkcs8", der, ALG, true, ["sign"]);
-    return { cert, key: key as CryptoKey };
+    return { cert, key: key };
   } catch (err) {
     throw new CliError(
       "BAD_CONFIG",
@@ -124,7 +123,7 @@ async function issue(
   commonName: string,
   opts: { san?: x509.JsonGeneralNames; usage: "server" | "client" },
 ): Promise<void> {
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
