@@ -65,10 +65,27 @@ program
     "--write",
     "also write <data dir>/nats/auth.conf and each service's seed to <data dir>/nats/secrets/<service>.nk",
   )
-  .action(async (opts: { dataDir?: string; json?: boolean; write?: boolean }) => {
-    const { natsConfigCommand } = await import("./commands/nats-config.js");
-    process.exitCode = await natsConfigCommand(opts);
-  });
+  .option(
+    "--tls",
+    "with --write: also a CA and certificates under <data dir>/tls/ (made once), and nats-server requiring client certificates",
+  )
+  .option(
+    "--tls-host <name>",
+    "a host name the server certificate names besides 127.0.0.1 and localhost (repeatable)",
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
+  .action(
+    async (opts: {
+      dataDir?: string;
+      json?: boolean;
+      write?: boolean;
+      tls?: boolean;
+      tlsHost?: string[];
+    }) => {
+      const { natsConfigCommand } = await import("./commands/nats-config.js");
+      process.exitCode = await natsConfigCommand(opts);
+    },
+  );
 
 const recovery = () => import("./commands/recovery.js");
 const run = (fn: () => Promise<number>) => async () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { REPO_ROOT } from "../test/up-process.js";
 import { NATS_AUTH_CONFIG, NATS_SECRETS_DIR } from "./runner/nats-auth.js";
+import { TLS_DIR } from "./runner/tls-certs.js";
 
 interface ComposeService {
   image?: string;
@@ -29,6 +30,7 @@ const serviceDirs = readdirSync(join(REPO_ROOT, "services"), { withFileTypes: tr
 const initSql = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sql"), "utf8");
 const initSh = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sh"), "utf8");
 const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
+const pgHba = readFileSync(join(REPO_ROOT, "infra", "postgres", "pg_hba.conf"), "utf8");
 
 const sourceFile = (name: string) => join(REPO_ROOT, "services", name, "src", "service.ts");
 
@@ -92,12 +94,44 @@ describe("compose.yaml", () => {
     expect(auth?.build).toEqual({ context: ".", target: "tools" });
     expect(dockerfile).toMatch(/^FROM \S+ AS tools$/m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "infra\/cli\/dist\/bin\.js"\]$/m);
-    expect(auth?.command).toEqual(["nats-config", "--data-dir", "/auth", "--write", "--json"]);
+    expect(auth?.command).toEqual([
+      "nats-config",
+      "--data-dir",
+      "/auth",
+      "--write",
+      "--json",
+      "--tls",
+      "--tls-host",
+      "nats",
+      "--tls-host",
+      "postgres",
+    ]);
     expect(auth?.volumes).toEqual(["nats-auth:/auth"]);
     // orderflow nats-config --write --data-dir /auth writes /auth/nats/auth.conf.
     expect(nats?.command?.join(" ")).toContain(`-c /auth/nats/${NATS_AUTH_CONFIG}`);
     expect(nats?.volumes).toContain("nats-auth:/auth:ro");
     expect(nats?.depends_on).toEqual({ "nats-auth": { condition: "service_completed_successfully" } });
+  });
+
+  it("runs postgres TLS only: ssl=on with the certificates nats-auth makes, hostssl lines with client certificates alone", () => {
+    const { postgres } = compose.services;
+    const command = postgres?.command?.join(" ") ?? "";
+    expect(command).toContain(`/auth/${TLS_DIR}/server.key`);
+    expect(command).toContain(`/auth/${TLS_DIR}/ca.crt`);
+    expect(command).toContain("exec docker-entrypoint.sh postgres -c ssl=on");
+    expect(command).toContain("-c hba_file=/orderflow/pg_hba.conf");
+    expect(postgres?.volumes).toContain("./infra/postgres/pg_hba.conf:/orderflow/pg_hba.conf:ro");
+    expect(postgres?.volumes).toContain("nats-auth:/auth:ro");
+    expect(postgres?.depends_on).toEqual({ "nats-auth": { condition: "service_completed_successfully" } });
+    const rules = pgHba
+      .split("\n")
+      .map((l) => l.replace(/#.*/, "").trim())
+      .filter(Boolean);
+    // The socket inside the container (first-run init) and TLS with a client certificate on the network.
+    expect(rules.filter((r) => !r.startsWith("local"))).toEqual([
+      expect.stringMatching(/^hostssl\s+all\s+all\s+0\.0\.0\.0\/0\s+scram-sha-256\s+clientcert=verify-ca$/),
+      expect.stringMatching(/^hostssl\s+all\s+all\s+::\/0\s+scram-sha-256\s+clientcert=verify-ca$/),
+    ]);
   });
 
   // A service without its definition yet is checked against DESIGN.md's table, and says so.
@@ -139,7 +173,9 @@ describe("compose.yaml", () => {
       expect(svc().environment?.DATABASE_URL).toBeUndefined();
       const database = declared(name, "database");
       expect(svc().environment?.[`${prefix}_DATABASE_URL`]).toBe(
-        `postgres://${database}_owner:\${${prefix}_DB_PASSWORD:?set ${prefix}_DB_PASSWORD}@postgres:5432/${database}`,
+        `postgres://${database}_owner:\${${prefix}_DB_PASSWORD:?set ${prefix}_DB_PASSWORD}@postgres:5432/${database}` +
+          `?sslmode=verify-full&sslrootcert=/auth/${TLS_DIR}/ca.crt` +
+          `&sslcert=/auth/${TLS_DIR}/clients/${name}.crt&sslkey=/auth/${TLS_DIR}/clients/${name}.key`,
       );
     });
 
@@ -147,6 +183,13 @@ describe("compose.yaml", () => {
       // Where writeNatsAuth puts a service's seed under the data dir nats-auth is given.
       expect(svc().environment?.NATS_NKEY_SEED_FILE).toBe(`/auth/nats/${NATS_SECRETS_DIR}/${name}.nk`);
       expect(svc().volumes).toEqual(["nats-auth:/auth:ro"]);
+    });
+
+    it("connects to NATS over mutual TLS: the CA and its own certificate from the nats-auth volume", () => {
+      // Where ensureTlsCertificates puts them under the data dir nats-auth is given.
+      expect(svc().environment?.NATS_TLS_CA).toBe(`/auth/${TLS_DIR}/ca.crt`);
+      expect(svc().environment?.NATS_TLS_CERT).toBe(`/auth/${TLS_DIR}/clients/${name}.crt`);
+      expect(svc().environment?.NATS_TLS_KEY).toBe(`/auth/${TLS_DIR}/clients/${name}.key`);
     });
 
     it("is healthy when GET /readyz on its port answers", () => {

@@ -4,6 +4,7 @@ import { baseConfigShape } from "@orderflow/host";
 import { CliError } from "../errors.js";
 import { CREDENTIALS_FILE, ensureNatsIdentities } from "../runner/credentials-file.js";
 import { natsAuthConfig, writeNatsAuth } from "../runner/nats-auth.js";
+import { ensureTlsCertificates } from "../runner/tls-certs.js";
 import { DATA_DIR } from "../system/find-config.js";
 import { loadSystem } from "../system/load-system.js";
 
@@ -16,6 +17,13 @@ export interface NatsConfigOptions {
    * `<data dir>/nats/secrets/<service>.nk`, as `orderflow up` does (compose's one-shot `nats-auth`).
    */
   readonly write?: boolean;
+  /**
+   * With `write`: also the certificates of mutual TLS under `<data dir>/tls/` (see
+   * `ensureTlsCertificates`; made once, reused after), and the `tls` block (`verify: true`) in auth.conf.
+   */
+  readonly tls?: boolean;
+  /** Host names the server certificate names besides 127.0.0.1 and localhost (compose: nats, postgres). */
+  readonly tlsHost?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   readonly out?: (text: string) => void;
 }
@@ -43,7 +51,22 @@ export async function natsConfigCommand(opts: NatsConfigOptions = {}): Promise<n
     definitions.map((d) => d.name),
   );
   const config = natsAuthConfig({ definitions, namespace: namespace.data, identities });
-  if (opts.write) writeNatsAuth({ dataDir, definitions, namespace: namespace.data, identities });
+  if (opts.tls && !opts.write) throw new CliError("BAD_CONFIG", "--tls: only with --write");
+  const tls = opts.tls
+    ? await ensureTlsCertificates(
+        dataDir,
+        definitions.map((d) => d.name),
+        { serverNames: opts.tlsHost ?? [] },
+      )
+    : undefined;
+  if (opts.write)
+    writeNatsAuth({
+      dataDir,
+      definitions,
+      namespace: namespace.data,
+      identities,
+      ...(tls ? { tls: { ca: tls.ca, cert: tls.server.cert, key: tls.server.key } } : {}),
+    });
   const json = JSON.stringify(config, null, 2);
   if (opts.json) {
     out(`${json}\n`);

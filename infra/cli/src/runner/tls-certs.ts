@@ -1,6 +1,6 @@
 // tsyringe (under @peculiar/x509) needs the Reflect metadata polyfill loaded first.
 import "reflect-metadata";
-import { webcrypto } from "node:crypto";
+import { webcrypto, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
@@ -40,7 +40,14 @@ x509.cryptoProvider.set(webcrypto);
  * P-256, signed by a CA of their own), reused after. A client new to the run (a service added to
  * the config) gets its certificate from the kept CA. Private keys are mode 0600.
  */
-export async function ensureTlsCertificates(dataDir: string, clients: readonly string[]): Promise<TlsFiles> {
+export async function ensureTlsCertificates(
+  dataDir: string,
+  clients: readonly string[],
+  opts: {
+    /** Host names the server certificate names besides 127.0.0.1, ::1 and localhost (compose: `nats`, `postgres`). */
+    readonly serverNames?: readonly string[];
+  } = {},
+): Promise<TlsFiles> {
   if (clients.includes(TLS_OPERATOR))
     throw new CliError(
       "BAD_CONFIG",
@@ -56,12 +63,14 @@ export async function ensureTlsCertificates(dataDir: string, clients: readonly s
   const ca = fresh ? await newCa(caFiles) : await loadCa(caFiles);
 
   const server = { cert: join(dir, "server.crt"), key: join(dir, "server.key") };
-  if (fresh || !existsSync(server.cert) || !existsSync(server.key))
+  const names = [...new Set(["localhost", ...(opts.serverNames ?? [])])];
+  // A server certificate that does not name every host asked for is made anew (by the same CA).
+  if (fresh || !existsSync(server.cert) || !existsSync(server.key) || !namesAll(server.cert, names))
     await issue(ca, server, "orderflow server", {
       san: [
         { type: "ip", value: "127.0.0.1" },
         { type: "ip", value: "::1" },
-        { type: "dns", value: "localhost" },
+        ...names.map((value) => ({ type: "dns" as const, value })),
       ],
       usage: "server",
     });
@@ -74,6 +83,15 @@ export async function ensureTlsCertificates(dataDir: string, clients: readonly s
     out[name] = files;
   }
   return { ca: caFiles.cert, server, clients: out };
+}
+
+function namesAll(certFile: string, names: readonly string[]): boolean {
+  try {
+    const cert = new X509Certificate(readFileSync(certFile));
+    return names.every((name) => cert.checkHost(name) !== undefined);
+  } catch {
+    return false;
+  }
 }
 
 interface Ca {

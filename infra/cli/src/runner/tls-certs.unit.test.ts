@@ -48,6 +48,16 @@ describe("ensureTlsCertificates", () => {
     expect(cert(second.clients.saga!.cert).verify(cert(second.ca).publicKey)).toBe(true);
   });
 
+  it("names the extra server host names asked for, making the server certificate anew when one is missing", async () => {
+    const dir = tmp();
+    const first = await ensureTlsCertificates(dir, []);
+    expect(cert(first.server.cert).checkHost("nats")).toBeUndefined();
+    const second = await ensureTlsCertificates(dir, [], { serverNames: ["nats", "postgres"] });
+    for (const host of ["nats", "postgres", "localhost"])
+      expect(cert(second.server.cert).checkHost(host)).toBe(host);
+    expect(cert(second.server.cert).verify(cert(second.ca).publicKey)).toBe(true);
+  });
+
   it(`refuses a service named "${TLS_OPERATOR}"`, async () => {
     await expect(ensureTlsCertificates(tmp(), [TLS_OPERATOR])).rejects.toThrow(/operator's TLS certificate/);
   });
