@@ -5,22 +5,28 @@ import { sql } from "kysely";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 
-/** GET /healthz (alive), /readyz (database, NATS, consumers receiving, not paused), /metrics. */
+/** How long each readiness check may take before it counts as failed. */
+const READY_CHECK_TIMEOUT_MS = 1000;
+
+/**
+ * GET /healthz (alive: touches neither NATS nor the database), /readyz (database, NATS, consumers
+ * receiving, not paused; the checks run side by side, each given READY_CHECK_TIMEOUT_MS, so a stalled
+ * server makes it answer 503 naming the check instead of hanging), /metrics.
+ */
 export function addHealthRoutes(
   app: FastifyInstance,
   on: { db: AnyDb; nc: NatsConnection; messaging: Messaging; metrics: Metrics },
 ): void {
   const { db, nc, messaging, metrics } = on;
-  const succeeds = (p: Promise<unknown>) =>
-    p.then(
-      () => true,
-      () => false,
-    );
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
+    const [database, nats] = await Promise.all([
+      succeedsInTime(() => sql`SELECT 1`.execute(db)),
+      !nc.isClosed() && !nc.isDraining() && succeedsInTime(() => nc.flush()),
+    ]);
     const checks = {
-      database: await succeeds(sql`SELECT 1`.execute(db)),
-      nats: !nc.isClosed() && !nc.isDraining() && (await succeeds(nc.flush())),
+      database,
+      nats,
       consumers: messaging.consumer ? messaging.consumer.running : true,
       active: !messaging.paused,
     };
@@ -31,5 +37,20 @@ export function addHealthRoutes(
     const status = await outboxStatus(db).catch(() => undefined);
     if (status) metrics.backlog.set(status.backlog);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+/** Whether `check` settles successfully within READY_CHECK_TIMEOUT_MS (a late answer is ignored). */
+function succeedsInTime(check: () => Promise<unknown>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), READY_CHECK_TIMEOUT_MS);
+    const settle = (ok: boolean) => {
+      clearTimeout(timer);
+      resolve(ok);
+    };
+    check().then(
+      () => settle(true),
+      () => settle(false),
+    );
   });
 }

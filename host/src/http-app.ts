@@ -3,14 +3,19 @@ import type { Socket } from "node:net";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import { ZodError } from "zod";
-import { describeError } from "@orderflow/outbox";
+import { describeError, isDatabaseUnavailable, type OutageLog } from "@orderflow/outbox";
 import type { Metrics } from "./metrics.js";
+
+/** `Retry-After` (seconds) of a 503 answered because the database is unreachable. */
+export const DATABASE_RETRY_AFTER_S = 5;
 
 /**
  * The Fastify app of a service: JSON bodies only, every 4xx in the `{error, issues}` shape (also
- * for what the router and Node's parser refuse), request latency observed in `metrics`.
+ * for what the router and Node's parser refuse), a route failing because the database is
+ * unreachable answered 503 in that shape with `Retry-After` (reported to `outage`, which logs it
+ * boundedly), request latency observed in `metrics`.
  */
-export function createHttpApp(logger: Logger, metrics: Metrics): FastifyInstance {
+export function createHttpApp(logger: Logger, metrics: Metrics, outage?: OutageLog): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -23,7 +28,7 @@ export function createHttpApp(logger: Logger, metrics: Metrics): FastifyInstance
     frameworkErrors: (err, _req, reply) => void renderFrameworkError(err, reply),
     clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance;
-  installErrorHandler(app, logger);
+  installErrorHandler(app, logger, outage);
   // Bodies are JSON only: a text/plain body is refused like any other type (415), instead of
   // reaching the routes as a string.
   app.removeContentTypeParser("text/plain");
@@ -78,7 +83,7 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
   socket.destroy(err);
 }
 
-function installErrorHandler(app: FastifyInstance, logger: Logger): void {
+function installErrorHandler(app: FastifyInstance, logger: Logger, outage: OutageLog | undefined): void {
   app.setErrorHandler((err: FastifyError | ZodError | Error, req, reply) => {
     if (err instanceof ZodError) {
       return reply.code(400).send({
@@ -111,6 +116,17 @@ function installErrorHandler(app: FastifyInstance, logger: Logger): void {
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
       return reply.code(e.statusCode).send({ error: e.message, issues: [] });
+    // The database unreachable (refused, terminated, the pool's connect timeout): the request may
+    // succeed later, so say so — not a 500 — and log it as part of the outage, not once per request.
+    const unavailable = [err, (err as { cause?: unknown }).cause].find(isDatabaseUnavailable);
+    if (unavailable !== undefined) {
+      if (!outage?.failure(unavailable, { url: req.url }))
+        logger.warn({ err: describeError(unavailable), url: req.url }, "database unavailable");
+      return reply
+        .code(503)
+        .header("retry-after", String(DATABASE_RETRY_AFTER_S))
+        .send({ error: "database unavailable", issues: [] });
+    }
     logger.error({ err: describeError(err), url: req.url }, "request failed");
     return reply.code(500).send({ error: "internal error" });
   });

@@ -16,6 +16,7 @@ import {
   handledStreams,
   migrate,
   openDatabase,
+  OutageLog,
   Topology,
   type Consumer,
   type Handlers,
@@ -125,7 +126,10 @@ export interface RunningService<DB> {
   readonly relay: Relay;
   readonly consumer: Consumer | undefined;
   readonly config: BaseConfig;
-  /** Graceful: HTTP closed, workers and consumers finish in-flight work, relay stops, NATS drained, pool closed. */
+  /**
+   * Graceful: HTTP closed, workers and consumers finish in-flight work, relay stops, NATS drained, pool
+   * closed — within seconds even when the database does not answer (what did not commit is redelivered).
+   */
   stop(): Promise<void>;
 }
 
@@ -165,12 +169,19 @@ export async function startService<
 
   try {
     // A connection losing its server must not crash the process: the statement in flight fails
-    // anyway, and the pool drops the client when it comes back unusable.
+    // anyway, and the pool drops the client when it comes back unusable. While the database is
+    // unreachable, the pool's losses and the routes' 503s are logged once, then once a minute.
+    const outage = new OutageLog({ what: "service", logger });
     const db = openDatabase<DB>({
       connectionString: config.databaseUrl,
       max: concurrency + 6,
       preparedStatements: config.preparedStatements,
-      onConnectionError: (err) => logger.warn({ err: describeError(err) }, "database connection lost"),
+      // A request fails (503) rather than waits when the server does not answer.
+      connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS,
+      onConnectionError: (err) => {
+        if (!outage.failure(err)) logger.warn({ err: describeError(err) }, "database connection lost");
+      },
+      onConnect: () => outage.reachable(),
     });
     cleanup.push(() => db.destroy());
     await migrate(db, def.migrations);
@@ -211,7 +222,7 @@ export async function startService<
     });
     const workers = def.workers?.(deps) ?? [];
 
-    const app = createHttpApp(logger, metrics);
+    const app = createHttpApp(logger, metrics, outage);
     const operatorRoutes = guardOperatorRoutes(app, config.operatorToken);
     addHealthRoutes(app, { db, nc, messaging, metrics });
     await def.routes?.(app, deps);
@@ -283,9 +294,17 @@ function relayOf(on: {
   });
 }
 
+/** How long the pool waits for a connection (and a request for a pooled client) before failing. */
+const DATABASE_CONNECT_TIMEOUT_MS = 2000;
+/** How long a stop waits for HTTP, workers, consumers and relay to finish what they are doing. */
+const STOP_GRACE_MS = 2500;
+const DRAIN_TIMEOUT_MS = 2000;
+
 /**
  * Undoes the start in reverse order — HTTP, control, workers, consumers and relay — then drains NATS
- * and closes the pool (the first two steps registered).
+ * and closes the pool (the first two steps registered). Bounded: the steps before the drain share
+ * STOP_GRACE_MS (each still gets a moment), so a database that does not answer cannot hold the stop;
+ * what did not commit is not acknowledged and is redelivered, and the pool then drops its connections.
  */
 async function stopInReverse(
   cleanup: (() => Promise<unknown>)[],
@@ -293,10 +312,36 @@ async function stopInReverse(
   logger: Logger,
 ): Promise<void> {
   const [destroyDb, closeNats, ...rest] = cleanup;
-  for (const fn of rest.reverse())
-    await fn().catch((err: unknown) => logger.warn({ err: describeError(err) }, "stop step failed"));
-  await nc.drain().catch(() => closeNats?.());
-  await destroyDb?.();
+  const deadline = Date.now() + STOP_GRACE_MS;
+  let late = 0;
+  for (const fn of rest.reverse()) {
+    const step = fn().catch((err: unknown) => logger.warn({ err: describeError(err) }, "stop step failed"));
+    if (!(await settlesWithin(step, Math.max(100, deadline - Date.now())))) late++;
+  }
+  if (late)
+    logger.warn({ steps: late, graceMs: STOP_GRACE_MS }, "stop steps did not finish in time; going on");
+  if (
+    !(await settlesWithin(
+      nc.drain().catch(() => closeNats?.()),
+      DRAIN_TIMEOUT_MS,
+    ))
+  )
+    await closeNats?.().catch(() => {});
+  await destroyDb?.().catch((err: unknown) =>
+    logger.warn({ err: describeError(err) }, "closing the pool failed"),
+  );
+}
+
+/** Whether `p` settles within `ms`. */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    p.then(done, done);
+  });
 }
 
 /**

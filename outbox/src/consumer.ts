@@ -10,6 +10,8 @@ import { durablesFor, ensureDurable, type DurableSettings } from "./consumer/dur
 import { createKeepAlive, type KeepAlive } from "./consumer/keep-alive.js";
 import { createLanes, type Lanes } from "./consumer/lanes.js";
 import { OutboxError } from "./errors.js";
+import { OutageLog } from "./outage-log.js";
+import { settlesWithin } from "./settles-within.js";
 import { Topology } from "./topology.js";
 import type { AnyDb, Handlers, Outbox } from "./types.js";
 
@@ -45,6 +47,12 @@ export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends An
   readonly maxBackoffMs?: number;
   /** How long JetStream waits for an ack before redelivering (default 5 s); held messages are kept alive. */
   readonly ackWaitMs?: number;
+  /**
+   * How long `stop()` waits for the messages in flight to commit and ack (default 2000 ms). Past it —
+   * the database does not answer — it returns; what was not acked is redelivered after `ackWaitMs`
+   * (to this or another instance), and the inbox drops whatever had committed.
+   */
+  readonly stopTimeoutMs?: number;
   readonly onResult?: (result: ConsumeResult, event: string) => void;
   /**
    * Runs after the inbox transaction committed and before the ack. A test seam: a crash here
@@ -60,7 +68,7 @@ export type ConsumeResult = "applied" | "duplicate" | "ignored" | "retried" | "d
 export interface Consumer {
   /** Creates or updates the durable consumers, then starts pulling. */
   start(): Promise<void>;
-  /** Stops pulling and waits for messages in flight to commit and ack. */
+  /** Stops pulling and waits for messages in flight to commit and ack (`stopTimeoutMs` at most). */
   stop(): Promise<void>;
   readonly running: boolean;
   readonly durables: readonly { stream: string; consumer: string; filter: string }[];
@@ -108,6 +116,7 @@ export function createConsumer<C extends AnyCatalog, P extends AnyCatalog = C>(
     keepAlive.hold(m);
     lanes.push(m);
   };
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 2000;
   let readers: DurableReader[] = [];
   let started = false;
 
@@ -137,8 +146,13 @@ export function createConsumer<C extends AnyCatalog, P extends AnyCatalog = C>(
       started = false;
       await Promise.all(readers.map((r) => r.stop()));
       readers = [];
-      // What was already delivered is applied and acked before stop returns.
-      await lanes.settled();
+      // What was already delivered is applied and acked before stop returns — unless the database
+      // does not answer: then it is left unacked, for redelivery.
+      if (!(await settlesWithin(lanes.settled(), stopTimeoutMs)))
+        opts.logger?.warn(
+          { waitedMs: stopTimeoutMs },
+          "consumer: messages in flight did not commit in time; left unacknowledged, to be redelivered",
+        );
       keepAlive.stop();
     },
   };
@@ -165,6 +179,7 @@ function createPipeline(
     deadLetter,
     afterCommit: opts.afterCommit,
     logger: log,
+    outage: new OutageLog({ what: "consumer", logger: log }),
   });
   const apply = createBatchApplier({
     name: opts.name,

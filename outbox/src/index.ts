@@ -13,7 +13,15 @@ export { ensureStreams, Topology, DEFAULT_DUPLICATE_WINDOW_MS, controlSubject } 
 export type { ProvisionOptions, ProvisionAction } from "./topology.js";
 export { migrate, runtimeMigrations, OUTBOX_TABLE, INBOX_TABLE } from "./migrations.js";
 export type { OutboxTable, InboxTable } from "./migrations.js";
-export { OutboxError, OutboxErrorCode, isOutboxError, describeError } from "./errors.js";
+export {
+  OutboxError,
+  OutboxErrorCode,
+  isOutboxError,
+  describeError,
+  isDatabaseUnavailable,
+} from "./errors.js";
+export { OutageLog } from "./outage-log.js";
+export type { OutageLogOptions } from "./outage-log.js";
 export { PermanentError } from "./types.js";
 export type {
   Outbox,

@@ -1,10 +1,13 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "./logger.js";
 import { isDatabaseUnavailable } from "./errors.js";
+import { OutageLog } from "./outage-log.js";
 import { drainRound, type DrainRoundOptions } from "./relay/drain-round.js";
 import { LeaderSession } from "./relay/leader-session.js";
 import { RetentionCleanup } from "./relay/retention-cleanup.js";
+import type { OpenSessions } from "./relay/open-session.js";
 import { RoundBackoff } from "./relay/round-backoff.js";
+import { destroyConnection, settlesWithin } from "./settles-within.js";
 import { Signal } from "./relay/signal.js";
 import { Topology } from "./topology.js";
 import { Wake } from "./wake.js";
@@ -28,6 +31,12 @@ export interface RelayOptions {
   readonly publishTimeoutMs?: number;
   /** Longest pause between retries after a failure; keep it well under the stream's duplicate window. */
   readonly maxBackoffMs?: number;
+  /**
+   * How long `stop()` waits for the round in flight (default 2000 ms). Past it — the database does
+   * not answer — the relay's sessions are closed at once: rows published and not yet marked are
+   * published again by the next relay, and JetStream drops them as duplicates.
+   */
+  readonly stopTimeoutMs?: number;
   readonly onPublished?: (count: number) => void;
   /**
    * Runs once JetStream has acknowledged these events (by event id) and before their rows are
@@ -40,7 +49,7 @@ export interface RelayOptions {
 
 export interface Relay {
   start(): void;
-  /** Finishes the batch in flight, then closes its session. */
+  /** Finishes the batch in flight (`stopTimeoutMs` at most), then closes its sessions. */
   stop(): Promise<void>;
   readonly isLeader: boolean;
   /** Resolves once a drain round finds nothing left to publish (tests, benchmarks). */
@@ -81,11 +90,15 @@ export function createRelay(opts: RelayOptions): Relay {
   const settled = new Signal();
   const idle = new Signal();
   const aborted = new AbortController();
-  const backoff = new RoundBackoff(opts.maxBackoffMs ?? 5000, logger);
+  const outage = new OutageLog({ what: "relay", logger });
+  const open: OpenSessions = new Set();
+  const backoff = new RoundBackoff(opts.maxBackoffMs ?? 5000, logger, outage);
   const session = new LeaderSession({
     connectionString,
     listen: opts.listen !== false,
     logger,
+    outage,
+    open,
     onNotify: () => wake.wake(),
     onLost: () => {
       wake.wake();
@@ -97,6 +110,8 @@ export function createRelay(opts: RelayOptions): Relay {
     retentionMs: opts.retentionMs ?? 24 * 3_600_000,
     signal: aborted.signal,
     logger,
+    outage,
+    open,
   });
   const round: DrainRoundOptions = {
     connectionString,
@@ -111,9 +126,11 @@ export function createRelay(opts: RelayOptions): Relay {
     beforeMark: opts.beforeMark,
     onMarked: (count) => {
       backoff.reset();
+      outage.reachable();
       opts.onPublished?.(count);
     },
     session,
+    open,
     retention,
     wake,
     settled,
@@ -121,17 +138,28 @@ export function createRelay(opts: RelayOptions): Relay {
     signal: aborted.signal,
   };
   let loop: Promise<void> | undefined;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 2000;
 
   return {
     start() {
-      loop ??= lead(round, backoff);
+      loop ??= lead(round, backoff, outage);
     },
     async stop() {
       aborted.abort();
       wake.wake();
       settled.notify();
-      await loop;
-      await retention.settled();
+      const finished = (async () => {
+        await loop;
+        await retention.settled();
+      })();
+      if (!(await settlesWithin(finished, stopTimeoutMs))) {
+        logger?.warn(
+          { sessions: open.size, waitedMs: stopTimeoutMs },
+          "relay: the database did not answer in time; closing its sessions (rows not yet marked are published again, deduplicated)",
+        );
+        for (const c of open) destroyConnection(c);
+        await settlesWithin(finished, 1000);
+      }
       await session.close();
     },
     get isLeader() {
@@ -146,11 +174,12 @@ export function createRelay(opts: RelayOptions): Relay {
 }
 
 /** Leads whenever it can: waits for the lock, drains, and after a failed round backs off and goes on. */
-async function lead(round: DrainRoundOptions, backoff: RoundBackoff): Promise<void> {
+async function lead(round: DrainRoundOptions, backoff: RoundBackoff, outage: OutageLog): Promise<void> {
   const { session, signal, wake } = round;
   while (!signal.aborted) {
     try {
       const c = await session.acquire();
+      outage.reachable();
       if (!c) {
         await wake.wait(round.pollMs);
         continue;

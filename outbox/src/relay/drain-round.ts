@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { Topology } from "../topology.js";
 import type { Wake } from "../wake.js";
 import type { LeaderSession } from "./leader-session.js";
+import type { OpenSessions } from "./open-session.js";
 import { Marker } from "./marker.js";
 import { OutboxReader, type UnpublishedRow } from "./outbox-reader.js";
 import { PublishWindow } from "./publish-window.js";
@@ -24,6 +25,8 @@ export interface DrainRoundOptions {
   readonly beforeMark?: ((eventIds: readonly string[]) => Promise<void> | void) | undefined;
   readonly onMarked: (count: number) => void;
   readonly session: LeaderSession;
+  /** Every session the relay has open (leader, marks, cleanup): a stop that cannot wait closes them. */
+  readonly open: OpenSessions;
   readonly retention: RetentionCleanup;
   /** Woken by NOTIFY, by a lost session, by `idle()` and at every failure. */
   readonly wake: Wake;
@@ -49,6 +52,7 @@ export async function drainRound(c: pg.Client, opts: DrainRoundOptions): Promise
   });
   const marker = await Marker.open({
     connectionString: opts.connectionString,
+    open: opts.open,
     batchSize: opts.batchSize,
     unmarked,
     signal: opts.signal,

@@ -1,7 +1,13 @@
-import pg from "pg";
+import type pg from "pg";
 import type { Logger } from "../logger.js";
 import { describeError } from "../errors.js";
 import { OUTBOX_CHANNEL } from "../migrations.js";
+import type { OutageLog } from "../outage-log.js";
+import { endWithin } from "../settles-within.js";
+import { newSession, type OpenSessions } from "./open-session.js";
+
+/** How long closing the session waits for the server before dropping the connection. */
+const END_TIMEOUT_MS = 1000;
 
 // Any int64 works; it only has to be the same for every relay of one database.
 const LEADER_LOCK_KEY = 0x6f726465; // "orde"
@@ -11,6 +17,10 @@ export interface LeaderSessionOptions {
   /** LISTEN on the outbox channel (else the relay only polls). */
   readonly listen: boolean;
   readonly logger?: Logger | undefined;
+  /** Where a session lost to a database outage is told (logged once per outage, not per session). */
+  readonly outage?: OutageLog | undefined;
+  /** The relay's sessions, this one among them while it lasts. */
+  readonly open?: OpenSessions | undefined;
   /** A NOTIFY arrived: rows were committed. */
   readonly onNotify: () => void;
   /** The session is gone, and the leader lock with it: whoever waits should wake up and notice. */
@@ -57,7 +67,7 @@ export class LeaderSession {
     const c = this.#client;
     this.#client = undefined;
     this.#leader = false;
-    c?.end().catch(() => {});
+    if (c) void endWithin(c, END_TIMEOUT_MS).catch(() => {});
     this.#opts.onLost();
   }
 
@@ -66,14 +76,14 @@ export class LeaderSession {
     const c = this.#client;
     this.#client = undefined;
     this.#leader = false;
-    await c?.end().catch(() => {});
+    if (c) await endWithin(c, END_TIMEOUT_MS).catch(() => {});
   }
 
   async #connect(): Promise<pg.Client> {
-    const { connectionString, logger } = this.#opts;
-    const c = new pg.Client({ connectionString, application_name: "orderflow-relay" });
+    const { connectionString, logger, outage } = this.#opts;
+    const c = newSession(connectionString, "orderflow-relay", this.#opts.open);
     c.on("error", (err) => {
-      logger?.warn({ err: describeError(err) }, "relay session lost");
+      if (!outage?.failure(err)) logger?.warn({ err: describeError(err) }, "relay session lost");
       if (this.#client === c) this.drop();
     });
     c.on("notification", () => this.#opts.onNotify());

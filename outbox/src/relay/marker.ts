@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { openSession } from "./open-session.js";
+import { endWithin } from "../settles-within.js";
+import { openSession, type OpenSessions } from "./open-session.js";
 import type { RoundFailure } from "./round-failure.js";
 
 const MARK_BATCH = 5000;
@@ -15,6 +16,8 @@ export interface AcknowledgedRow {
 
 export interface MarkerOptions {
   readonly connectionString: string;
+  /** The relay's sessions: the marker's is among them while it lasts. */
+  readonly open?: OpenSessions | undefined;
   /** Fewer rows than this waiting: the marker waits a few ms for more before its UPDATE. */
   readonly batchSize: number;
   /** The ids of rows read and not yet marked; each leaves it once its mark is done or failed. */
@@ -46,7 +49,7 @@ export class Marker {
   #broken = false;
 
   static async open(opts: MarkerOptions): Promise<Marker> {
-    const client = await openSession(opts.connectionString, "orderflow-relay-mark");
+    const client = await openSession(opts.connectionString, "orderflow-relay-mark", opts.open);
     // A mark lost in a crash only means the row is published again and dropped as a duplicate, so
     // marks need not wait for the WAL flush: that halves the relay's fsyncs and frees the disk for
     // the writers' commits.
@@ -78,7 +81,7 @@ export class Marker {
   async close(): Promise<void> {
     this.#client.removeListener("error", this.#opts.round.fail);
     this.#client.on("error", () => {});
-    await this.#client.end().catch(() => {});
+    await endWithin(this.#client, 1000).catch(() => {});
   }
 
   #start(): void {

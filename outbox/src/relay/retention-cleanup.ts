@@ -1,6 +1,8 @@
 import type { Logger } from "../logger.js";
 import { describeError } from "../errors.js";
-import { openSession } from "./open-session.js";
+import type { OutageLog } from "../outage-log.js";
+import { endWithin } from "../settles-within.js";
+import { openSession, type OpenSessions } from "./open-session.js";
 
 const CLEANUP_BATCH = 5000;
 const CLEANUP_EVERY_MS = 60_000;
@@ -12,6 +14,10 @@ export interface RetentionCleanupOptions {
   /** Aborted when the relay stops: a cleanup under way ends after its current batch. */
   readonly signal: AbortSignal;
   readonly logger?: Logger | undefined;
+  /** Where a failure because the database is unreachable goes (logged once per outage). */
+  readonly outage?: OutageLog | undefined;
+  /** The relay's sessions: the cleanup's is among them while it lasts. */
+  readonly open?: OpenSessions | undefined;
 }
 
 /**
@@ -34,7 +40,10 @@ export class RetentionCleanup {
     if (this.#cleaning || Date.now() - this.#lastCleanup < Math.min(CLEANUP_EVERY_MS, retentionMs)) return;
     this.#lastCleanup = Date.now();
     this.#cleaning = this.#clean()
-      .catch((err: unknown) => logger?.warn({ err: describeError(err) }, "outbox cleanup failed; will retry"))
+      .catch((err: unknown) => {
+        if (!this.#opts.outage?.failure(err))
+          logger?.warn({ err: describeError(err) }, "outbox cleanup failed; will retry");
+      })
       .finally(() => {
         this.#cleaning = undefined;
       });
@@ -47,7 +56,7 @@ export class RetentionCleanup {
 
   async #clean(): Promise<void> {
     const { connectionString, retentionMs, signal } = this.#opts;
-    const c = await openSession(connectionString, "orderflow-relay-cleanup");
+    const c = await openSession(connectionString, "orderflow-relay-cleanup", this.#opts.open);
     try {
       await c.query("SET synchronous_commit = off");
       while (!signal.aborted) {
@@ -60,7 +69,7 @@ export class RetentionCleanup {
         if ((r.rowCount ?? 0) < CLEANUP_BATCH) break;
       }
     } finally {
-      await c.end().catch(() => {});
+      await endWithin(c, 1000).catch(() => {});
     }
   }
 }

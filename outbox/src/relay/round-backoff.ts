@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../logger.js";
 import { describeError } from "../errors.js";
+import type { OutageLog } from "../outage-log.js";
 
 const FIRST_PAUSE_MS = 50;
 const REPEAT_LOG_MS = 60_000;
@@ -12,12 +13,14 @@ const REPEAT_LOG_MS = 60_000;
 export class RoundBackoff {
   readonly #maxMs: number;
   readonly #log: Logger | undefined;
+  readonly #outage: OutageLog | undefined;
   #pauseMs = FIRST_PAUSE_MS;
   #lastFailure = { described: "", at: 0 };
 
-  constructor(maxMs: number, logger?: Logger) {
+  constructor(maxMs: number, logger?: Logger, outage?: OutageLog) {
     this.#maxMs = maxMs;
     this.#log = logger;
+    this.#outage = outage;
   }
 
   /** Progress: the next failure is retried soon again. */
@@ -26,6 +29,8 @@ export class RoundBackoff {
   }
 
   report(err: unknown): void {
+    // The database unreachable: one line when it starts, a count once a minute, one when it ends.
+    if (this.#outage?.failure(err, { retryInMs: this.#pauseMs })) return;
     // A row that keeps failing (its aggregate waits, the others go on) fails every round, as
     // often as every 50 ms while other rows flow: say so once a minute, not every round.
     const described = describeError(err);

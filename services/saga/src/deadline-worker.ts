@@ -1,6 +1,6 @@
 import type { SagaEvents } from "@orderflow/contracts";
 import { derivedEventId } from "@orderflow/events";
-import { describeError } from "@orderflow/outbox";
+import { describeError, OutageLog } from "@orderflow/outbox";
 import { type ServiceDeps, type Worker } from "@orderflow/host";
 import type { SagaDb } from "./migrations.js";
 import { applySagaInput } from "./saga-store.js";
@@ -27,6 +27,8 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<unknown> | undefined;
   let stopped = true;
+  // Ticking every tickMs while the database is down: one line when it starts, a count once a minute.
+  const outage = new OutageLog({ what: "saga deadline worker", logger });
 
   /** One pass; returns how many sagas it timed out. */
   const tick = (): Promise<number> =>
@@ -73,7 +75,12 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
     if (stopped) return;
     timer = setTimeout(() => {
       inFlight = tick()
-        .catch((err: unknown) => logger.warn({ err: describeError(err) }, "saga deadline tick failed"))
+        .then(
+          () => outage.reachable(),
+          (err: unknown) => {
+            if (!outage.failure(err)) logger.warn({ err: describeError(err) }, "saga deadline tick failed");
+          },
+        )
         .finally(() => {
           inFlight = undefined;
           schedule();
