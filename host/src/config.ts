@@ -60,6 +60,13 @@ export const baseConfigShape = {
     .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
     .min(16, "must be at least 16 characters")
     .optional(),
+  // Set: GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (Prometheus' scrape
+  // `authorization`); unset: public. Also METRICS_TOKEN_FILE.
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
+    .min(16, "must be at least 16 characters")
+    .optional(),
   // The service's NATS identity: an NKey user seed (`SU…`, as `nkeys.createUser()` makes), or a user
   // and password; unset: anonymous. Also NATS_NKEY_SEED_FILE / NATS_PASSWORD_FILE.
   NATS_NKEY_SEED: z
@@ -103,6 +110,8 @@ export interface BaseConfig {
   readonly preparedStatements: boolean;
   /** What `Authorization: Bearer` must carry on operator routes; undefined: they are closed. */
   readonly operatorToken: string | undefined;
+  /** Bearer token GET /metrics requires; undefined: public. */
+  readonly metricsToken: string | undefined;
   /** Its NATS identity; undefined: it connects anonymously. */
   readonly natsCredentials: NatsCredentials | undefined;
   /** Its NATS TLS files; undefined: TLS only if the server requires it. */
@@ -163,6 +172,7 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     replicas: c.NATS_REPLICAS,
     preparedStatements: c.DATABASE_PREPARED_STATEMENTS === "true",
     operatorToken: c.OPERATOR_TOKEN,
+    metricsToken: c.METRICS_TOKEN,
     natsCredentials,
     natsTls,
     relay: {

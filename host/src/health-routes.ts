@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
+import { bearerOnly } from "./operator-auth.js";
 
 /** How long each readiness check may take before it counts as failed. */
 const READY_CHECK_TIMEOUT_MS = 1000;
@@ -11,13 +12,21 @@ const READY_CHECK_TIMEOUT_MS = 1000;
 /**
  * GET /healthz (alive: touches neither NATS nor the database), /readyz (database, NATS, consumers
  * receiving, not paused; the checks run side by side, each given READY_CHECK_TIMEOUT_MS, so a stalled
- * server makes it answer 503 naming the check instead of hanging), /metrics.
+ * server makes it answer 503 naming the check instead of hanging), /metrics (behind METRICS_TOKEN
+ * when it is set).
  */
 export function addHealthRoutes(
   app: FastifyInstance,
-  on: { db: AnyDb; nc: NatsConnection; messaging: Messaging; metrics: Metrics },
+  on: {
+    db: AnyDb;
+    nc: NatsConnection;
+    messaging: Messaging;
+    metrics: Metrics;
+    /** Set: /metrics requires it as a bearer token. */
+    metricsToken: string | undefined;
+  },
 ): void {
-  const { db, nc, messaging, metrics } = on;
+  const { db, nc, messaging, metrics, metricsToken } = on;
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     const [database, nats] = await Promise.all([
@@ -33,7 +42,9 @@ export function addHealthRoutes(
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
   });
-  app.get("/metrics", async (_req, reply) => {
+  const guard =
+    metricsToken === undefined ? {} : { onRequest: bearerOnly(metricsToken, "metrics", "METRICS_TOKEN") };
+  app.get("/metrics", guard, async (_req, reply) => {
     const status = await outboxStatus(db).catch(() => undefined);
     if (status) metrics.backlog.set(status.backlog);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -24,21 +24,30 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
  * app.put("/stock/:sku", { onRequest: operatorOnly(config.operatorToken) }, handler);
  */
 export function operatorOnly(token: string | undefined): onRequestAsyncHookHandler {
+  return bearerOnly(token, "operator", "OPERATOR_TOKEN");
+}
+
+/** The guard of operatorOnly for a token of another kind (`metrics`), named after its variable. */
+export function bearerOnly(
+  token: string | undefined,
+  kind: string,
+  variable: string,
+): onRequestAsyncHookHandler {
   const expected = token === undefined ? undefined : digest(token);
-  return async function operatorGuard(req: FastifyRequest, reply: FastifyReply) {
+  return async function bearerGuard(req: FastifyRequest, reply: FastifyReply) {
     if (!expected)
       return reply.code(403).send({
-        error: "operator endpoints are disabled: set OPERATOR_TOKEN (or OPERATOR_TOKEN_FILE) on this service",
+        error: `${kind} endpoints are disabled: set ${variable} (or ${variable}_FILE) on this service`,
         issues: [],
       });
     const given = BEARER.exec(req.headers.authorization ?? "")?.[1];
     if (given === undefined)
       return reply
         .code(401)
-        .header("www-authenticate", 'Bearer realm="orderflow-operator"')
-        .send({ error: "operator token required: Authorization: Bearer <token>", issues: [] });
+        .header("www-authenticate", `Bearer realm="orderflow-${kind}"`)
+        .send({ error: `${kind} token required: Authorization: Bearer <token>`, issues: [] });
     if (!timingSafeEqual(digest(given), expected))
-      return reply.code(403).send({ error: "operator token rejected", issues: [] });
+      return reply.code(403).send({ error: `${kind} token rejected`, issues: [] });
   };
 }
 

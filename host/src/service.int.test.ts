@@ -258,4 +258,35 @@ describe("startService", () => {
       }
     });
   });
+
+  it("serves /metrics publicly, or only with Authorization: Bearer <METRICS_TOKEN> when it is set", async () => {
+    await using s = await servers();
+    const token = "metrics-token-for-the-host-test";
+    const open = await startService(shippingService, { env: s.env, logger: pino({ level: "silent" }) });
+    try {
+      const r = await fetch(`${open.url}/metrics`);
+      expect(r.status).toBe(200);
+      expect(await r.text()).toMatch(/^# HELP /m);
+    } finally {
+      await open.stop();
+    }
+    const guarded = await startService(shippingService, {
+      env: { ...s.env, METRICS_TOKEN: token },
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      const get = (authorization?: string) =>
+        fetch(`${guarded.url}/metrics`, authorization ? { headers: { authorization } } : {});
+      const none = await get();
+      expect(none.status).toBe(401);
+      expect(none.headers.get("www-authenticate")).toBe('Bearer realm="orderflow-metrics"');
+      expect((await get(`Bearer ${token}x`)).status).toBe(403);
+      const ok = await get(`Bearer ${token}`);
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/^# HELP /m);
+      expect((await fetch(`${guarded.url}/readyz`)).status).toBe(200);
+    } finally {
+      await guarded.stop();
+    }
+  }, 20_000);
 });

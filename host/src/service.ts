@@ -224,7 +224,7 @@ export async function startService<
 
     const app = createHttpApp(logger, metrics, outage);
     const operatorRoutes = guardOperatorRoutes(app, config.operatorToken);
-    addHealthRoutes(app, { db, nc, messaging, metrics });
+    addHealthRoutes(app, { db, nc, messaging, metrics, metricsToken: config.metricsToken });
     await def.routes?.(app, deps);
     if (operatorRoutes.length && config.operatorToken === undefined)
       logger.warn(
