@@ -2,7 +2,7 @@ export { InfraError, InfraErrorCode, isInfraError } from "./errors.js";
 export { waitFor } from "./wait.js";
 export { freePort, canConnect } from "./net.js";
 export { NatsServer, findNatsServer } from "./nats-server.js";
-export type { NatsServerOptions } from "./nats-server.js";
+export type { NatsServerOptions, ServerDeath } from "./nats-server.js";
 export { EmbeddedPostgresServer, ensureDatabase, dropDatabase, databaseUrl } from "./postgres.js";
 export type { EmbeddedPostgresOptions, PostgresTlsFiles } from "./postgres.js";
 export { resolveNats, resolvePostgres, NO_NATS_MESSAGE } from "./resolve.js";

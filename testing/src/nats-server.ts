@@ -30,11 +30,21 @@ export interface NatsServerOptions {
   readonly args?: readonly string[];
 }
 
+/** How a server process that was not asked to stop ended, and which process it was. */
+export interface ServerDeath {
+  readonly pid: number | undefined;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
 /** A nats-server child process with JetStream on. `stop`/`kill`/`start` drive fault tests. */
 export class NatsServer {
   readonly #opts: NatsServerOptions & { binary: string };
   #child: ChildProcess | undefined;
   #port: number;
+  /** The child `stop()` is stopping: its exit is no death. */
+  #stopped: ChildProcess | undefined;
+  readonly #deathListeners: ((death: ServerDeath) => void)[] = [];
 
   private constructor(opts: NatsServerOptions & { binary: string }, port: number) {
     this.#opts = opts;
@@ -65,7 +75,16 @@ export class NatsServer {
 
   async start(): Promise<void> {
     if (this.running) return;
-    const args = ["-a", "127.0.0.1", "-p", String(this.#port), "-js", "-sd", this.#opts.storeDir, ...(this.#opts.args ?? [])];
+    const args = [
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(this.#port),
+      "-js",
+      "-sd",
+      this.#opts.storeDir,
+      ...(this.#opts.args ?? []),
+    ];
     const child = spawn(this.#opts.binary, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (b: Buffer) => {
@@ -79,8 +98,22 @@ export class NatsServer {
       });
     } catch (err) {
       child.kill("SIGKILL");
-      throw new InfraError("SPAWN_FAILED", `nats-server did not start on port ${this.#port}: ${stderr}`, { cause: err });
+      throw new InfraError("SPAWN_FAILED", `nats-server did not start on port ${this.#port}: ${stderr}`, {
+        cause: err,
+      });
     }
+    child.once("exit", (code, signal) => {
+      if (this.#stopped === child) return;
+      for (const listener of this.#deathListeners) listener({ pid: child.pid, code, signal });
+    });
+  }
+
+  /**
+   * Calls `listener` whenever the running server dies without `stop()` (a crash, a `kill -9` from
+   * outside); `start()` starts it again on the same port and store.
+   */
+  onDeath(listener: (death: ServerDeath) => void): void {
+    this.#deathListeners.push(listener);
   }
 
   /** Graceful stop (SIGTERM); `signal: "SIGKILL"` simulates a crash. Resolves once the process is gone. */
@@ -88,6 +121,7 @@ export class NatsServer {
     const child = this.#child;
     if (!child || !this.running) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    this.#stopped = child;
     child.kill(signal);
     await exited;
     this.#child = undefined;

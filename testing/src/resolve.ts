@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InfraError } from "./errors.js";
-import { findNatsServer, NatsServer } from "./nats-server.js";
+import { findNatsServer, NatsServer, type ServerDeath } from "./nats-server.js";
 import { EmbeddedPostgresServer, type PostgresTlsFiles } from "./postgres.js";
 
 /** Where a server came from, and how to let go of it (a no-op for servers we did not start). */
@@ -11,6 +11,10 @@ export interface Resolved {
   /** The server process we spawned (`binary`, `embedded`); undefined for `env` and `container`. */
   readonly pid?: number;
   stop(): Promise<void>;
+  /** A server we spawned: calls `listener` when its process dies without `stop()`. */
+  onDeath?(listener: (death: ServerDeath) => void): void;
+  /** A server we spawned, after its death: starts it again on the same port and data dir. */
+  restart?(): Promise<void>;
 }
 
 export interface ResolveOptions {
@@ -58,6 +62,8 @@ export async function resolveNats(opts: ResolveOptions): Promise<Resolved> {
         return server.pid;
       },
       stop: () => server.stop(),
+      onDeath: (listener) => server.onDeath(listener),
+      restart: () => server.start(),
     };
   }
   throw new InfraError("NO_NATS", NO_NATS_MESSAGE);
@@ -98,5 +104,7 @@ export async function resolvePostgres(opts: ResolveOptions): Promise<Resolved> {
       }
     },
     stop: () => server.stop(),
+    onDeath: (listener) => server.onDeath(listener),
+    restart: () => server.restart(),
   };
 }
