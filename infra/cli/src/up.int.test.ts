@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -300,6 +301,37 @@ describe("orderflow up with a stand-in service", () => {
     expect(gone(second)).toBe(true);
   }, 60_000);
 
+  it("its nats-server dying too often is given up with one line: everything stopped, exit 1", async () => {
+    const dataDir = join(tmp, "nats-crash-loop");
+    const { proc, tree } = await up(dataDir);
+    const pids = [tree.get("nats-server")!];
+    const restartedLines = () => proc.stdout.filter((l) => /^ {2}nats .*\(pid \d+, restarted\)$/.test(l));
+    // Five deaths within a minute are restarted, as a service's are…
+    for (let i = 1; i <= 5; i++) {
+      process.kill(pids.at(-1)!, "SIGKILL");
+      const line = await waitFor(`restart ${i}`, () => restartedLines()[i - 1], { timeoutMs: 20_000 });
+      pids.push(Number(/pid (\d+), restarted/.exec(line)![1]));
+      leftovers.add(pids.at(-1)!);
+    }
+    // …the sixth is not.
+    process.kill(pids.at(-1)!, "SIGKILL");
+    const exit = await proc.closed;
+    const out = proc.output();
+    expect(exit, out).toEqual({ code: 1, signal: null });
+    expect(
+      proc.stderr.filter((l) => l.startsWith("orderflow: nats-server ")),
+      out,
+    ).toEqual([
+      ...pids
+        .slice(0, 5)
+        .map((pid) => `orderflow: nats-server (pid ${pid}) died (signal SIGKILL); restarting`),
+      `orderflow: nats-server (pid ${pids[5]}) died (signal SIGKILL), 6 times within 60 s; giving up, stopping everything`,
+    ]);
+    for (const pid of [...tree.values(), ...pids]) expect(gone(pid), `pid ${pid} is gone`).toBe(true);
+    expect(existsSync(join(dataDir, "orderflow.pid"))).toBe(false);
+    expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(false);
+  }, 120_000);
+
   it("a service that exits while starting: its last stderr lines, everything stopped, exit 1", async () => {
     const dataDir = join(tmp, "early-exit");
     const proc = new CliProcess(
@@ -503,6 +535,76 @@ describe.skipIf(!servicesBuilt)("orderflow up with the four services", () => {
       ]);
       expect(asInventory.code).toBe(1);
     }, 30_000);
+
+    /** An order of one apple by alice (who can pay for it): CONFIRMED once the saga is through. */
+    const placeOrder = async () => {
+      const res = await request<{ orderId?: string }>(
+        "POST",
+        `${sys.url("order")}/orders`,
+        { customerId: "alice", items: [{ sku: "sku-apple", quantity: 1 }] },
+        { headers: { "idempotency-key": randomUUID() } },
+      );
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return res.body.orderId!;
+    };
+    const settled = (orderId: string) =>
+      waitFor(
+        `order ${orderId} to leave PENDING`,
+        async () => {
+          const r = await request<{ status: string }>("GET", `${sys.url("order")}/orders/${orderId}`).catch(
+            () => undefined,
+          );
+          return r?.status === 200 && r.body.status !== "PENDING" ? r.body.status : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+
+    it.each([
+      ["nats-server", "nats"],
+      ["postgres", "postgres"],
+    ])(
+      "its %s killed -9 is restarted on the same port and data, the pid files follow, the services recover and no order is lost",
+      async (server, label) => {
+        const { proc, tree } = sys;
+        const servers = readFileSync(join(dataDir, "servers.json"), "utf8");
+        const pid = tree.get(server)!;
+        const before = await placeOrder();
+        process.kill(pid, "SIGKILL");
+
+        const died = `orderflow: ${server} (pid ${pid}) died (signal SIGKILL); restarting`;
+        await waitFor("the death logged", () => proc.stderr.includes(died), { timeoutMs: 15_000 }).catch(
+          (err: unknown) => {
+            throw new Error(`${(err as Error).message}\n${proc.output()}`);
+          },
+        );
+        const line = await proc.line(
+          new RegExp(`^ {2}${label} +(\\S+) {2}\\(pid (\\d+), restarted\\)$`),
+          60_000,
+        );
+        const next = Number(line[2]);
+        leftovers.add(next);
+        tree.set(server, next);
+        expect(next).not.toBe(pid);
+        expect(alive(next)).toBe(true);
+        expect(readProcessTree(dataDir).get(server)).toBe(next);
+        // The same port: servers.json (what `npx orderflow` and the services connect to) is unchanged.
+        expect(readFileSync(join(dataDir, "servers.json"), "utf8")).toBe(servers);
+        expect(servers).toContain(line[1]);
+
+        // The services reconnect by themselves.
+        for (const s of SERVICES)
+          await waitFor(
+            `${s} /readyz 200 again`,
+            async () => (await request("GET", `${sys.url(s)}/readyz`).catch(() => undefined))?.status === 200,
+            { timeoutMs: 60_000, intervalMs: 250 },
+          );
+        // The order placed just before the kill is not lost; one placed after goes through.
+        expect(["CONFIRMED", "CANCELLED"]).toContain(await settled(before));
+        expect(await settled(await placeOrder())).toBe("CONFIRMED");
+        expect(proc.stderr.filter((l) => l.startsWith(`orderflow: ${server} `))).toEqual([died]);
+      },
+      150_000,
+    );
 
     it("stops every process on SIGTERM", async () => {
       const { proc, tree } = sys;

@@ -16,7 +16,7 @@ import { provisionDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
 import { NATS_IDENTITY_VARS, writeNatsAuth, type NatsAuth } from "./nats-auth.js";
 import { provisionStreams } from "./provision-streams.js";
-import type { Servers } from "./protocol.js";
+import type { HostEvent, Servers } from "./protocol.js";
 import { RunLock } from "./run-lock.js";
 import { seedSystem } from "./seed-system.js";
 import { serverLines } from "./server-lines.js";
@@ -76,6 +76,8 @@ export class DevRunner {
   #natsAuth: NatsAuth | undefined;
   /** `--tls`: the run's certificates. */
   #tls: TlsFiles | undefined;
+  /** The servers as the services and `npx orderflow` reach them (servers.json). */
+  #servers: Servers | undefined;
   /** Whether the nats-server / PostgreSQL we run require TLS (never one given by URL). */
   #natsTls = false;
   #postgresTls = false;
@@ -151,6 +153,7 @@ export class DevRunner {
         ? { postgresTls: { certFile: tls.server.cert, keyFile: tls.server.key, caFile: tls.ca } }
         : {}),
       onExit: (how) => this.#onHostExit(how),
+      onServerEvent: (event) => this.#onServerEvent(event),
     });
     this.#recordTree();
     const spawned = await this.#guard(this.#host.servers());
@@ -164,6 +167,7 @@ export class DevRunner {
           postgres: { ...spawned.postgres, url: postgresTlsUrl(spawned.postgres.url, tls!, TLS_OPERATOR) },
         }
       : spawned;
+    this.#servers = servers;
     writeServersFile(dataDir, servers, this.#natsTls ? natsTlsOf(tls!, TLS_OPERATOR) : undefined);
     for (const line of serverLines(servers, dataDir)) out(line);
     if (tls) {
@@ -286,6 +290,31 @@ export class DevRunner {
 
   #onHostExit(how: Exit): void {
     if (!this.#stopping) this.#abort.abort(new CliError("FAILED", `infra host ${describeExit(how)}`));
+  }
+
+  /**
+   * A server the host spawned died and is started again on the same port and data (the services
+   * reconnect by themselves), or the host gave it up: then the run has failed.
+   */
+  #onServerEvent(event: HostEvent): void {
+    const { out, err, dataDir } = this.#opts;
+    if (event.type === "server-gave-up") {
+      this.#abort.abort(new CliError("FAILED", event.message));
+      return;
+    }
+    if (this.#stopping) return;
+    if (event.type === "server-died") {
+      err(`orderflow: ${event.name} (pid ${event.pid ?? "?"}) died (${event.exit}); restarting`);
+      return;
+    }
+    // The new pid in orderflow.pid; servers.json again (the same URLs: same ports).
+    this.#recordTree();
+    const servers = this.#servers;
+    if (servers)
+      writeServersFile(dataDir, servers, this.#natsTls ? natsTlsOf(this.#tls!, TLS_OPERATOR) : undefined);
+    const [label, url] =
+      event.name === "nats-server" ? ["nats", servers?.nats.url] : ["postgres", servers?.postgres.url];
+    out(`  ${label.padEnd(10)}${url ?? ""}  (pid ${event.pid ?? "?"}, restarted)`);
   }
 
   #onRestart(proc: ServiceProcess): void {

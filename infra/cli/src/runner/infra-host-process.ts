@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { waitFor, type PostgresTlsFiles } from "@orderflow/testing";
 import { CliError } from "../errors.js";
 import { isAlive } from "./pid-files.js";
-import type { HostReply, HostRequest, Servers } from "./protocol.js";
+import type { HostEvent, HostReply, HostRequest, Servers } from "./protocol.js";
 import type { ProcessEntry } from "./run-lock.js";
 import { describeExit, trackProcess, type Exit, type TrackedProcess } from "./tracked-process.js";
 import { TIMED_OUT, withDeadline } from "./with-deadline.js";
@@ -21,6 +21,8 @@ export interface InfraHostOptions {
   readonly postgresTls?: PostgresTlsFiles;
   /** It exited (whether asked to or not). */
   readonly onExit: (how: Exit) => void;
+  /** A server it spawned died, runs again, or is given up (`entries()` has its new pid already). */
+  readonly onServerEvent?: (event: HostEvent) => void;
 }
 
 /**
@@ -54,7 +56,25 @@ export class InfraHostProcess {
     });
     const proc = trackProcess("infra host", child, opts.err);
     void proc.exited.then(opts.onExit);
-    return new InfraHostProcess(proc, opts.err);
+    const host = new InfraHostProcess(proc, opts.err);
+    child.on("message", (raw) => {
+      const msg = raw as HostReply | HostEvent;
+      if (msg.type !== "server-died" && msg.type !== "server-restarted" && msg.type !== "server-gave-up")
+        return;
+      if (msg.type === "server-restarted") host.#restarted(msg.name, msg.pid);
+      opts.onServerEvent?.(msg);
+    });
+    return host;
+  }
+
+
+  #restarted(name: HostEvent["name"], pid: number | undefined): void {
+    const servers = this.#servers;
+    if (!servers) return;
+    this.#servers =
+      name === "nats-server"
+        ? { ...servers, nats: { ...servers.nats, pid } }
+        : { ...servers, postgres: { ...servers.postgres, pid } };
   }
 
   /** Waits for the servers it runs; its failure (or exit) is a CliError. */

@@ -4,6 +4,11 @@
  * only the runner, which stops the services before the servers they drain into. Should the runner
  * die (kill -9), the IPC channel closes: the host waits for the services to exit (they notice the
  * same), then stops the servers, so nothing is left behind.
+ *
+ * A server it spawned that dies once running (a crash, a `kill -9`) is started again on the same port
+ * and data dir, and the runner told (`HostEvent`); the services reconnect by themselves. Past the
+ * restart budget (as the services': five deaths within a minute), or should it not start again, the
+ * runner is told the run has failed and stops everything.
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -14,10 +19,19 @@ import {
   waitFor,
   type PostgresTlsFiles,
   type Resolved,
+  type ServerDeath,
 } from "@orderflow/testing";
 import { oneLine } from "../errors.js";
 import { isAlive } from "./pid-files.js";
-import { NATS_PID_FILE, type HostReply, type HostRequest, type ServerInfo } from "./protocol.js";
+import {
+  NATS_PID_FILE,
+  type HostEvent,
+  type HostReply,
+  type HostRequest,
+  type ServerInfo,
+  type ServerName,
+} from "./protocol.js";
+import { MAX_RESTARTS, RestartBudget, RESTART_WINDOW_MS } from "./restart-budget.js";
 
 const dataDir = process.argv[2];
 /** The configuration of the nats-server it spawns (its users and their permissions), if any. */
@@ -29,7 +43,7 @@ if (!send || !dataDir) {
   process.stderr.write("orderflow infra host: started by `orderflow up` only\n");
   process.exit(2);
 }
-const reply = (msg: HostReply) =>
+const reply = (msg: HostReply | HostEvent) =>
   new Promise<void>((resolve) =>
     process.connected ? send(msg, undefined, undefined, () => resolve()) : resolve(),
   );
@@ -41,21 +55,28 @@ let stopping: Promise<void> | undefined;
 // A stop asked for while the servers are still starting is carried out once they have started.
 let started = false;
 let stopWhenStarted = false;
+/** Restarts of servers that died, under way: a stop waits for them, then stops what they started. */
+const restarting = new Set<Promise<void>>();
+const budget = new RestartBudget();
 
 function stopServers(): Promise<void> {
-  stopping ??= Promise.all(
-    servers.map(async (s) => {
-      const pid = s.pid;
-      const stopped = s.stop().then(() => true);
-      const late = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000).unref());
-      // A server that does not stop in time (or died and cannot be awaited) is killed.
-      if (!(await Promise.race([stopped, late])) && pid !== undefined && isAlive(pid))
-        process.kill(pid, "SIGKILL");
-    }),
-  ).then(() => {
-    // nats-server leaves its pid file behind; PostgreSQL removes its own on a clean stop.
-    if (servers.some((s) => s.source === "binary")) rmSync(natsPidFile, { force: true });
-  });
+  stopping ??= Promise.allSettled([...restarting])
+    .then(() =>
+      Promise.all(
+        servers.map(async (s) => {
+          const pid = s.pid;
+          const stopped = s.stop().then(() => true);
+          const late = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000).unref());
+          // A server that does not stop in time (or died and cannot be awaited) is killed.
+          if (!(await Promise.race([stopped, late])) && pid !== undefined && isAlive(pid))
+            process.kill(pid, "SIGKILL");
+        }),
+      ),
+    )
+    .then(() => {
+      // nats-server leaves its pid file behind; PostgreSQL removes its own on a clean stop.
+      if (servers.some((s) => s.source === "binary")) rmSync(natsPidFile, { force: true });
+    });
   return stopping;
 }
 
@@ -86,6 +107,44 @@ const ours = (event: string) => new Set(process.listeners(event as NodeJS.Signal
 const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"] as const;
 const before = new Map(events.map((e) => [e, ours(e)]));
 
+const describeDeath = (d: ServerDeath) => (d.signal ? `signal ${d.signal}` : `exit code ${d.code}`);
+
+/** The run cannot go on without this server: the runner stops everything (we stop ourselves without it). */
+function giveUp(name: ServerName, message: string): void {
+  if (process.connected) void reply({ type: "server-gave-up", name, message });
+  else exitAfterStop();
+}
+
+/** A server we spawned that dies is started again, within the restart budget. */
+function superviseServer(name: ServerName, server: Resolved): void {
+  const restartServer = server.restart?.bind(server);
+  if (!server.onDeath || !restartServer) return;
+  server.onDeath((death) => {
+    if (stopping) return;
+    const how = `${name} (pid ${death.pid ?? "?"}) died (${describeDeath(death)})`;
+    if (!budget.mayRestart(name)) {
+      giveUp(
+        name,
+        `${how}, ${MAX_RESTARTS + 1} times within ${RESTART_WINDOW_MS / 1000} s; giving up, stopping everything`,
+      );
+      return;
+    }
+    void reply({ type: "server-died", name, pid: death.pid, exit: describeDeath(death) });
+    const restart: Promise<void> = restartServer().then(
+      () => {
+        if (!stopping) void reply({ type: "server-restarted", name, pid: server.pid });
+      },
+      (err: unknown) => {
+        const cause = (err as { cause?: unknown } | undefined)?.cause;
+        if (!stopping)
+          giveUp(name, `${name} did not start again: ${oneLine(err)}${cause ? `: ${oneLine(cause)}` : ""}`);
+      },
+    );
+    restarting.add(restart);
+    void restart.finally(() => restarting.delete(restart));
+  });
+}
+
 const info = (r: Resolved): ServerInfo => ({ url: r.url, source: r.source, pid: r.pid });
 const [nats, postgres] = await Promise.allSettled([
   resolveNats({ dataDir, natsArgs: ["-P", natsPidFile, ...(natsConfig ? ["-c", natsConfig] : [])] }),
@@ -104,6 +163,8 @@ if (stopWhenStarted) {
   exitAfterStop();
 } else if (nats.status === "fulfilled" && postgres.status === "fulfilled") {
   await reply({ type: "ready", nats: info(nats.value), postgres: info(postgres.value) });
+  superviseServer("nats-server", nats.value);
+  superviseServer("postgres", postgres.value);
 } else {
   const failed = [nats, postgres].find((r) => r.status === "rejected");
   const reason: unknown = failed?.status === "rejected" ? failed.reason : undefined;

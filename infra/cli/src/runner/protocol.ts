@@ -24,4 +24,21 @@ export type HostReply =
   /** `code` is the InfraError code when there is one (NO_NATS: nothing to run NATS with…). */
   | { readonly type: "failed"; readonly message: string; readonly code?: string };
 
+/** The servers the host spawned, by the names the runner shows (and orderflow.pid records). */
+export type ServerName = "nats-server" | "postgres";
+
+/** What becomes of a spawned server that dies once running (sent by the host at any time after `ready`). */
+export type HostEvent =
+  /** It died (not stopped by us); the host is starting it again. */
+  | {
+      readonly type: "server-died";
+      readonly name: ServerName;
+      readonly pid: number | undefined;
+      readonly exit: string;
+    }
+  /** It runs again, on the same port and data. */
+  | { readonly type: "server-restarted"; readonly name: ServerName; readonly pid: number | undefined }
+  /** It died too often (or could not start again): the run has failed; the host awaits `stop`. */
+  | { readonly type: "server-gave-up"; readonly name: ServerName; readonly message: string };
+
 export const NATS_PID_FILE = "nats-server.pid";

@@ -1,6 +1,6 @@
-/** A service that dies after the start is restarted, unless it died this often within the window. */
-const MAX_RESTARTS = 5;
-const RESTART_WINDOW_MS = 60_000;
+/** A service (or server) that dies after the start is restarted, unless it died this often within the window. */
+export const MAX_RESTARTS = 5;
+export const RESTART_WINDOW_MS = 60_000;
 
 /**
  * How often a service may be started again after dying: not when it died MAX_RESTARTS times within
