@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -331,6 +332,41 @@ describe("orderflow up with a stand-in service", () => {
     expect(existsSync(join(dataDir, "orderflow.pid"))).toBe(false);
     expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(false);
   }, 120_000);
+
+  it("under `npm start`, a SIGTERM to npm alone (as `timeout` or a process manager sends) stops everything gracefully", async () => {
+    const dataDir = join(tmp, "npm-sigterm");
+    // npm forwards the signal to its script's shell; the script execs the runner, so that is the runner.
+    const npm = spawn("npm", ["start", "--", "--data-dir", dataDir, "--config", FIXTURE_CONFIG], {
+      cwd: REPO_ROOT,
+      env: cleanEnv({ INVENTORY_PORT: String(await freePort()) }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    leftovers.add(npm.pid!);
+    let output = "";
+    npm.stdout.on("data", (b: Buffer) => (output += b.toString()));
+    npm.stderr.on("data", (b: Buffer) => (output += b.toString()));
+    const exited = new Promise((resolve) => npm.once("exit", resolve));
+    onTestFinished(() => killAll([npm.pid!]));
+    await waitFor("ready", () => /^orderflow: ready in/m.test(output), { timeoutMs: 60_000 }).catch(
+      (err: unknown) => {
+        throw new Error(`${(err as Error).message}\n${output}`);
+      },
+    );
+    const tree = readProcessTree(dataDir);
+    for (const pid of tree.values()) leftovers.add(pid);
+    expect([...tree.keys()].sort()).toEqual(["infra-host", "inventory", "nats-server", "postgres", "runner"]);
+
+    npm.kill("SIGTERM");
+    await exited;
+    await waitFor("every process to exit", () => [...tree.values()].every((pid) => !alive(pid)), {
+      timeoutMs: 30_000,
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${output}`);
+    });
+    expect(output).toMatch(/^orderflow: SIGTERM, stopping gracefully/m);
+    expect(output).toMatch(/^orderflow: stopped$/m);
+    expect(existsSync(join(dataDir, "orderflow.pid"))).toBe(false);
+  }, 90_000);
 
   it("a service that exits while starting: its last stderr lines, everything stopped, exit 1", async () => {
     const dataDir = join(tmp, "early-exit");
