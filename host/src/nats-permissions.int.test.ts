@@ -1,3 +1,4 @@
+import { setTimeout as slowWork } from "node:timers/promises";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import {
   connect,
@@ -67,6 +68,9 @@ const shop = defineCatalog({
   ],
 });
 
+/** How long the handler of a zero-quantity order works: past a third of the consumer's 5 s ack wait. */
+const SLOW_HANDLER_MS = 2500;
+
 const answering = <N extends "stock.reserved" | "payment.charged">(name: N, context: "stock" | "billing") =>
   defineService<Record<string, never>>()({
     name: context,
@@ -78,8 +82,9 @@ const answering = <N extends "stock.reserved" | "payment.charged">(name: N, cont
     handlers: () => ({
       "order.placed": async (e, { emit }) => {
         if (e.data.qty < 0) throw new PermanentError("a negative quantity");
-        // Held past a third of the ack wait: kept alive with +WPI before its ack.
-        if (e.data.qty === 0) await new Promise((r) => setTimeout(r, 2500));
+        // A slow handler (the workload, not a wait for anything): held past a third of the ack wait,
+        // its message is kept alive with +WPI before its ack.
+        if (e.data.qty === 0) await slowWork(SLOW_HANDLER_MS);
         await emit(name as never, e.data as never);
       },
     }),
@@ -155,10 +160,19 @@ const messages = async (jsm: JetStreamManager, stream: string) =>
 
 /** What the server answers a subscription it refuses: the subscription ends with the error. */
 async function refused(sub: Subscription): Promise<unknown> {
-  const ended = await Promise.race([sub.closed.then((e) => e ?? "closed without an error"), sleep(2000)]);
-  return ended;
+  let ended: unknown;
+  void sub.closed.then((e) => (ended = e ?? "closed without an error"));
+  return waitFor("the server to answer the subscription", () => ended, { timeoutMs: 2000 }).catch(
+    () => "still open",
+  );
 }
-const sleep = (ms: number) => new Promise<"still open">((r) => setTimeout(() => r("still open"), ms));
+
+/** Resolves when `work` has, or after `ms` (then it is left to finish): a bounded wait on a condition. */
+const settledWithin = async (work: Promise<unknown>, ms: number): Promise<void> => {
+  let done = false;
+  void work.finally(() => (done = true)).catch(() => {});
+  await waitFor("it to settle", () => done, { timeoutMs: ms }).catch(() => {});
+};
 
 describe("NATS permissions derived from service definitions, on a real nats-server", () => {
   const ids = {
@@ -357,7 +371,7 @@ describe("every permission natsPermissions derives is needed", () => {
     const js = jetstream(nc);
     await using db = await testDatabase("perm");
     const start = () => startAs(stock, nats, ids.get(ns)!, db.url, ns);
-    const stop = (svc: RunningService<Record<string, never>>) => Promise.race([svc.stop(), sleep(5000)]);
+    const stop = (svc: RunningService<Record<string, never>>) => settledWithin(svc.stop(), 5000);
     let svc: RunningService<Record<string, never>>;
     try {
       svc = await start();
