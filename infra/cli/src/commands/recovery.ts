@@ -13,15 +13,12 @@ import {
   broker,
   loadService,
   openServiceDatabase,
-  parsePastTime,
-  parseSeq,
-  parseTime,
   rebuildOptions,
-  requireYes,
   serviceConfig,
   systemCatalog,
   withDatabase,
 } from "../recovery/context.js";
+import { parsePastTime, parseSeq, parseTime, requireYes } from "../recovery/input.js";
 import { print, progress } from "../recovery/output.js";
 import { replay } from "../recovery/replay.js";
 import { loadSystem } from "../system/load-system.js";

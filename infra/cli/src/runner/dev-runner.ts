@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, exitCodeOf, isCliError, oneLine } from "../errors.js";
-import { OPERATOR_SEED_VAR } from "../nats-operator.js";
 import { shownPath } from "../shown-path.js";
 import type { SeedData } from "../system/define-system.js";
 import { abortable, untilAborted } from "./abortable.js";
@@ -14,7 +13,7 @@ import {
 } from "./credentials-file.js";
 import { provisionDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
-import { NATS_IDENTITY_VARS, writeNatsAuth, type NatsAuth } from "./nats-auth.js";
+import { writeNatsAuth, type NatsAuth } from "./nats-auth.js";
 import { provisionStreams } from "./provision-streams.js";
 import type { HostEvent, Servers } from "./protocol.js";
 import { RunLock } from "./run-lock.js";
@@ -22,6 +21,7 @@ import { seedSystem } from "./seed-system.js";
 import { serverLines } from "./server-lines.js";
 import { removeServersFile, writeServersFile } from "./servers-file.js";
 import type { ServiceProcess } from "./service-process.js";
+import { ownDatabaseEnv, withoutSecrets } from "./service-env.js";
 import { ServiceSupervisor } from "./service-supervisor.js";
 import { serviceUrl } from "./service-url.js";
 import { onStopSignals } from "./stop-signals.js";
@@ -355,48 +355,4 @@ export class DevRunner {
   #url(plan: ServicePlan): string {
     return serviceUrl(this.#opts.config.host, plan.port);
   }
-}
-
-/**
- * The runner's environment as the services get it: OPERATOR_TOKEN_FILE was read already (they get
- * OPERATOR_TOKEN, and both would be an error); the operator's NATS seed is not theirs; on a
- * nats-server we run, each gets its own NATS identity (and with --tls its own certificate) instead of any
- * given to the runner.
- */
-function withoutSecrets(
-  env: NodeJS.ProcessEnv,
-  ownNatsIdentities: boolean,
-  ownNatsTls: boolean,
-): NodeJS.ProcessEnv {
-  const rest = { ...env };
-  const drop = [
-    "OPERATOR_TOKEN_FILE",
-    OPERATOR_SEED_VAR,
-    `${OPERATOR_SEED_VAR}_FILE`,
-    ...(ownNatsIdentities ? NATS_IDENTITY_VARS : []),
-    ...(ownNatsTls ? ["NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"] : []),
-  ];
-  for (const name of drop) delete rest[name];
-  return rest;
-}
-
-/**
- * A service with a role of its own connects with its URL only: DATABASE_URL (the server's admin) and
- * the other services' `<NAME>_DATABASE_URL` (and their `_FILE`s) are not passed on to it.
- */
-function ownDatabaseEnv(
-  plan: ServicePlan,
-  plans: readonly ServicePlan[],
-  urls: ReadonlyMap<string, string>,
-): NodeJS.ProcessEnv {
-  const own = urls.get(plan.service.name);
-  if (own === undefined) return {};
-  const env: NodeJS.ProcessEnv = { DATABASE_URL: own, DATABASE_URL_FILE: undefined };
-  for (const p of plans) {
-    const variable = `${p.service.name.toUpperCase()}_DATABASE_URL`;
-    env[variable] = undefined;
-    env[`${variable}_FILE`] = undefined;
-  }
-  env[`${plan.service.name.toUpperCase()}_DATABASE_URL`] = own;
-  return env;
 }
