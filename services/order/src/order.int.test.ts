@@ -501,7 +501,16 @@ describe("order service over real NATS and PostgreSQL", () => {
         { orderId: cancelled, reason: "payment declined: insufficient funds" },
         { correlationId: cancelled },
       );
+      const confirmed = await place([pear], "hank");
+      await publish(
+        js,
+        catalog,
+        "order.approve.requested",
+        { orderId: confirmed },
+        { correlationId: confirmed },
+      );
       await statusIs(cancelled, "CANCELLED");
+      await statusIs(confirmed, "CONFIRMED");
       await settle();
 
       await using fresh = await testDatabase("order_rebuild");
