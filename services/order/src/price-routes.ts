@@ -1,3 +1,4 @@
+import type { OrderEvents } from "@orderflow/contracts";
 import { SafeString } from "@orderflow/events";
 import type { ServiceDeps } from "@orderflow/host";
 import type { FastifyInstance } from "fastify";
@@ -14,9 +15,13 @@ const SetPriceBody = z.object({
 
 /**
  * `GET /prices/:sku` (public) and `PUT /prices/:sku` (operator only): the price list `POST /orders`
- * takes every line's unit price from. A change applies to orders placed after it.
+ * takes every line's unit price from. A change applies to orders placed after it, and publishes
+ * `price.set` (a PUT of the price already listed changes and publishes nothing).
  */
-export function priceRoutes(app: FastifyInstance, { db }: Pick<ServiceDeps<OrderDb>, "db">): void {
+export function priceRoutes(
+  app: FastifyInstance,
+  { db, outbox }: Pick<ServiceDeps<OrderDb, {}, OrderEvents>, "db" | "outbox">,
+): void {
   app.get("/prices/:sku", async (req, reply) => {
     const { sku } = PriceParams.parse(req.params);
     return (await readPrice(db, sku)) ?? reply.code(404).send({ error: `unknown sku ${sku}` });
@@ -25,7 +30,10 @@ export function priceRoutes(app: FastifyInstance, { db }: Pick<ServiceDeps<Order
   app.put("/prices/:sku", { config: { operator: true } }, async (req): Promise<PriceView> => {
     const { sku } = PriceParams.parse(req.params);
     const { unitPriceCents } = SetPriceBody.parse(req.body);
-    await setPrice(db, { sku, unitPriceCents });
+    await db.transaction().execute(async (trx) => {
+      if (await setPrice(trx, { sku, unitPriceCents }))
+        await outbox.enqueue(trx, "price.set", { sku, unitPriceCents }, { correlationId: sku });
+    });
     return { sku, unitPriceCents };
   });
 }

@@ -9,6 +9,7 @@ import type { ServiceDefinition } from "@orderflow/host";
 import { z } from "zod";
 import { migrations, type OrderDb } from "./migrations.js";
 import { orderHandlers } from "./order-handlers.js";
+import { applyOwnEvent } from "./order-projection.js";
 import { orderRoutes } from "./order-routes.js";
 import { priceRoutes } from "./price-routes.js";
 
@@ -35,4 +36,6 @@ export const definition: ServiceDefinition<OrderDb, typeof orderConfig, OrderEve
     priceRoutes(app, deps);
     await orderRoutes(app, deps, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });
   },
+  // Orders, idempotency keys and prices are all in the ORDERS stream (order.created v3, price.set).
+  projection: { context: "orders", apply: applyOwnEvent },
 };
