@@ -31,6 +31,17 @@ export class Topology {
   deadLetterSubject(consumer: string, originalSubject: string): string {
     return this.subject(`dlq.${consumer}.${this.unprefix(originalSubject)}`);
   }
+  /** Where `dlq redrive` puts a letter of `consumer`: only that consumer's redrive durable reads it. */
+  redriveSubject(consumer: string, originalSubject: string): string {
+    return this.subject(`redrive.${consumer}.${this.unprefix(originalSubject)}`);
+  }
+  redriveFilter(consumer: string): string {
+    return this.subject(`redrive.${consumer}.>`);
+  }
+  /** The dead letters' subjects, without the redriven ones. */
+  get deadLetterFilter(): string {
+    return this.subject("dlq.>");
+  }
   get deadLetterStream(): string {
     return this.stream(deadLetterStream.name);
   }
