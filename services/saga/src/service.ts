@@ -2,6 +2,7 @@ import { catalog, sourceOf, sagaEvents, type OrderflowCatalog, type SagaEvents }
 import type { ServiceDefinition } from "@orderflow/host";
 import { createDeadlineWorker } from "./deadline-worker.js";
 import { migrations, type SagaDb } from "./migrations.js";
+import { sagaMetrics } from "./saga-metrics.js";
 import { sagaConfig, type SagaConfigShape } from "./saga-config.js";
 import { sagaHandlers } from "./saga-handlers.js";
 import { sagaRoutes } from "./saga-routes.js";
@@ -20,7 +21,7 @@ export const definition: ServiceDefinition<SagaDb, SagaConfigShape, SagaEvents, 
   // Handlers lock only their own order's rows: lanes by order cannot deadlock.
   consumerConcurrency: 2,
   routes: sagaRoutes,
-  workers: ({ db, outbox, logger, now, config }) => [
+  workers: ({ db, outbox, logger, now, config, metrics }) => [
     createDeadlineWorker({
       db,
       outbox,
@@ -28,6 +29,7 @@ export const definition: ServiceDefinition<SagaDb, SagaConfigShape, SagaEvents, 
       now,
       deadlineMs: config.SAGA_DEADLINE_MS,
       tickMs: config.SAGA_TICK_MS,
+      metrics: sagaMetrics(metrics.registry),
     }),
   ],
 };
