@@ -62,6 +62,10 @@ function declared(name: string, what: "defaultPort" | "database"): string {
   return m[1];
 }
 
+/** A compose service's bind mounts: host path → container path. */
+const mountsOf = (s: ComposeService | undefined): Record<string, string | undefined> =>
+  Object.fromEntries((s?.volumes ?? []).map((v) => v.split(":") as [string, string]));
+
 const healthTest = (s: ComposeService) =>
   Array.isArray(s.healthcheck?.test) ? s.healthcheck.test.join(" ") : (s.healthcheck?.test ?? "");
 
@@ -137,7 +141,7 @@ describe("compose.yaml", () => {
 
   it("runs Prometheus on the checked-in config and rules, scraping every service's port", () => {
     const { prometheus } = compose.services;
-    const mounts = Object.fromEntries((prometheus?.volumes ?? []).map((v) => v.split(":").slice(0, 2)));
+    const mounts = mountsOf(prometheus);
     expect(mounts["./infra/observability/prometheus.yml"]).toBe("/etc/prometheus/prometheus.yml");
     // rule_files are relative to the config file: alerts.yml beside it.
     expect(mounts["./infra/observability/alerts.yml"]).toBe("/etc/prometheus/alerts.yml");
@@ -152,7 +156,7 @@ describe("compose.yaml", () => {
 
   it("runs Grafana provisioned with the Prometheus datasource and the Orderflow dashboard", () => {
     const { grafana, prometheus } = compose.services;
-    const mounts = Object.fromEntries((grafana?.volumes ?? []).map((v) => v.split(":").slice(0, 2)));
+    const mounts = mountsOf(grafana);
     expect(mounts["./infra/observability/grafana/provisioning"]).toBe("/etc/grafana/provisioning");
     const datasources = parse(
       readFileSync(join(OBSERVABILITY, "grafana/provisioning/datasources/prometheus.yml"), "utf8"),
