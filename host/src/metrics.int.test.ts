@@ -35,6 +35,9 @@ const shipping = defineCatalog({
     }),
   ],
 });
+/** A handler of order `hold` waits for this to be released: its message stays delivered and unacked. */
+let release = () => {};
+let held = Promise.resolve();
 const shippingService = defineService<Record<string, never>>()({
   name: "shipping",
   database: "shipping",
@@ -43,7 +46,10 @@ const shippingService = defineService<Record<string, never>>()({
   publishes: shipping,
   consumes: mergeCatalogs(orders, shipping),
   handlers: () => ({
-    "order.confirmed": async (e, { emit }) => void (await emit("shipment.requested", e.data)),
+    "order.confirmed": async (e, { emit }) => {
+      if (e.data.orderId === "hold") await held;
+      await emit("shipment.requested", e.data);
+    },
   }),
 });
 
@@ -111,7 +117,7 @@ describe("the runtime's metrics on a real service", () => {
     );
   }, 30_000);
 
-  it("each metric moves: handling, dead letters, lag while the consumer is stopped, backlog while the relay is", async () => {
+  it("each metric moves: handling, dead letters, ack pending while a handler holds, lag while the consumer is stopped, backlog while the relay is", async () => {
     await using s = await started();
     const url = s.svc.url;
     const confirmed = { event_type: "order.confirmed" };
@@ -145,8 +151,19 @@ describe("the runtime's metrics on a real service", () => {
         m.value("orderflow_dead_letter_messages", { stream: "DLQ" }) === 1,
     );
 
-    // Consumer lag: published while nobody reads.
+    // Ack pending: delivered, held by its handler.
     const lag = { stream: "ORDERS", consumer: "shipping" };
+    held = new Promise<void>((resolve) => (release = resolve));
+    await confirm(s.js, "hold");
+    await metricsWhere(url, "one held", (m) => m.value("orderflow_consumer_ack_pending_messages", lag) === 1);
+    release();
+    await metricsWhere(
+      url,
+      "none held",
+      (m) => m.value("orderflow_consumer_ack_pending_messages", lag) === 0,
+    );
+
+    // Consumer lag: published while nobody reads.
     await metricsWhere(url, "no lag", (m) => m.value("orderflow_consumer_pending_messages", lag) === 0);
     await s.svc.consumer!.stop();
     for (const orderId of ["o-2", "o-3", "o-4"]) await confirm(s.js, orderId);

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startService } from "@orderflow/host";
@@ -26,7 +27,7 @@ const queries = [
 const namesIn = (expr: string) => [...expr.matchAll(/\borderflow_[a-z0-9_]+/g)].map((m) => m[0]);
 
 describe("the dashboard and the alert rules query metrics that exist", () => {
-  it("every metric they name is exposed by a live service's /metrics, and every orderflow_* metric is on the dashboard", async () => {
+  it("every metric they name is exposed by a live service's /metrics, every orderflow_* metric is on the dashboard, promtool finds no fault in them", async () => {
     await using nats = await testNats();
     await using db = await testDatabase("saga");
     // The saga service exposes the runtime's metrics and the saga's own.
@@ -51,6 +52,13 @@ describe("the dashboard and the alert rules query metrics that exist", () => {
       );
       const ours = [...declared].filter((n) => n.startsWith("orderflow_"));
       expect(ours.filter((n) => !onDashboard.has(n))).toEqual([]);
+
+      // The saga's own metrics pass promtool's lint too (the runtime's: host/src/metrics.int.test.ts).
+      const lint = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+      expect(lint.error).toBeUndefined();
+      expect(`${lint.stdout}${lint.stderr}`.split("\n").filter((l) => l.startsWith("orderflow_"))).toEqual(
+        [],
+      );
     } finally {
       await svc.stop();
     }
