@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { outboxStatus, type AnyDb } from "@orderflow/outbox";
+import type { AnyDb } from "@orderflow/outbox";
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import type { Messaging } from "./messaging.js";
@@ -22,11 +22,13 @@ export function addHealthRoutes(
     nc: NatsConnection;
     messaging: Messaging;
     metrics: Metrics;
+    /** Reads the gauges kept outside the process (outbox, JetStream) before a scrape. */
+    refreshMetrics: () => Promise<void>;
     /** Set: /metrics requires it as a bearer token. */
     metricsToken: string | undefined;
   },
 ): void {
-  const { db, nc, messaging, metrics, metricsToken } = on;
+  const { db, nc, messaging, metrics, refreshMetrics, metricsToken } = on;
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     const [database, nats] = await Promise.all([
@@ -45,8 +47,7 @@ export function addHealthRoutes(
   const guard =
     metricsToken === undefined ? {} : { onRequest: bearerOnly(metricsToken, "metrics", "METRICS_TOKEN") };
   app.get("/metrics", guard, async (_req, reply) => {
-    const status = await outboxStatus(db).catch(() => undefined);
-    if (status) metrics.backlog.set(status.backlog);
+    await refreshMetrics();
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }

@@ -32,6 +32,8 @@ import { addHealthRoutes } from "./health-routes.js";
 import { createHttpApp } from "./http-app.js";
 import { createMessaging } from "./messaging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { createMetricsRefresh } from "./metrics-refresh.js";
+import { eventTypeOf } from "./event-type.js";
 import { guardOperatorRoutes } from "./operator-auth.js";
 
 export interface Worker {
@@ -208,6 +210,7 @@ export async function startService<
       streams,
       deadLetters: config.deadLetters,
     });
+    const eventType = eventTypeOf(consumes, topology);
     const retention = def.retention?.(deps) ?? [];
     const messaging = createMessaging({
       logger,
@@ -226,14 +229,16 @@ export async function startService<
           logger,
           ...config.consumer,
           concurrency,
-          onResult: (result) => metrics.consumed.inc({ result }),
+          onResult: (result, subject) => metrics.consumed.inc({ result, event_type: eventType(subject) }),
+          onHandled: (event_type, seconds) => metrics.handlerDuration.observe({ event_type }, seconds),
         }),
     });
     const workers = def.workers?.(deps) ?? [];
 
     const app = createHttpApp(logger, metrics, outage);
     const operatorRoutes = guardOperatorRoutes(app, config.operatorToken);
-    addHealthRoutes(app, { db, nc, messaging, metrics, metricsToken: config.metricsToken });
+    const refreshMetrics = createMetricsRefresh({ metrics, db, jsm, messaging, topology });
+    addHealthRoutes(app, { db, nc, messaging, metrics, refreshMetrics, metricsToken: config.metricsToken });
     await def.routes?.(app, deps);
     if (operatorRoutes.length && config.operatorToken === undefined)
       logger.warn(
@@ -302,6 +307,7 @@ function relayOf(on: {
     ...on.config.relay,
     retention: on.retention,
     onPublished: (n) => on.metrics.published.inc(n),
+    onPubAck: (seconds) => on.metrics.commitToAck.observe(seconds),
   });
 }
 

@@ -14,6 +14,8 @@ export interface ApplyOptions {
   readonly db: AnyDb;
   readonly outbox: Outbox;
   readonly handlers: AnyHandlers;
+  /** Called with each event's name and the seconds its handler ran (a metrics seam). */
+  readonly onHandled?: ((event: string, seconds: number) => void) | undefined;
 }
 
 export type ApplyResult = "applied" | "duplicate" | "ignored";
@@ -53,6 +55,7 @@ export async function applyEvents(
     const results: ApplyResult[] = [];
     // What the handlers emit is written in one statement at the end, in emission order.
     const emitted: OutboxRow[] = [];
+    const committed: (() => void)[] = [];
     for (const [index, event] of events.entries()) {
       const handler = handlerOf(event);
       if (!handler) {
@@ -71,25 +74,41 @@ export async function applyEvents(
           emitted.push(row);
           return Promise.resolve(row.id);
         },
+        afterCommit: (fn) => void committed.push(fn),
       };
+      const started = performance.now();
       try {
         setStatementOwner(trx, index);
         await handler(event, ctx);
       } catch (err) {
         throw new HandlerFailed(deferredOwnerOf(err) ?? index, err);
       }
+      opts.onHandled?.(event.name, (performance.now() - started) / 1000);
       results.push("applied");
     }
     setStatementOwner(trx, undefined);
     await opts.outbox.insert(trx, emitted);
-    return results;
+    return { results, committed };
   });
-  return applied.catch((err: unknown) => {
-    // A deferred statement of handler i failed and surfaced later (another handler's statement,
-    // the outbox insert, the COMMIT): it is handler i's failure.
-    const owner = deferredOwnerOf(err);
-    throw owner !== undefined && !(err instanceof HandlerFailed) ? new HandlerFailed(owner, err) : err;
-  });
+  return applied.then(
+    ({ results, committed }) => {
+      // Committed: a callback that throws must not turn that into a failed delivery.
+      for (const fn of committed) {
+        try {
+          fn();
+        } catch {
+          /* ignored */
+        }
+      }
+      return results;
+    },
+    (err: unknown) => {
+      // A deferred statement of handler i failed and surfaced later (another handler's statement,
+      // the outbox insert, the COMMIT): it is handler i's failure.
+      const owner = deferredOwnerOf(err);
+      throw owner !== undefined && !(err instanceof HandlerFailed) ? new HandlerFailed(owner, err) : err;
+    },
+  );
 }
 
 /** Applies one decoded event exactly once (see `applyEvents`). */

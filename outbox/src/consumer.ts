@@ -53,7 +53,10 @@ export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends An
    * (to this or another instance), and the inbox drops whatever had committed.
    */
   readonly stopTimeoutMs?: number;
-  readonly onResult?: (result: ConsumeResult, event: string) => void;
+  /** Called once per message when it has been acked, retried or dead-lettered, with its NATS subject. */
+  readonly onResult?: (result: ConsumeResult, subject: string) => void;
+  /** Called with each applied event's name and the seconds its handler ran. */
+  readonly onHandled?: (event: string, seconds: number) => void;
   /**
    * Runs after the inbox transaction committed and before the ack. A test seam: a crash here
    * leaves an applied but unacknowledged message, which JetStream redelivers after `ackWaitMs` and
@@ -187,6 +190,7 @@ function createPipeline(
     db: opts.db,
     outbox: opts.outbox,
     handlers: opts.handlers,
+    onHandled: opts.onHandled,
     deadLetter,
     policy,
     report: (result, m) => {

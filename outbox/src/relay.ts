@@ -47,6 +47,8 @@ export interface RelayOptions {
    */
   readonly stopTimeoutMs?: number;
   readonly onPublished?: (count: number) => void;
+  /** Called per event JetStream acknowledged, with the seconds since its outbox transaction (a metrics seam). */
+  readonly onPubAck?: (seconds: number) => void;
   /**
    * Runs once JetStream has acknowledged these events (by event id) and before their rows are
    * marked published. A test seam and a PubAck probe: a crash here leaves rows that are in the
@@ -139,6 +141,7 @@ export function createRelay(opts: RelayOptions): Relay {
     pollMs: opts.pollIntervalMs ?? 1000,
     publishTimeoutMs: opts.publishTimeoutMs ?? 5000,
     beforeMark: opts.beforeMark,
+    onPubAck: opts.onPubAck,
     onMarked: (count) => {
       backoff.reset();
       outage.reachable();

@@ -73,6 +73,11 @@ export interface HandlerContext<P extends AnyCatalog = AnyCatalog, DB = any> {
     data: EventDataOf<P, N>,
     opts?: Omit<EnqueueOptions, "causation">,
   ) => Promise<string>;
+  /**
+   * Runs `fn` once the transaction has committed (never if it rolls back, e.g. to be re-applied):
+   * where a handler counts what it did, such as a metric. A throw is ignored.
+   */
+  readonly afterCommit: (fn: () => void) => void;
 }
 
 /** Handles event `N` of catalog `C`, emitting events of catalog `P`, writing to database `DB`. */

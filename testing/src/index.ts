@@ -12,3 +12,5 @@ export type { TestNats, TestNatsOptions, TestDatabase, TestPostgres } from "./te
 export { publish, eventsOf } from "./events.js";
 export type { StoredEvent } from "./events.js";
 export { consumerSettled } from "./consumers.js";
+export { scrapeMetrics, parseMetrics } from "./metrics.js";
+export type { Scrape } from "./metrics.js";

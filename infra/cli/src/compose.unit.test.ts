@@ -21,7 +21,7 @@ interface ComposeService {
 const compose = parse(readFileSync(join(REPO_ROOT, "compose.yaml"), "utf8"), { merge: true }) as {
   services: Record<string, ComposeService>;
 };
-const INFRA = ["nats-auth", "nats", "postgres"];
+const INFRA = ["nats-auth", "nats", "postgres", "prometheus", "grafana", "jaeger"];
 // A service is a package with an entry point (services/contracts is the catalog, not a service).
 const serviceDirs = readdirSync(join(REPO_ROOT, "services"), { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(REPO_ROOT, "services", d.name, "src", "main.ts")))
@@ -30,6 +30,7 @@ const serviceDirs = readdirSync(join(REPO_ROOT, "services"), { withFileTypes: tr
 const initSql = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sql"), "utf8");
 const initSh = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sh"), "utf8");
 const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
+const OBSERVABILITY = join(REPO_ROOT, "infra", "observability");
 const pgHba = readFileSync(join(REPO_ROOT, "infra", "postgres", "pg_hba.conf"), "utf8");
 const natsConf = readFileSync(join(REPO_ROOT, "infra", "nats", "orderflow.conf"), "utf8");
 
@@ -62,11 +63,15 @@ function declared(name: string, what: "defaultPort" | "database"): string {
   return m[1];
 }
 
+/** A compose service's bind mounts: host path → container path. */
+const mountsOf = (s: ComposeService | undefined): Record<string, string | undefined> =>
+  Object.fromEntries((s?.volumes ?? []).map((v) => v.split(":") as [string, string]));
+
 const healthTest = (s: ComposeService) =>
   Array.isArray(s.healthcheck?.test) ? s.healthcheck.test.join(" ") : (s.healthcheck?.test ?? "");
 
 describe("compose.yaml", () => {
-  it("has one compose service per service under services/, and no other besides nats-auth, nats and postgres", () => {
+  it("has one compose service per service under services/, and no other besides the infrastructure's", () => {
     expect(serviceDirs.length).toBeGreaterThan(0);
     const composed = Object.keys(compose.services)
       .filter((n) => !INFRA.includes(n))
@@ -140,6 +145,53 @@ describe("compose.yaml", () => {
     ]);
   });
 
+  it("runs Prometheus on the checked-in config and rules, scraping every service's port", () => {
+    const { prometheus } = compose.services;
+    const mounts = mountsOf(prometheus);
+    expect(mounts["./infra/observability/prometheus.yml"]).toBe("/etc/prometheus/prometheus.yml");
+    // rule_files are relative to the config file: alerts.yml beside it.
+    expect(mounts["./infra/observability/alerts.yml"]).toBe("/etc/prometheus/alerts.yml");
+    const config = parse(readFileSync(join(OBSERVABILITY, "prometheus.yml"), "utf8")) as {
+      rule_files: string[];
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    expect(config.rule_files).toEqual(["alerts.yml"]);
+    const targets = config.scrape_configs.flatMap((c) => c.static_configs.flatMap((sc) => sc.targets));
+    expect(targets.sort()).toEqual(serviceDirs.map((n) => `${n}:${declared(n, "defaultPort")}`).sort());
+  });
+
+  it("runs Grafana provisioned with the Prometheus datasource and the Orderflow dashboard", () => {
+    const { grafana, prometheus } = compose.services;
+    const mounts = mountsOf(grafana);
+    expect(mounts["./infra/observability/grafana/provisioning"]).toBe("/etc/grafana/provisioning");
+    const datasources = parse(
+      readFileSync(join(OBSERVABILITY, "grafana/provisioning/datasources/prometheus.yml"), "utf8"),
+    ) as { datasources: { uid: string; url: string }[] };
+    expect(prometheus?.ports).toEqual(["9090:9090"]);
+    expect(datasources.datasources).toEqual([
+      expect.objectContaining({ uid: "prometheus", url: "http://prometheus:9090" }),
+    ]);
+    const providers = parse(
+      readFileSync(join(OBSERVABILITY, "grafana/provisioning/dashboards/orderflow.yml"), "utf8"),
+    ) as { providers: { options: { path: string } }[] };
+    const dashboards = providers.providers[0]!.options.path;
+    expect(mounts["./infra/observability/grafana/dashboards"]).toBe(dashboards);
+    const dashboard = JSON.parse(
+      readFileSync(join(OBSERVABILITY, "grafana/dashboards/orderflow.json"), "utf8"),
+    ) as { panels: { datasource?: { uid: string } }[] };
+    // Every panel queries the provisioned datasource.
+    const uids = new Set(dashboard.panels.flatMap((p) => (p.datasource ? [p.datasource.uid] : [])));
+    expect([...uids]).toEqual(["prometheus"]);
+  });
+
+  it("runs Jaeger with its OTLP endpoint, where every service sends its traces", () => {
+    const { jaeger } = compose.services;
+    expect(jaeger?.image).toMatch(/^jaegertracing\/all-in-one:/);
+    expect(jaeger?.environment?.COLLECTOR_OTLP_ENABLED).toBe("true");
+    for (const name of serviceDirs)
+      expect(compose.services[name]?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toBe("http://jaeger:4318");
+  });
+
   // A service without its definition yet is checked against DESIGN.md's table, and says so.
   const noted = serviceDirs.map((n) => [
     n,
@@ -172,7 +224,10 @@ describe("compose.yaml", () => {
       const read = [...Object.keys(baseConfigShape), `${prefix}_PORT`, `${prefix}_DATABASE_URL`, ...own];
       // <VAR>_FILE: the value read from that file.
       const known = new Set([...read, ...read.map((v) => `${v}_FILE`)]);
-      const unknown = Object.keys(svc().environment ?? {}).filter((k) => !known.has(k));
+      // OTEL_*: the OpenTelemetry SDK's standard variables.
+      const unknown = Object.keys(svc().environment ?? {}).filter(
+        (k) => !known.has(k) && !k.startsWith("OTEL_"),
+      );
       expect(unknown).toEqual([]);
       expect(svc().environment?.NATS_URL).toBe("nats://nats:4222");
       // Its own role and database only: no server-wide URL with the superuser.

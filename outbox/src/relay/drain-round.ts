@@ -24,6 +24,7 @@ export interface DrainRoundOptions {
   readonly publishTimeoutMs: number;
   readonly beforeMark?: ((eventIds: readonly string[]) => Promise<void> | void) | undefined;
   readonly onMarked: (count: number) => void;
+  readonly onPubAck?: ((seconds: number) => void) | undefined;
   readonly session: LeaderSession;
   /** Every session the relay has open (leader, marks, cleanup): a stop that cannot wait closes them. */
   readonly open: OpenSessions;
@@ -74,6 +75,7 @@ export async function drainRound(c: pg.Client, opts: DrainRoundOptions): Promise
     marker,
     round,
     settled,
+    onPubAck: opts.onPubAck,
   });
   const reader = new OutboxReader(c, opts.batchSize, unmarked);
   const going = (): boolean => !opts.signal.aborted && !round.failed && opts.session.holds(c);

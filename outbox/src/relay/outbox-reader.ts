@@ -15,6 +15,10 @@ export interface UnpublishedRow {
   head_bytes: number;
   /** The headers in NATS wire format, then the payload. */
   frame: Buffer;
+  /** Milliseconds from the row's transaction to the read, on the database's clock. */
+  age_ms: number;
+  /** When the read returned (`performance.now()`): with `age_ms`, the row's age on this clock. */
+  read_at: number;
 }
 
 /**
@@ -27,10 +31,11 @@ export interface UnpublishedRow {
 const READ_SQL = `
   SELECT o.id, o.event_id, o.subject, o.headers->>'ce-subject' AS key, o.headers->>'traceparent' AS traceparent,
          h.t ~ $4 AND length(h.t) - length(replace(h.t, chr(10), '')) = h.n + 2 AS valid,
-         octet_length(b.head) AS head_bytes, b.head || o.payload AS frame
+         octet_length(b.head) AS head_bytes, b.head || o.payload AS frame,
+         extract(epoch FROM clock_timestamp() - o.created_at)::float8 * 1000 AS age_ms
   FROM (
       -- The rows first, so that whatever plan PostgreSQL picks, only these few are encoded.
-      SELECT id, event_id, subject, headers, payload FROM orderflow_outbox
+      SELECT id, event_id, subject, headers, payload, created_at FROM orderflow_outbox
       WHERE published_at IS NULL AND id > $1 AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $3
     ) AS o,
     LATERAL (
@@ -105,7 +110,12 @@ export class OutboxReader {
         ? ["0", [...unmarked], this.#batchSize, HEADER_BLOCK]
         : [this.#highest, [], this.#batchSize, HEADER_BLOCK],
     });
-    q.catch(() => {}); // a read ahead may fail while we are busy; whoever awaits it sees the error
-    return q;
+    const stamped = q.then((result) => {
+      const at = performance.now();
+      for (const row of result.rows) row.read_at = at;
+      return result;
+    });
+    stamped.catch(() => {}); // a read ahead may fail while we are busy; whoever awaits it sees the error
+    return stamped;
   }
 }

@@ -23,6 +23,8 @@ export interface PublishWindowOptions {
   readonly round: RoundFailure;
   /** Notified whenever a publish settles. */
   readonly settled: Signal;
+  /** Called per acknowledged row with the seconds from its transaction to the PubAck. */
+  readonly onPubAck?: ((seconds: number) => void) | undefined;
 }
 
 /**
@@ -40,6 +42,7 @@ export class PublishWindow {
   readonly #marker: Marker;
   readonly #round: RoundFailure;
   readonly #settled: Signal;
+  readonly #onPubAck: ((seconds: number) => void) | undefined;
   readonly #lastOfKey = new Map<string, Promise<PubAck>>();
   #inFlight = 0;
 
@@ -53,6 +56,7 @@ export class PublishWindow {
     this.#marker = opts.marker;
     this.#round = opts.round;
     this.#settled = opts.settled;
+    this.#onPubAck = opts.onPubAck;
   }
 
   get inFlight(): number {
@@ -75,6 +79,7 @@ export class PublishWindow {
     this.#lastOfKey.set(key, p);
     p.then(
       () => {
+        this.#onPubAck?.((row.age_ms + performance.now() - row.read_at) / 1000);
         this.#settle(key, p);
         this.#marker.push(row);
       },

@@ -3,7 +3,8 @@ import { derivedEventId } from "@orderflow/events";
 import { describeError, OutageLog } from "@orderflow/outbox";
 import { type ServiceDeps, type Worker } from "@orderflow/host";
 import type { SagaDb } from "./migrations.js";
-import { applySagaInput } from "./saga-store.js";
+import { countOutcome, type SagaMetrics } from "./saga-metrics.js";
+import { applySagaInput, type Transition } from "./saga-store.js";
 
 export interface DeadlineWorkerOptions {
   readonly db: ServiceDeps<SagaDb, {}, SagaEvents>["db"];
@@ -12,6 +13,8 @@ export interface DeadlineWorkerOptions {
   readonly now: () => Date;
   readonly deadlineMs: number;
   readonly tickMs: number;
+  /** Counted once a tick's transaction commits. */
+  readonly metrics?: SagaMetrics;
   /** Sagas handled per transaction. */
   readonly batchSize?: number;
 }
@@ -31,9 +34,10 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
   const outage = new OutageLog({ what: "saga deadline worker", logger });
 
   /** One pass; returns how many sagas it timed out. */
-  const tick = (): Promise<number> =>
-    db.transaction().execute(async (trx) => {
-      const at = now();
+  const tick = async (): Promise<number> => {
+    const at = now();
+    const timedOut: Transition[] = [];
+    const count = await db.transaction().execute(async (trx) => {
       const due = await trx
         .selectFrom("sagas")
         .select(["order_id", "traceparent", "tracestate"])
@@ -70,6 +74,7 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
               }),
           },
         );
+        if (t.events.length) timedOut.push(t);
         if (t.sent.length)
           logger.info(
             { orderId, reason: t.after.reason, sent: t.sent.map((c) => c.name) },
@@ -78,6 +83,12 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
       }
       return due.length;
     });
+    if (opts.metrics) {
+      opts.metrics.deadlineExpiries.inc(timedOut.length);
+      for (const t of timedOut) countOutcome(opts.metrics, t, at);
+    }
+    return count;
+  };
 
   const schedule = () => {
     if (stopped) return;

@@ -5,6 +5,7 @@ import type { ServiceDeps } from "@orderflow/host";
 import type { SagaDb } from "./migrations.js";
 import type { SagaConfigShape } from "./saga-config.js";
 import type { SagaInput } from "./saga-decider.js";
+import { countOutcome, sagaMetrics } from "./saga-metrics.js";
 import { applySagaInput } from "./saga-store.js";
 
 /**
@@ -15,13 +16,15 @@ export function sagaHandlers({
   now,
   config,
   logger,
-}: Pick<ServiceDeps<SagaDb, SagaConfigShape, SagaEvents>, "now" | "config" | "logger">): Handlers<
+  metrics,
+}: Pick<ServiceDeps<SagaDb, SagaConfigShape, SagaEvents>, "now" | "config" | "logger" | "metrics">): Handlers<
   OrderflowCatalog,
   SagaEvents
 > {
+  const counts = sagaMetrics(metrics.registry);
   const apply = async (
     input: SagaInput & Partial<CloudEvent>,
-    { trx, emit }: HandlerContext<SagaEvents>,
+    { trx, emit, afterCommit }: HandlerContext<SagaEvents>,
   ): Promise<void> => {
     const orderId = input.data.orderId;
     const at = now();
@@ -32,6 +35,7 @@ export function sagaHandlers({
       record: (d) => emit("saga.transitioned", d, { correlationId: orderId, time: at }),
       trace: { traceparent: input.traceparent, tracestate: input.tracestate },
     });
+    afterCommit(() => countOutcome(counts, t, at));
     if (!t.events.length) {
       logger.debug({ orderId, event: input.name, state: t.before.status }, "saga: input changed nothing");
     } else if (t.before.status !== t.after.status || t.sent.length) {

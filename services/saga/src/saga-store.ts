@@ -35,6 +35,8 @@ export interface Transition {
   readonly after: SagaState;
   readonly events: readonly SagaEvent[];
   readonly sent: readonly SagaCommand[];
+  /** When the saga's row was created: what its duration is measured from. */
+  readonly startedAt: Date;
 }
 
 const db = (trx: AnyTransaction) => trx as Transaction<SagaDb>;
@@ -43,10 +45,11 @@ const db = (trx: AnyTransaction) => trx as Transaction<SagaDb>;
  * The sagas a transaction has locked, as it last wrote them: a batch that brings several events of
  * one saga reads its row once. Valid because the row lock is held until the transaction ends.
  */
-const locked = new WeakMap<AnyTransaction, Map<string, SagaState>>();
-function stateCache(trx: AnyTransaction): Map<string, SagaState> {
+type Locked = { readonly state: SagaState; readonly startedAt: Date };
+const locked = new WeakMap<AnyTransaction, Map<string, Locked>>();
+function stateCache(trx: AnyTransaction): Map<string, Locked> {
   let m = locked.get(trx);
-  if (!m) locked.set(trx, (m = new Map<string, SagaState>()));
+  if (!m) locked.set(trx, (m = new Map<string, Locked>()));
   return m;
 }
 
@@ -84,8 +87,8 @@ export async function applySagaInput(
   const orderId = input.data.orderId;
   const t = db(trx);
   const cache = stateCache(trx);
-  let before = cache.get(orderId);
-  if (!before) {
+  let cached = cache.get(orderId);
+  if (!cached) {
     const fresh = initialState(orderId);
     // An input that would start something upserts the row: it is created or, if it exists, locked
     // and returned, in one round trip (concurrent first inputs wait on the key). Any other input
@@ -121,12 +124,13 @@ export async function applySagaInput(
           .where("order_id", "=", orderId)
           .forUpdate()
           .executeTakeFirst();
-    if (!row) return { before: fresh, after: fresh, events: [], sent: [] };
-    before = stateOf(row);
-    cache.set(orderId, before);
+    if (!row) return { before: fresh, after: fresh, events: [], sent: [], startedAt: opts.now };
+    cached = { state: stateOf(row), startedAt: row.created_at };
+    cache.set(orderId, cached);
   }
+  const { state: before, startedAt } = cached;
   const events = decide(input, before);
-  if (!events.length) return { before, after: before, events, sent: [] };
+  if (!events.length) return { before, after: before, events, sent: [], startedAt };
 
   const after = events.reduce(evolve, before);
   const sent = commandsOf(orderId, events);
@@ -152,7 +156,7 @@ export async function applySagaInput(
            ${after.inventory}, ${after.payment}, ${JSON.stringify(sent.map((c) => c.name))}::jsonb
     FROM saga_history WHERE order_id = ${orderId}`,
   ]);
-  cache.set(orderId, after);
+  cache.set(orderId, { state: after, startedAt });
   for (const command of sent) await opts.send(command);
   await opts.record({
     orderId,
@@ -170,7 +174,7 @@ export async function applySagaInput(
     ...(opts.trace?.traceparent === undefined ? {} : { traceparent: opts.trace.traceparent }),
     ...(opts.trace?.tracestate === undefined ? {} : { tracestate: opts.trace.tracestate }),
   });
-  return { before, after, events, sent };
+  return { before, after, events, sent, startedAt };
 }
 
 export interface SagaView {

@@ -2,6 +2,7 @@ import { catalog, sourceOf, sagaEvents, type OrderflowCatalog, type SagaEvents }
 import type { ServiceDefinition } from "@orderflow/host";
 import { createDeadlineWorker } from "./deadline-worker.js";
 import { migrations, type SagaDb } from "./migrations.js";
+import { sagaMetrics } from "./saga-metrics.js";
 import { sagaConfig, type SagaConfigShape } from "./saga-config.js";
 import { sagaHandlers } from "./saga-handlers.js";
 import { applyOwnEvent } from "./saga-projection.js";
@@ -23,7 +24,7 @@ export const definition: ServiceDefinition<SagaDb, SagaConfigShape, SagaEvents, 
   routes: sagaRoutes,
   // Every transition publishes saga.transitioned with the state after it: SAGA is the saga's journal.
   projection: { context: "saga", apply: applyOwnEvent },
-  workers: ({ db, outbox, logger, now, config }) => [
+  workers: ({ db, outbox, logger, now, config, metrics }) => [
     createDeadlineWorker({
       db,
       outbox,
@@ -31,6 +32,7 @@ export const definition: ServiceDefinition<SagaDb, SagaConfigShape, SagaEvents, 
       now,
       deadlineMs: config.SAGA_DEADLINE_MS,
       tickMs: config.SAGA_TICK_MS,
+      metrics: sagaMetrics(metrics.registry),
     }),
   ],
 };
