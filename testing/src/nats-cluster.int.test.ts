@@ -7,7 +7,7 @@ import { waitFor } from "./wait.js";
 describe("testNatsCluster", () => {
   it(
     "runs three nodes whose R3 stream keeps accepting and serving with one of them killed",
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async () => {
       await using cluster = await testNatsCluster({ nodes: 3 });
       expect(cluster.urls).toHaveLength(3);
@@ -32,19 +32,29 @@ describe("testNatsCluster", () => {
 
         // Accepting: every publish acknowledged by the two that are left (retried while they elect).
         for (let i = 0; i < 10; i++) {
-          await waitFor(`publish ${i} after the kill`, () =>
-            js.publish("r3.x", `n${i}`, { msgID: `after-${i}`, timeout: 1000 }).then(() => true),
+          // The first waits out the election: seconds on nats-server 2.9.10.
+          await waitFor(
+            `publish ${i} after the kill`,
+            () => js.publish("r3.x", `n${i}`, { msgID: `after-${i}`, timeout: 1000 }).then(() => true),
+            { timeoutMs: 30_000 },
           );
         }
         // Serving: all 20, once each, in order.
         const c = await js.consumers.get("R3", "reader");
         const read: string[] = [];
-        const messages = await c.fetch({ max_messages: 20, expires: 5000 });
-        for await (const m of messages) {
-          read.push(m.string());
-          m.ack();
-          if (read.length === 20) break;
-        }
+        await waitFor(
+          "all 20 messages read",
+          async () => {
+            const messages = await c.fetch({ max_messages: 20 - read.length, expires: 2000 });
+            for await (const m of messages) {
+              read.push(m.string());
+              m.ack();
+              if (read.length === 20) break;
+            }
+            return read.length === 20;
+          },
+          { timeoutMs: 30_000 },
+        );
         expect(read).toEqual([
           ...Array.from({ length: 10 }, (_, i) => `m${i}`),
           ...Array.from({ length: 10 }, (_, i) => `n${i}`),
@@ -53,17 +63,21 @@ describe("testNatsCluster", () => {
 
         // Back on its port and store, it rejoins and catches up.
         await victim.start();
-        await waitFor("the restarted node to be a current replica", async () => {
-          const replicas = (await jsm.streams.info("R3")).cluster?.replicas ?? [];
-          return replicas.some((r) => r.name === victim.name && r.current);
-        });
+        await waitFor(
+          "the restarted node to be a current replica",
+          async () => {
+            const replicas = (await jsm.streams.info("R3")).cluster?.replicas ?? [];
+            return replicas.some((r) => r.name === victim.name && r.current);
+          },
+          { timeoutMs: 30_000 },
+        );
       } finally {
         await nc.close();
       }
     },
   );
 
-  it("pauses and resumes a node (SIGSTOP/SIGCONT)", { timeout: 30_000 }, async () => {
+  it("pauses and resumes a node (SIGSTOP/SIGCONT)", { timeout: 60_000 }, async () => {
     await using cluster = await testNatsCluster({ nodes: 3 });
     const node = cluster.nodes[2]!;
     node.pause();
