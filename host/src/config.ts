@@ -14,6 +14,16 @@ const url = (protocols: string[]) =>
     `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`,
   );
 
+/** The servers of a NATS_URL: one URL, or several separated by commas (a cluster's nodes). */
+export function natsServers(natsUrl: string): string[] {
+  return natsUrl
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+}
+
+const natsUrl = url(["nats:", "tls:", "ws:", "wss:"]);
+
 const port = z.coerce
   .number({ error: "must be a number" })
   .int("must be an integer")
@@ -22,10 +32,16 @@ const port = z.coerce
 const positive = z.coerce.number({ error: "must be a number" }).int().positive();
 
 export const baseConfigShape = {
+  // One server, or a cluster's as a comma-separated list (see natsServers).
   NATS_URL: z
     .string()
     .default("nats://127.0.0.1:4222")
-    .pipe(url(["nats:", "tls:", "ws:", "wss:"])),
+    .pipe(
+      z.string().refine((v) => {
+        const servers = natsServers(v);
+        return servers.length > 0 && servers.every((u) => natsUrl.safeParse(u).success);
+      }, "must be a URL starting with nats://, tls://, ws:// or wss:// (a cluster's: several, separated by commas)"),
+    ),
   DATABASE_URL: z
     .string()
     .default("postgres://postgres@127.0.0.1:5432/postgres")

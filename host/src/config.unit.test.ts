@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { nkeys } from "@nats-io/transport-node";
-import { parseConfig } from "./config.js";
+import { natsServers, parseConfig } from "./config.js";
 
 const svc = { name: "order", database: "orders", defaultPort: 3000 };
 
@@ -14,6 +14,18 @@ describe("parseConfig", () => {
     expect(c.databaseUrl).toBe("postgres://postgres@127.0.0.1:5432/orders");
     expect(c.port).toBe(3000);
     expect(c.relay.retentionMs).toBe(24 * 3_600_000);
+  });
+
+  it("takes a cluster's NATS_URL as a comma-separated list (natsServers splits it)", () => {
+    const c = parseConfig(
+      { NATS_URL: "nats://127.0.0.1:4001, nats://127.0.0.1:4002,nats://127.0.0.1:4003" },
+      svc,
+    );
+    expect(natsServers(c.natsUrl)).toEqual([
+      "nats://127.0.0.1:4001",
+      "nats://127.0.0.1:4002",
+      "nats://127.0.0.1:4003",
+    ]);
   });
 
   it("puts the service's database on the DATABASE_URL server; <SERVICE>_DATABASE_URL wins", () => {
@@ -29,6 +41,8 @@ describe("parseConfig", () => {
     [{ ORDER_PORT: "abc" }, /^ORDER_PORT: must be a number \(got "abc"\)$/],
     [{ ORDER_PORT: "70000" }, /^ORDER_PORT: .*65535.* \(got "70000"\)$/],
     [{ NATS_URL: "localhost:4222" }, /^NATS_URL: must be a URL starting with nats:\/\//],
+    [{ NATS_URL: "nats://a:4222,localhost:4223" }, /^NATS_URL: must be a URL starting with nats:\/\//],
+    [{ NATS_URL: " , " }, /^NATS_URL: must be a URL/],
     [{ DATABASE_URL: "mysql://x" }, /^DATABASE_URL: must be a URL starting with postgres:\/\//],
     [{ LOG_LEVEL: "loud" }, /^LOG_LEVEL: /],
     [{ CONSUMER_CONCURRENCY: "0" }, /^CONSUMER_CONCURRENCY: /],

@@ -6,7 +6,7 @@ import {
   type NatsConnection,
 } from "@nats-io/transport-node";
 import { Topology } from "@orderflow/outbox";
-import type { NatsCredentials, NatsTlsFiles } from "./config.js";
+import { natsServers, type NatsCredentials, type NatsTlsFiles } from "./config.js";
 
 /**
  * The inbox prefix of a NATS identity (a service's name, or the operator's): replies to its requests
@@ -32,7 +32,7 @@ export function connectNats(
   opts: NatsConnectOptions = {},
 ): Promise<NatsConnection> {
   return connect({
-    servers,
+    servers: natsServers(servers),
     name: `orderflow-${service}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

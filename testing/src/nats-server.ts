@@ -123,6 +123,8 @@ export class NatsServer {
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     this.#stopped = child;
     child.kill(signal);
+    // A paused server hears nothing until it runs again.
+    if (signal !== "SIGKILL") child.kill("SIGCONT");
     await exited;
     this.#child = undefined;
   }
@@ -130,6 +132,16 @@ export class NatsServer {
   async restart(): Promise<void> {
     await this.stop();
     await this.start();
+  }
+
+  /** SIGSTOP: the process stays, its sockets stay open, nothing answers (a stalled server). */
+  pause(): void {
+    if (this.running) this.#child!.kill("SIGSTOP");
+  }
+
+  /** SIGCONT after `pause()`. */
+  resume(): void {
+    if (this.running) this.#child!.kill("SIGCONT");
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

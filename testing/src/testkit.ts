@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NatsCluster } from "./nats-cluster.js";
 import { NatsServer } from "./nats-server.js";
 import { databaseUrl, dropDatabase, ensureDatabase, EmbeddedPostgresServer } from "./postgres.js";
 import { resolvePostgres, type Resolved } from "./resolve.js";
@@ -43,6 +44,33 @@ export async function testNats(opts: TestNatsOptions = {}): Promise<TestNats> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface TestNatsClusterOptions {
+  /** How many nodes; default 3. */
+  readonly nodes?: number;
+}
+
+/**
+ * A private JetStream cluster (see `NatsCluster`) in a temporary dir, removed on dispose; resolves
+ * once every node is up and a meta leader is elected. Fault tests drive its `nodes`.
+ */
+export async function testNatsCluster(opts: TestNatsClusterOptions = {}): Promise<NatsCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "orderflow-nats-cluster-"));
+  let cluster: NatsCluster;
+  try {
+    cluster = await NatsCluster.spawn({ nodes: opts.nodes ?? 3, dir });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const stop = cluster.stop.bind(cluster);
+  return Object.assign(cluster, {
+    async [Symbol.asyncDispose]() {
+      await stop("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
 }
 
 let sharedPostgres: Promise<Resolved> | undefined;

@@ -34,7 +34,11 @@ program
     "--tls",
     "the NATS and PostgreSQL it spawns require TLS with client certificates (made in .data/tls/); also ORDERFLOW_TLS=1",
   )
-  .action(async (opts: { dataDir?: string; seed: boolean; tls?: boolean }) => {
+  .option(
+    "--nats-nodes <n>",
+    "run NATS as a JetStream cluster of n nats-servers (1, 3 or 5; default 1), every stream with n replicas",
+  )
+  .action(async (opts: { dataDir?: string; seed: boolean; tls?: boolean; natsNodes?: string }) => {
     const { up } = await import("./commands/up.js");
     process.exitCode = await up(opts);
   });

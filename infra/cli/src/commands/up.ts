@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { DevRunner } from "../runner/dev-runner.js";
+import { parseNatsNodes, withNatsNodes } from "../runner/nats-cluster.js";
 import { checkServers, parseUpConfig } from "../runner/up-config.js";
 import { DATA_DIR } from "../system/find-config.js";
 import { loadSystem } from "../system/load-system.js";
@@ -11,6 +12,8 @@ export interface UpOptions {
   readonly seed: boolean;
   /** `--tls`: as ORDERFLOW_TLS=1 (see `UpConfig.tls`); undefined: ORDERFLOW_TLS decides. */
   readonly tls?: boolean;
+  /** `--nats-nodes`: how many nats-servers to run (1, 3 or 5; see runner/nats-cluster.ts); undefined: 1. */
+  readonly natsNodes?: string;
   /** Read for the servers, the services' variables and ORDERFLOW_CONFIG. */
   readonly env?: NodeJS.ProcessEnv;
   /** Where the config is looked for (and upward); default the working directory. */
@@ -32,8 +35,9 @@ export async function up(opts: UpOptions): Promise<number> {
       ? join(system.root, DATA_DIR)
       : resolve(opts.cwd ?? process.cwd(), opts.dataDir);
   // Configuration first: a bad value stops us before anything starts.
+  const natsNodes = parseNatsNodes(opts.natsNodes);
   const parsed = parseUpConfig(env, system.services);
-  const config = opts.tls ? { ...parsed, tls: true } : parsed;
+  const config = withNatsNodes(opts.tls ? { ...parsed, tls: true } : parsed, natsNodes, env);
   await checkServers(config);
   const runner = new DevRunner({
     root: system.root,

@@ -5,6 +5,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { mergeCatalogs, streamNameOf, type AnyCatalog } from "@orderflow/events";
 import {
   baseConfigShape,
+  natsServers,
   natsTlsOf,
   parseConfig,
   serviceSource,
@@ -210,7 +211,7 @@ export async function broker(env: Record<string, string | undefined> = process.e
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: parsed.data.NATS_URL,
+      servers: natsServers(parsed.data.NATS_URL),
       timeout: 3000,
       noAsyncTraces: true,
       ...operatorConnectOptions(operator?.identity, parsed.data.NATS_NAMESPACE),

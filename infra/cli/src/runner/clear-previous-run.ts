@@ -3,7 +3,7 @@ import { waitFor } from "@orderflow/testing";
 import { CliError } from "../errors.js";
 import { shownPath } from "../shown-path.js";
 import { inspectPidFile, removeFile } from "./pid-files.js";
-import { NATS_PID_FILE } from "./protocol.js";
+import { natsPidFiles } from "./nats-cluster.js";
 import type { UpConfig } from "./up-config.js";
 
 /** How long a server left by a previous run may take to finish stopping before we give up on it. */
@@ -12,7 +12,7 @@ const PREVIOUS_RUN_TIMEOUT_MS = 15_000;
 export interface ClearPreviousRunOptions {
   readonly dataDir: string;
   /** Which servers this run spawns (those given by URL have no pid file here). */
-  readonly config: Pick<UpConfig, "natsUrl" | "databaseUrl">;
+  readonly config: Pick<UpConfig, "natsUrl" | "databaseUrl" | "natsNodes">;
   readonly out: (line: string) => void;
 }
 
@@ -46,7 +46,8 @@ export async function clearPreviousRun(opts: ClearPreviousRunOptions): Promise<v
 function serverPidFiles({ dataDir, config }: ClearPreviousRunOptions): PidFile[] {
   const files: PidFile[] = [];
   if (config.natsUrl === undefined)
-    files.push({ file: join(dataDir, "nats", NATS_PID_FILE), looksLike: /nats-server/, what: "nats-server" });
+    for (const file of natsPidFiles(dataDir, config.natsNodes))
+      files.push({ file, looksLike: /nats-server/, what: "nats-server" });
   if (config.databaseUrl === undefined)
     files.push({
       file: join(dataDir, "postgres", "postmaster.pid"),

@@ -14,6 +14,7 @@ import {
 import { provisionDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
 import { writeNatsAuth, type NatsAuth } from "./nats-auth.js";
+import { checkNatsStore } from "./nats-cluster.js";
 import { provisionStreams } from "./provision-streams.js";
 import type { HostEvent, Servers } from "./protocol.js";
 import { RunLock } from "./run-lock.js";
@@ -130,6 +131,7 @@ export class DevRunner {
     // After the lock: a port held by another runner on this data dir is reported as that runner.
     await checkPorts(config);
     await this.#guard(clearPreviousRun({ dataDir, config, out }));
+    if (config.natsUrl === undefined) checkNatsStore(dataDir, config.natsNodes);
     this.#operatorToken = config.operatorToken ?? ensureOperatorToken(dataDir);
     this.#operator = config.operatorSeed === undefined ? undefined : { nkeySeed: config.operatorSeed };
     if (config.tls)
@@ -149,6 +151,7 @@ export class DevRunner {
       env,
       err,
       natsConfig: this.#natsAuth?.configFile,
+      natsNodes: config.natsNodes,
       ...(tls && config.databaseUrl === undefined
         ? { postgresTls: { certFile: tls.server.cert, keyFile: tls.server.key, caFile: tls.ca } }
         : {}),
@@ -313,8 +316,12 @@ export class DevRunner {
     const servers = this.#servers;
     if (servers)
       writeServersFile(dataDir, servers, this.#natsTls ? natsTlsOf(this.#tls!, TLS_OPERATOR) : undefined);
-    const [label, url] =
-      event.name === "nats-server" ? ["nats", servers?.nats.url] : ["postgres", servers?.postgres.url];
+    const node = servers?.natsNodes?.find((n) => `nats-${n.name}` === event.name);
+    const [label, url] = node
+      ? [`nats ${node.name}`, node.url]
+      : event.name === "nats-server"
+        ? ["nats", servers?.nats.url]
+        : ["postgres", servers?.postgres.url];
     out(`  ${label.padEnd(10)}${url ?? ""}  (pid ${event.pid ?? "?"}, restarted)`);
   }
 

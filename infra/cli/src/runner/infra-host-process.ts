@@ -19,6 +19,8 @@ export interface InfraHostOptions {
   readonly natsConfig?: string;
   /** An embedded PostgreSQL it starts serves TLS only, with these files (see EmbeddedPostgresOptions.tls). */
   readonly postgresTls?: PostgresTlsFiles;
+  /** `--nats-nodes`: above 1, it spawns a JetStream cluster of that many nats-servers. */
+  readonly natsNodes?: number;
   /** It exited (whether asked to or not). */
   readonly onExit: (how: Exit) => void;
   /** A server it spawned died, runs again, or is given up (`entries()` has its new pid already). */
@@ -46,7 +48,8 @@ export class InfraHostProcess {
       script,
       opts.dataDir,
       opts.natsConfig ?? "",
-      ...(opts.postgresTls ? [JSON.stringify(opts.postgresTls)] : []),
+      opts.postgresTls ? JSON.stringify(opts.postgresTls) : "",
+      String(opts.natsNodes ?? 1),
     ];
     const child = spawn(process.execPath, args, {
       cwd: opts.root,
@@ -67,14 +70,18 @@ export class InfraHostProcess {
     return host;
   }
 
-
   #restarted(name: HostEvent["name"], pid: number | undefined): void {
     const servers = this.#servers;
     if (!servers) return;
     this.#servers =
       name === "nats-server"
         ? { ...servers, nats: { ...servers.nats, pid } }
-        : { ...servers, postgres: { ...servers.postgres, pid } };
+        : name === "postgres"
+          ? { ...servers, postgres: { ...servers.postgres, pid } }
+          : {
+              ...servers,
+              natsNodes: servers.natsNodes?.map((n) => (`nats-${n.name}` === name ? { ...n, pid } : n)),
+            };
   }
 
   /** Waits for the servers it runs; its failure (or exit) is a CliError. */
@@ -89,7 +96,11 @@ export class InfraHostProcess {
       const config = reply.code === "NO_NATS" || reply.code === "NO_POSTGRES";
       throw new CliError(config ? "BAD_CONFIG" : "FAILED", reply.message);
     }
-    this.#servers = { nats: reply.nats, postgres: reply.postgres };
+    this.#servers = {
+      nats: reply.nats,
+      postgres: reply.postgres,
+      ...(reply.natsNodes ? { natsNodes: reply.natsNodes } : {}),
+    };
     return this.#servers;
   }
 
@@ -99,9 +110,12 @@ export class InfraHostProcess {
   }
 
   entries(): ProcessEntry[] {
+    const nodes = this.#servers?.natsNodes;
     return [
       { name: "infra-host", pid: this.#proc.child.pid },
-      { name: "nats-server", pid: this.#servers?.nats.pid },
+      ...(nodes
+        ? nodes.map((n) => ({ name: `nats-${n.name}`, pid: n.pid }))
+        : [{ name: "nats-server", pid: this.#servers?.nats.pid }]),
       { name: "postgres", pid: this.#servers?.postgres.pid },
     ];
   }
@@ -149,9 +163,14 @@ export class InfraHostProcess {
   }
 
   #serverPids(): number[] {
-    return [this.#servers?.nats.pid, this.#servers?.postgres.pid].filter(
+    return [...this.#natsPids(), this.#servers?.postgres.pid].filter(
       (pid): pid is number => pid !== undefined,
     );
+  }
+
+  #natsPids(): (number | undefined)[] {
+    const nodes = this.#servers?.natsNodes;
+    return nodes ? nodes.map((n) => n.pid) : [this.#servers?.nats.pid];
   }
 
   #killServers(how: "graceful" | "force"): void {
@@ -164,7 +183,7 @@ export class InfraHostProcess {
       }
     };
     // PostgreSQL: SIGINT is its fast shutdown, SIGQUIT its immediate one (which takes its backends too).
-    kill(this.#servers?.nats.pid, how === "force" ? "SIGKILL" : "SIGTERM");
+    for (const pid of this.#natsPids()) kill(pid, how === "force" ? "SIGKILL" : "SIGTERM");
     kill(this.#servers?.postgres.pid, how === "force" ? "SIGQUIT" : "SIGINT");
   }
 }

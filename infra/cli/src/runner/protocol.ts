@@ -7,10 +7,20 @@ export interface ServerInfo {
   readonly pid: number | undefined;
 }
 
+/** A node of the NATS cluster the host spawned (`--nats-nodes`): `n1`…, its own URL and process. */
+export interface NatsNodeInfo {
+  readonly name: string;
+  readonly url: string;
+  readonly pid: number | undefined;
+}
+
 /** The servers the system runs on: spawned by the host, or given by NATS_URL / DATABASE_URL. */
 export interface Servers {
+  /** With a cluster, `url` lists every node's, comma-separated, and `pid` is undefined. */
   readonly nats: ServerInfo;
   readonly postgres: ServerInfo;
+  /** `--nats-nodes` above 1: each node; undefined with one nats-server. */
+  readonly natsNodes?: readonly NatsNodeInfo[];
 }
 
 export type HostRequest =
@@ -24,8 +34,8 @@ export type HostReply =
   /** `code` is the InfraError code when there is one (NO_NATS: nothing to run NATS with…). */
   | { readonly type: "failed"; readonly message: string; readonly code?: string };
 
-/** The servers the host spawned, by the names the runner shows (and orderflow.pid records). */
-export type ServerName = "nats-server" | "postgres";
+/** The servers the host spawned, by the names the runner shows (and orderflow.pid records); `nats-n1`…: cluster nodes. */
+export type ServerName = "nats-server" | "postgres" | `nats-n${number}`;
 
 /** What becomes of a spawned server that dies once running (sent by the host at any time after `ready`). */
 export type HostEvent =

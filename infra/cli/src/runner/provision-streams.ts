@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { StreamSpec } from "@orderflow/events";
-import { deadLetterLimitsOf, serviceStreams, type NatsTlsFiles } from "@orderflow/host";
+import { deadLetterLimitsOf, natsServers, serviceStreams, type NatsTlsFiles } from "@orderflow/host";
 import { ensureStreams, Topology, type ProvisionAction } from "@orderflow/outbox";
 import { CliError, oneLine } from "../errors.js";
 import { operatorConnectOptions } from "../nats-operator.js";
@@ -39,7 +39,7 @@ export async function provisionStreams(opts: {
   let nc;
   try {
     nc = await connect({
-      servers: opts.natsUrl,
+      servers: natsServers(opts.natsUrl),
       timeout: 5000,
       reconnect: false,
       name: "orderflow-up",

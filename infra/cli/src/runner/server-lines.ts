@@ -4,13 +4,23 @@ import type { ServerInfo, Servers } from "./protocol.js";
 
 /** What `orderflow up` prints about its servers: URL, where it comes from, pid. */
 export function serverLines(servers: Servers, dataDir: string): string[] {
-  const { nats, postgres } = servers;
+  const { nats, postgres, natsNodes } = servers;
   return [
-    serverLine(
-      "nats",
-      nats,
-      nats.source === "binary" ? `nats-server, store ${join(dataDir, "nats")}` : "from NATS_URL",
-    ),
+    ...(natsNodes
+      ? natsNodes.map((n) =>
+          serverLine(
+            `nats ${n.name}`,
+            { ...n, source: "binary" },
+            `cluster node, store ${join(dataDir, "nats", n.name)}`,
+          ),
+        )
+      : [
+          serverLine(
+            "nats",
+            nats,
+            nats.source === "binary" ? `nats-server, store ${join(dataDir, "nats")}` : "from NATS_URL",
+          ),
+        ]),
     serverLine(
       "postgres",
       postgres,

@@ -4,7 +4,7 @@ import { removeFile } from "./pid-files.js";
 import type { Servers } from "./protocol.js";
 
 /**
- * `{pid, natsUrl, databaseUrl}` of a running `orderflow up`: how `npx orderflow` finds the servers
+ * `{pid, natsUrl, databaseUrl}` (with `--nats-nodes`, also `nats: [{name, url, pid}…]`) of a running `orderflow up`: how `npx orderflow` finds the servers
  * it started (a spawned nats-server and an embedded PostgreSQL on free ports) when NATS_URL /
  * DATABASE_URL are not set.
  */
@@ -23,6 +23,10 @@ export function writeServersFile(
     pid: process.pid,
     natsUrl: servers.nats.url,
     databaseUrl: servers.postgres.url,
+    // `--nats-nodes`: each node (`natsUrl` lists all their URLs, comma-separated).
+    ...(servers.natsNodes
+      ? { nats: servers.natsNodes.map(({ name, url, pid }) => ({ name, url, pid })) }
+      : {}),
     ...(natsTls ? { natsTls } : {}),
   };
   writeFileSync(join(dataDir, SERVERS_FILE), `${JSON.stringify(content)}\n`);

@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { connect } from "@nats-io/transport-node";
-import { parseConfig, type NatsTlsFiles } from "@orderflow/host";
+import { natsServers, parseConfig, type NatsTlsFiles } from "@orderflow/host";
 import { isOutboxError } from "@orderflow/outbox";
 import pg from "pg";
 import { z } from "zod";
@@ -49,6 +49,8 @@ export interface UpConfig {
   readonly tls: boolean;
   /** NATS_TLS_CA / NATS_TLS_CERT / NATS_TLS_KEY: how the runner (and the services) reach a NATS_URL with TLS. */
   readonly natsTls: NatsTlsFiles | undefined;
+  /** `--nats-nodes`: how many nats-servers it runs (see nats-cluster.ts); 1 by default. */
+  readonly natsNodes: number;
 }
 
 // The runner probes each service on its port, so 0 ("any free port") cannot work here.
@@ -138,6 +140,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
     operatorSeed: operatorSeedFromEnv(cleaned),
     tls: tlsOf(cleaned.ORDERFLOW_TLS),
     natsTls,
+    natsNodes: 1,
   };
 }
 
@@ -162,7 +165,7 @@ async function checkNats(url: string, config: UpConfig): Promise<void> {
   let nc;
   try {
     nc = await connect({
-      servers: url,
+      servers: natsServers(url),
       timeout: 3000,
       reconnect: false,
       name: "orderflow-up-check",
