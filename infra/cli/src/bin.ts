@@ -34,7 +34,11 @@ program
     "--tls",
     "the NATS and PostgreSQL it spawns require TLS with client certificates (made in .data/tls/); also ORDERFLOW_TLS=1",
   )
-  .action(async (opts: { dataDir?: string; seed: boolean; tls?: boolean }) => {
+  .option(
+    "--instances <n>",
+    "run n processes of every service (1-4), instance i on the service's port + 100·(i-1)",
+  )
+  .action(async (opts: { dataDir?: string; seed: boolean; tls?: boolean; instances?: string }) => {
     const { up } = await import("./commands/up.js");
     process.exitCode = await up(opts);
   });

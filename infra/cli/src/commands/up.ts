@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { DevRunner } from "../runner/dev-runner.js";
+import { instancePlans, parseInstances } from "../runner/instances.js";
 import { checkServers, parseUpConfig } from "../runner/up-config.js";
 import { DATA_DIR } from "../system/find-config.js";
 import { loadSystem } from "../system/load-system.js";
@@ -11,6 +12,8 @@ export interface UpOptions {
   readonly seed: boolean;
   /** `--tls`: as ORDERFLOW_TLS=1 (see `UpConfig.tls`); undefined: ORDERFLOW_TLS decides. */
   readonly tls?: boolean;
+  /** `--instances <n>`: processes of every service, as given (see runner/instances.ts). */
+  readonly instances?: string;
   /** Read for the servers, the services' variables and ORDERFLOW_CONFIG. */
   readonly env?: NodeJS.ProcessEnv;
   /** Where the config is looked for (and upward); default the working directory. */
@@ -33,7 +36,9 @@ export async function up(opts: UpOptions): Promise<number> {
       : resolve(opts.cwd ?? process.cwd(), opts.dataDir);
   // Configuration first: a bad value stops us before anything starts.
   const parsed = parseUpConfig(env, system.services);
-  const config = opts.tls ? { ...parsed, tls: true } : parsed;
+  const instances = parseInstances(opts.instances);
+  const config = { ...parsed, instances, ...(opts.tls ? { tls: true } : {}) };
+  instancePlans(config.services, instances); // their ports, checked before anything starts
   await checkServers(config);
   const runner = new DevRunner({
     root: system.root,

@@ -13,6 +13,7 @@ import {
 } from "./credentials-file.js";
 import { provisionDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
+import { instancePlans } from "./instances.js";
 import { writeNatsAuth, type NatsAuth } from "./nats-auth.js";
 import { provisionStreams } from "./provision-streams.js";
 import type { HostEvent, Servers } from "./protocol.js";
@@ -266,11 +267,11 @@ export class DevRunner {
       onRestart: (proc) => this.#onRestart(proc),
     });
     this.#services = services;
-    services.start(config.services);
+    services.start(instancePlans(config.services, config.instances));
     this.#host?.watch(services.pids());
     this.#recordTree();
 
-    const urls = config.services.map((plan) => ({ name: plan.service.name, url: this.#url(plan) }));
+    const urls = services.processes.map((p) => ({ name: p.name, url: this.#url(p.plan) }));
     await this.#guard(waitReady(urls, this.#abort.signal));
     for (const p of services.processes)
       out(`  ${p.name.padEnd(10)}${this.#url(p.plan)}  (pid ${p.child.pid})`);

@@ -67,7 +67,6 @@ export class InfraHostProcess {
     return host;
   }
 
-
   #restarted(name: HostEvent["name"], pid: number | undefined): void {
     const servers = this.#servers;
     if (!servers) return;
