@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { AnyCatalog, AnyCloudEvent as CloudEvent } from "@orderflow/events";
+import type { AnyCatalog, AnyCloudEvent as CloudEvent, CloudEventOf } from "@orderflow/events";
 import type { Logger } from "./logger.js";
 import type { AnyHandlers, ApplyResult } from "./apply.js";
 import { createBatchApplier } from "./consumer/batch-applier.js";
@@ -13,7 +13,7 @@ import { OutboxError } from "./errors.js";
 import { OutageLog } from "./outage-log.js";
 import { settlesWithin } from "./settles-within.js";
 import { Topology } from "./topology.js";
-import type { AnyDb, Handlers, Outbox } from "./types.js";
+import type { AnyDb, AnyTransaction, Handlers, Outbox } from "./types.js";
 
 export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends AnyCatalog = C> {
   /** Durable consumer name on each stream, and the inbox key; usually the service name. */
@@ -40,6 +40,13 @@ export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends An
    * order service): two lanes locking shared rows (stock, accounts) in different orders deadlock.
    */
   readonly concurrency?: number;
+  /**
+   * Takes, before any handler of a transaction runs, the row locks its handlers will need for
+   * `events` (the new ones of the batch), in one fixed order — e.g. `lockKeys` on the SKUs — so that
+   * two instances (or lanes) applying batches that touch the same rows at once wait for each other
+   * instead of deadlocking. Without it, only one lane of one process may touch shared rows.
+   */
+  readonly lockBatch?: (trx: AnyTransaction, events: readonly CloudEventOf<C>[]) => Promise<void>;
   /** Deliveries before a failing message is dead-lettered. */
   readonly maxDeliver?: number;
   /** First retry delay; doubles per delivery up to `maxBackoffMs`. */
@@ -75,7 +82,8 @@ export interface Consumer {
 }
 
 /** The options as the runtime calls the handlers: of any catalog. */
-type RuntimeOptions = Omit<ConsumerOptions, "handlers" | "outbox"> & {
+type RuntimeOptions = Omit<ConsumerOptions, "handlers" | "outbox" | "lockBatch"> & {
+  readonly lockBatch?: ((trx: AnyTransaction, events: readonly CloudEvent[]) => Promise<void>) | undefined;
   readonly handlers: AnyHandlers;
   readonly outbox: Outbox;
 };
@@ -98,7 +106,12 @@ export function createConsumer<C extends AnyCatalog, P extends AnyCatalog = C>(
   options: ConsumerOptions<C, P>,
 ): Consumer {
   const handlers = checkHandlers(options.catalog, options.handlers as unknown as AnyHandlers, options.name);
-  const opts: RuntimeOptions = { ...options, handlers, outbox: options.outbox as Outbox };
+  const opts: RuntimeOptions = {
+    ...options,
+    handlers,
+    outbox: options.outbox as Outbox,
+    lockBatch: options.lockBatch as RuntimeOptions["lockBatch"],
+  };
   const topology = opts.topology ?? new Topology();
   const batchSize = opts.batchSize ?? 100;
   const concurrency = opts.concurrency ?? 1;
@@ -187,6 +200,7 @@ function createPipeline(
     db: opts.db,
     outbox: opts.outbox,
     handlers: opts.handlers,
+    lockBatch: opts.lockBatch,
     deadLetter,
     policy,
     report: (result, m) => {
