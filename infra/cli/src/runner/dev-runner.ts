@@ -273,8 +273,7 @@ export class DevRunner {
 
     const urls = services.processes.map((p) => ({ name: p.name, url: this.#url(p.plan) }));
     await this.#guard(waitReady(urls, this.#abort.signal));
-    for (const p of services.processes)
-      out(`  ${p.name.padEnd(10)}${this.#url(p.plan)}  (pid ${p.child.pid})`);
+    for (const p of services.processes) out(`  ${label(p.name)}${this.#url(p.plan)}  (pid ${p.child.pid})`);
   }
 
   async #seed(seed: SeedData): Promise<void> {
@@ -323,7 +322,7 @@ export class DevRunner {
     this.#recordTree();
     if (!pid) return;
     this.#host?.watch([pid]);
-    this.#opts.out(`  ${proc.name.padEnd(10)}${this.#url(proc.plan)}  (pid ${pid}, restarted)`);
+    this.#opts.out(`  ${label(proc.name)}${this.#url(proc.plan)}  (pid ${pid}, restarted)`);
   }
 
   /** Services first (they finish in-flight work and drain), then the servers, then the lock. */
@@ -357,3 +356,6 @@ export class DevRunner {
     return serviceUrl(this.#opts.config.host, plan.port);
   }
 }
+
+/** A process's name in the start lines, aligned with the servers' (`inventory-2` is longer). */
+const label = (name: string): string => name.padEnd(Math.max(10, name.length + 1));

@@ -34,7 +34,7 @@ export function instancePlans(plans: readonly ServicePlan[], count: number): Ser
       if (taken)
         throw new CliError(
           "BAD_CONFIG",
-          `--instances: ${name} would listen on port ${port}, which is ${processName(taken)}'s (${plan.portVar})`,
+          `--instances: ${name} would listen on port ${port} (${plan.portVar} + ${port - plan.port}), which is ${processName(taken)}'s`,
         );
       all.push(instance === 1 ? plan : { ...plan, port, instance });
     }
