@@ -52,7 +52,11 @@ export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends An
   /** First retry delay; doubles per delivery up to `maxBackoffMs`. */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
-  /** How long JetStream waits for an ack before redelivering (default 5 s); held messages are kept alive. */
+  /**
+   * How long JetStream waits for an ack before redelivering (default 2 s): what a killed process
+   * held goes to another instance within it. Held messages (queued or being applied) are kept alive
+   * with `+WPI` every ackWait/6 once ackWait/3 old, so a slow batch is not redelivered meanwhile.
+   */
   readonly ackWaitMs?: number;
   /**
    * How long `stop()` waits for the messages in flight to commit and ack (default 2000 ms). Past it —
@@ -88,7 +92,8 @@ type RuntimeOptions = Omit<ConsumerOptions, "handlers" | "outbox" | "lockBatch">
   readonly outbox: Outbox;
 };
 
-const DEFAULT_ACK_WAIT_MS = 5000;
+// What a dead process held goes to another instance this long after its last keep-alive at most.
+const DEFAULT_ACK_WAIT_MS = 2000;
 const DEFAULT_BACKOFF_MS = 200;
 
 /**
