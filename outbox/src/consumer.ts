@@ -53,8 +53,8 @@ export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends An
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
   /**
-   * How long JetStream waits for an ack before redelivering (default 2 s): what a killed process
-   * held goes to another instance within it. Held messages (queued or being applied) are kept alive
+   * How long JetStream waits for an ack before redelivering (default 5 s): what a killed process
+   * held goes to another instance within it (`orderflow up --instances 2` runs them with 2 s). Held messages (queued or being applied) are kept alive
    * with `+WPI` every ackWait/6 once ackWait/3 old, so a slow batch is not redelivered meanwhile.
    */
   readonly ackWaitMs?: number;
@@ -92,8 +92,7 @@ type RuntimeOptions = Omit<ConsumerOptions, "handlers" | "outbox" | "lockBatch">
   readonly outbox: Outbox;
 };
 
-// What a dead process held goes to another instance this long after its last keep-alive at most.
-const DEFAULT_ACK_WAIT_MS = 2000;
+const DEFAULT_ACK_WAIT_MS = 5000;
 const DEFAULT_BACKOFF_MS = 200;
 
 /**

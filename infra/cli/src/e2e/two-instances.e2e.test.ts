@@ -104,6 +104,9 @@ describe("orderflow up --instances 2", () => {
         expect(pid, name).toBeGreaterThan(0);
         const line = proc.stdout.find((l) => l.startsWith(`  ${name} `));
         expect(line).toMatch(new RegExp(`^ {2}${name} +${url(s, instance)} {2}\\(pid ${pid}\\)$`));
+        const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+        expect(env).toContain(`${s.toUpperCase()}_PORT=${ports[s]! + 100 * (instance - 1)}`);
+        expect(env).toContain("CONSUMER_ACK_WAIT_MS=2000");
       }
     }
   });

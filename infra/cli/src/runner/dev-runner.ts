@@ -13,7 +13,7 @@ import {
 } from "./credentials-file.js";
 import { provisionDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
-import { instancePlans } from "./instances.js";
+import { instancePlans, instancesEnv } from "./instances.js";
 import { writeNatsAuth, type NatsAuth } from "./nats-auth.js";
 import { provisionStreams } from "./provision-streams.js";
 import type { HostEvent, Servers } from "./protocol.js";
@@ -243,6 +243,7 @@ export class DevRunner {
       env: {
         ...withoutSecrets(env, this.#natsAuth !== undefined, this.#natsTls),
         ...config.childEnv,
+        ...instancesEnv(config.instances, env),
         NATS_URL: servers.nats.url,
         DATABASE_URL: servers.postgres.url,
         OPERATOR_TOKEN: this.#operatorToken,

@@ -1,7 +1,7 @@
 import { defineCatalog } from "@orderflow/events";
 import { describe, expect, it } from "vitest";
 import type { AnyDefinition, SystemService } from "../system/load-system.js";
-import { instancePlans, parseInstances, processName } from "./instances.js";
+import { instancePlans, instancesEnv, parseInstances, processName } from "./instances.js";
 import { parseUpConfig } from "./up-config.js";
 
 const entry = (name: string, defaultPort: number): SystemService => ({
@@ -65,5 +65,11 @@ describe("--instances", () => {
       code: "BAD_CONFIG",
       message: "--instances: saga-2 would listen on port 65600 (past 65535)",
     });
+  });
+
+  it("gives the services a 2 s ack wait with more than one instance, unless CONSUMER_ACK_WAIT_MS is set", () => {
+    expect(instancesEnv(1, {})).toEqual({});
+    expect(instancesEnv(2, {})).toEqual({ CONSUMER_ACK_WAIT_MS: "2000" });
+    expect(instancesEnv(2, { CONSUMER_ACK_WAIT_MS: "3000" })).toEqual({});
   });
 });
