@@ -215,7 +215,9 @@ async function main() {
     } finally {
       for (const c of children) c.kill("SIGTERM");
       await Promise.all(
-        children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : undefined)),
+        children.map((c) =>
+          c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve(),
+        ),
       );
       for (const s of SERVICES) await dropDatabase(pg.url, `bench_${s.database}_${suffix}`).catch(() => {});
     }
