@@ -67,6 +67,7 @@ export class InfraHostProcess {
     return host;
   }
 
+
   #restarted(name: HostEvent["name"], pid: number | undefined): void {
     const servers = this.#servers;
     if (!servers) return;
