@@ -74,6 +74,8 @@ export const baseConfigShape = {
   CONSUMER_BATCH_SIZE: positive.default(100),
   CONSUMER_MAX_DELIVER: positive.default(5),
   CONSUMER_BACKOFF_MS: positive.default(200),
+  // Unset: the runtime's (ConsumerOptions.ackWaitMs).
+  CONSUMER_ACK_WAIT_MS: positive.optional(),
   // Unset: operator routes (`config: { operator: true }`) refuse every request. Also OPERATOR_TOKEN_FILE.
   OPERATOR_TOKEN: z
     .string()
@@ -149,6 +151,7 @@ export interface BaseConfig {
     batchSize: number;
     maxDeliver: number;
     backoffMs: number;
+    ackWaitMs: number | undefined;
   };
 }
 
@@ -206,6 +209,7 @@ export function parseConfig<Extra extends z.ZodRawShape>(
       batchSize: c.CONSUMER_BATCH_SIZE,
       maxDeliver: c.CONSUMER_MAX_DELIVER,
       backoffMs: c.CONSUMER_BACKOFF_MS,
+      ackWaitMs: c.CONSUMER_ACK_WAIT_MS,
     },
   } as BaseConfig & z.infer<z.ZodObject<Extra>>;
 }

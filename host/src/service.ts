@@ -84,6 +84,11 @@ export interface ServiceDefinition<
    */
   readonly consumerConcurrency?: number;
   /**
+   * Locks, in one fixed order, the rows a consumer transaction's handlers will touch, before any
+   * runs: needed once two instances (or lanes) share rows (see ConsumerOptions.lockBatch).
+   */
+  readonly lockBatch?: (trx: Transaction<DB>, events: readonly CloudEventOf<C>[]) => Promise<void>;
+  /**
    * How to rebuild the service's state from the events it published (its own stream, in order).
    * Services whose every state change is an event they emit can offer this to `orderflow rebuild`.
    */
@@ -229,6 +234,7 @@ export async function startService<
           logger,
           ...config.consumer,
           concurrency,
+          ...(def.lockBatch ? { lockBatch: def.lockBatch } : {}),
           onResult: (result, subject) => metrics.consumed.inc({ result, event_type: eventType(subject) }),
           onHandled: (event_type, seconds) => metrics.handlerDuration.observe({ event_type }, seconds),
         }),

@@ -1,7 +1,7 @@
 import type { AnyCloudEvent } from "@orderflow/events";
 import { sql } from "kysely";
 import { deferredOwnerOf, setStatementOwner } from "./prepared.js";
-import type { AnyDb, HandlerContext, Outbox, OutboxRow } from "./types.js";
+import type { AnyDb, AnyTransaction, HandlerContext, Outbox, OutboxRow } from "./types.js";
 
 /** A handler map of any catalogs, as the runtime calls it. */
 export type AnyHandlers = {
@@ -16,6 +16,8 @@ export interface ApplyOptions {
   readonly handlers: AnyHandlers;
   /** Called with each event's name and the seconds its handler ran (a metrics seam). */
   readonly onHandled?: ((event: string, seconds: number) => void) | undefined;
+  /** See `ConsumerOptions.lockBatch`: run on the new events of each transaction before any handler. */
+  readonly lockBatch?: ((trx: AnyTransaction, events: readonly AnyCloudEvent[]) => Promise<void>) | undefined;
 }
 
 export type ApplyResult = "applied" | "duplicate" | "ignored";
@@ -52,6 +54,13 @@ export async function applyEvents(
       SELECT ${opts.name}, unnest(${handled.map((e) => e.id)}::uuid[])
       ON CONFLICT DO NOTHING RETURNING event_id`.execute(trx);
     const fresh = new Set(rows.map((r) => r.event_id));
+    if (opts.lockBatch && fresh.size) {
+      const seen = new Set(fresh);
+      await opts.lockBatch(
+        trx,
+        handled.filter((e) => seen.delete(e.id.toLowerCase())),
+      );
+    }
     const results: ApplyResult[] = [];
     // What the handlers emit is written in one statement at the end, in emission order.
     const emitted: OutboxRow[] = [];
@@ -119,4 +128,18 @@ export async function applyEvent(opts: ApplyOptions, event: AnyCloudEvent): Prom
   } catch (err) {
     throw err instanceof HandlerFailed ? err.cause : err;
   }
+}
+
+/**
+ * Takes a transaction-scoped advisory lock on each key, in one order shared by every caller (by the
+ * keys' 64-bit hashes), in one statement: transactions that lock their keys this way before touching
+ * the rows the keys stand for wait for each other instead of deadlocking. Held until commit.
+ */
+export async function lockKeys(trx: AnyTransaction, keys: Iterable<string>): Promise<void> {
+  const distinct = [...new Set(keys)];
+  if (!distinct.length) return;
+  // The ordered subquery feeds the calls in its order (a projection above ORDER BY may run before the sort).
+  await sql`SELECT pg_advisory_xact_lock(h) FROM (
+      SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(${distinct}::text[]) AS k ORDER BY h
+    ) AS ordered`.execute(trx);
 }

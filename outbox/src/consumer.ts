@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { AnyCatalog, AnyCloudEvent as CloudEvent } from "@orderflow/events";
+import type { AnyCatalog, AnyCloudEvent as CloudEvent, CloudEventOf } from "@orderflow/events";
 import type { Logger } from "./logger.js";
 import type { AnyHandlers, ApplyResult } from "./apply.js";
 import { createBatchApplier } from "./consumer/batch-applier.js";
@@ -13,7 +13,7 @@ import { OutboxError } from "./errors.js";
 import { OutageLog } from "./outage-log.js";
 import { settlesWithin } from "./settles-within.js";
 import { Topology } from "./topology.js";
-import type { AnyDb, Handlers, Outbox } from "./types.js";
+import type { AnyDb, AnyTransaction, Handlers, Outbox } from "./types.js";
 
 export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends AnyCatalog = C> {
   /** Durable consumer name on each stream, and the inbox key; usually the service name. */
@@ -40,12 +40,23 @@ export interface ConsumerOptions<C extends AnyCatalog = AnyCatalog, P extends An
    * order service): two lanes locking shared rows (stock, accounts) in different orders deadlock.
    */
   readonly concurrency?: number;
+  /**
+   * Takes, before any handler of a transaction runs, the row locks its handlers will need for
+   * `events` (the new ones of the batch), in one fixed order — e.g. `lockKeys` on the SKUs — so that
+   * two instances (or lanes) applying batches that touch the same rows at once wait for each other
+   * instead of deadlocking. Without it, only one lane of one process may touch shared rows.
+   */
+  readonly lockBatch?: (trx: AnyTransaction, events: readonly CloudEventOf<C>[]) => Promise<void>;
   /** Deliveries before a failing message is dead-lettered. */
   readonly maxDeliver?: number;
   /** First retry delay; doubles per delivery up to `maxBackoffMs`. */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
-  /** How long JetStream waits for an ack before redelivering (default 5 s); held messages are kept alive. */
+  /**
+   * How long JetStream waits for an ack before redelivering (default 5 s): what a killed process
+   * held goes to another instance within it (`orderflow up --instances 2` runs them with 2 s). Held messages (queued or being applied) are kept alive
+   * with `+WPI` every ackWait/6 once ackWait/3 old, so a slow batch is not redelivered meanwhile.
+   */
   readonly ackWaitMs?: number;
   /**
    * How long `stop()` waits for the messages in flight to commit and ack (default 2000 ms). Past it —
@@ -78,7 +89,8 @@ export interface Consumer {
 }
 
 /** The options as the runtime calls the handlers: of any catalog. */
-type RuntimeOptions = Omit<ConsumerOptions, "handlers" | "outbox"> & {
+type RuntimeOptions = Omit<ConsumerOptions, "handlers" | "outbox" | "lockBatch"> & {
+  readonly lockBatch?: ((trx: AnyTransaction, events: readonly CloudEvent[]) => Promise<void>) | undefined;
   readonly handlers: AnyHandlers;
   readonly outbox: Outbox;
 };
@@ -101,7 +113,12 @@ export function createConsumer<C extends AnyCatalog, P extends AnyCatalog = C>(
   options: ConsumerOptions<C, P>,
 ): Consumer {
   const handlers = checkHandlers(options.catalog, options.handlers as unknown as AnyHandlers, options.name);
-  const opts: RuntimeOptions = { ...options, handlers, outbox: options.outbox as Outbox };
+  const opts: RuntimeOptions = {
+    ...options,
+    handlers,
+    outbox: options.outbox as Outbox,
+    lockBatch: options.lockBatch as RuntimeOptions["lockBatch"],
+  };
   const topology = opts.topology ?? new Topology();
   const batchSize = opts.batchSize ?? 100;
   const concurrency = opts.concurrency ?? 1;
@@ -191,6 +208,7 @@ function createPipeline(
     outbox: opts.outbox,
     handlers: opts.handlers,
     onHandled: opts.onHandled,
+    lockBatch: opts.lockBatch,
     deadLetter,
     policy,
     report: (result, m) => {

@@ -5,7 +5,7 @@ export type { Relay, RelayOptions } from "./relay.js";
 export type { RetentionRule } from "./relay/retention-cleanup.js";
 export { createConsumer } from "./consumer.js";
 export { DeadLetterHeader } from "./consumer/dead-letter.js";
-export { applyEvent, applyEvents, HandlerFailed } from "./apply.js";
+export { applyEvent, applyEvents, HandlerFailed, lockKeys } from "./apply.js";
 export type { AnyHandlers, ApplyOptions, ApplyResult } from "./apply.js";
 export type { Consumer, ConsumerOptions, ConsumeResult } from "./consumer.js";
 export { durablesFor } from "./consumer/durables.js";

@@ -38,7 +38,11 @@ program
     "--nats-nodes <n>",
     "run NATS as a JetStream cluster of n nats-servers (1, 3 or 5; default 1), every stream with n replicas",
   )
-  .action(async (opts: { dataDir?: string; seed: boolean; tls?: boolean; natsNodes?: string }) => {
+  .option(
+    "--instances <n>",
+    "run n processes of every service (1-4), instance i on the service's port + 100·(i-1)",
+  )
+  .action(async (opts: { dataDir?: string; seed: boolean; tls?: boolean; natsNodes?: string; instances?: string }) => {
     const { up } = await import("./commands/up.js");
     process.exitCode = await up(opts);
   });

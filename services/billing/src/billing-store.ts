@@ -1,4 +1,5 @@
-import { executeTogether, type AnyTransaction } from "@orderflow/outbox";
+import type { CloudEvent } from "@orderflow/contracts";
+import { executeTogether, lockKeys, type AnyTransaction } from "@orderflow/outbox";
 import { sql, type Kysely, type OperationNodeSource, type Selectable, type Transaction } from "kysely";
 import { evolve, type BillingEvent, type BillingState, type Payment } from "./billing-decider.js";
 import type { BillingDb, PaymentTable } from "./migrations.js";
@@ -30,6 +31,28 @@ export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<v
   await executeTogether(trx, [
     sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`,
   ]);
+}
+
+/**
+ * Before the handlers of a consumer transaction run: the locks of its orders, then the accounts they
+ * will touch (the customers of new orders, the payments' of the others), each kind in one fixed
+ * order, so two instances applying batches at once wait for each other instead of deadlocking.
+ */
+export async function lockBatch(
+  trx: AnyTransaction,
+  events: readonly CloudEvent[],
+): Promise<void> {
+  const orderIds = events.flatMap((e) => ("orderId" in e.data ? [e.data.orderId] : []));
+  await lockKeys(
+    trx,
+    orderIds.map((id) => `orderflow.order:${id}`),
+  );
+  const customers = events.flatMap((e) => (e.name === "order.created" ? [e.data.customerId] : []));
+  // The payments are stable now: every writer of one holds its order's lock.
+  await sql`SELECT customer_id FROM accounts
+    WHERE customer_id = ANY(${customers})
+       OR customer_id IN (SELECT customer_id FROM payments WHERE order_id = ANY(${orderIds}))
+    ORDER BY customer_id FOR UPDATE`.execute(trx);
 }
 
 /**

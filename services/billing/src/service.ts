@@ -8,7 +8,7 @@ import {
 import type { ServiceDefinition } from "@orderflow/host";
 import { accountRoutes } from "./account-routes.js";
 import { billingHandlers } from "./billing-handlers.js";
-import { applyOwnEvent } from "./billing-store.js";
+import { applyOwnEvent, lockBatch } from "./billing-store.js";
 import { migrations, type BillingDb } from "./migrations.js";
 
 /** Customer accounts and a payment per order: charge only what the balance covers, refund once. */
@@ -21,6 +21,7 @@ export const definition: ServiceDefinition<BillingDb, {}, BillingEvents, Orderfl
   defaultPort: 3002,
   migrations,
   handlers: billingHandlers,
+  lockBatch,
   routes: accountRoutes,
   projection: {
     context: "billing",

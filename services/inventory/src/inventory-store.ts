@@ -1,4 +1,5 @@
-import { executeTogether, type AnyTransaction } from "@orderflow/outbox";
+import type { CloudEvent } from "@orderflow/contracts";
+import { executeTogether, lockKeys, type AnyTransaction } from "@orderflow/outbox";
 import { sql, type Kysely, type OperationNodeSource, type Transaction } from "kysely";
 import {
   evolve,
@@ -29,6 +30,28 @@ export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<v
   await executeTogether(trx, [
     sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`,
   ]);
+}
+
+/**
+ * Before the handlers of a consumer transaction run: the locks of its orders, then the stock rows
+ * they will touch (the SKUs of new orders, the reservations' of the others), each kind in one fixed
+ * order. Two instances applying batches at once then wait for each other instead of deadlocking (a
+ * handler locks rows in SKU order too, but a batch holds the rows of its earlier orders meanwhile).
+ */
+export async function lockBatch(
+  trx: AnyTransaction,
+  events: readonly CloudEvent[],
+): Promise<void> {
+  const orderIds = events.flatMap((e) => ("orderId" in e.data ? [e.data.orderId] : []));
+  await lockKeys(
+    trx,
+    orderIds.map((id) => `orderflow.order:${id}`),
+  );
+  const skus = events.flatMap((e) => (e.name === "order.created" ? e.data.items.map((l) => l.sku) : []));
+  // The reservations are stable now: every writer of one holds its order's lock.
+  await sql`SELECT sku FROM stock
+    WHERE sku = ANY(${skus}) OR sku IN (SELECT sku FROM reservations WHERE order_id = ANY(${orderIds}))
+    ORDER BY sku FOR UPDATE`.execute(trx);
 }
 
 /**

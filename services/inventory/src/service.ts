@@ -7,7 +7,7 @@ import {
 } from "@orderflow/contracts";
 import type { ServiceDefinition } from "@orderflow/host";
 import { inventoryHandlers } from "./inventory-handlers.js";
-import { applyOwnEvent } from "./inventory-store.js";
+import { applyOwnEvent, lockBatch } from "./inventory-store.js";
 import { migrations, type InventoryDb } from "./migrations.js";
 import { stockRoutes } from "./stock-routes.js";
 
@@ -21,6 +21,7 @@ export const definition: ServiceDefinition<InventoryDb, {}, InventoryEvents, Ord
   defaultPort: 3001,
   migrations,
   handlers: inventoryHandlers,
+  lockBatch,
   routes: stockRoutes,
   projection: {
     context: "inventory",

@@ -6,6 +6,7 @@ import {
   type OrderEvents,
 } from "@orderflow/contracts";
 import type { ServiceDefinition } from "@orderflow/host";
+import { lockKeys } from "@orderflow/outbox";
 import { z } from "zod";
 import { migrations, type OrderDb } from "./migrations.js";
 import { orderHandlers } from "./order-handlers.js";
@@ -42,6 +43,12 @@ export const definition: ServiceDefinition<OrderDb, typeof orderConfig, OrderEve
         SELECT key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
     },
   ],
+  // One order's row per event: its lock first, in one fixed order, so two instances never deadlock.
+  lockBatch: (trx, events) =>
+    lockKeys(
+      trx,
+      events.flatMap((e) => ("orderId" in e.data ? [`orderflow.order:${e.data.orderId}`] : [])),
+    ),
   routes: async (app, deps) => {
     priceRoutes(app, deps);
     await orderRoutes(app, deps, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });

@@ -1,5 +1,6 @@
 import { catalog, sourceOf, sagaEvents, type OrderflowCatalog, type SagaEvents } from "@orderflow/contracts";
 import type { ServiceDefinition } from "@orderflow/host";
+import { lockKeys } from "@orderflow/outbox";
 import { createDeadlineWorker } from "./deadline-worker.js";
 import { migrations, type SagaDb } from "./migrations.js";
 import { sagaMetrics } from "./saga-metrics.js";
@@ -19,6 +20,12 @@ export const definition: ServiceDefinition<SagaDb, SagaConfigShape, SagaEvents, 
   migrations,
   config: sagaConfig,
   handlers: sagaHandlers,
+  // One order's row per event: its lock first, in one fixed order, so two instances never deadlock.
+  lockBatch: (trx, events) =>
+    lockKeys(
+      trx,
+      events.flatMap((e) => ("orderId" in e.data ? [`orderflow.order:${e.data.orderId}`] : [])),
+    ),
   // Handlers lock only their own order's rows: lanes by order cannot deadlock.
   consumerConcurrency: 2,
   routes: sagaRoutes,

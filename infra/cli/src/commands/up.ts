@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { DevRunner } from "../runner/dev-runner.js";
 import { parseNatsNodes, withNatsNodes } from "../runner/nats-cluster.js";
+import { instancePlans, parseInstances } from "../runner/instances.js";
 import { checkServers, parseUpConfig } from "../runner/up-config.js";
 import { DATA_DIR } from "../system/find-config.js";
 import { loadSystem } from "../system/load-system.js";
@@ -14,6 +15,8 @@ export interface UpOptions {
   readonly tls?: boolean;
   /** `--nats-nodes`: how many nats-servers to run (1, 3 or 5; see runner/nats-cluster.ts); undefined: 1. */
   readonly natsNodes?: string;
+  /** `--instances <n>`: processes of every service, as given (see runner/instances.ts). */
+  readonly instances?: string;
   /** Read for the servers, the services' variables and ORDERFLOW_CONFIG. */
   readonly env?: NodeJS.ProcessEnv;
   /** Where the config is looked for (and upward); default the working directory. */
@@ -37,7 +40,9 @@ export async function up(opts: UpOptions): Promise<number> {
   // Configuration first: a bad value stops us before anything starts.
   const natsNodes = parseNatsNodes(opts.natsNodes);
   const parsed = parseUpConfig(env, system.services);
-  const config = withNatsNodes(opts.tls ? { ...parsed, tls: true } : parsed, natsNodes, env);
+  const instances = parseInstances(opts.instances);
+  const config = withNatsNodes({ ...parsed, instances, ...(opts.tls ? { tls: true } : {}) }, natsNodes, env);
+  instancePlans(config.services, instances); // their ports, checked before anything starts
   await checkServers(config);
   const runner = new DevRunner({
     root: system.root,

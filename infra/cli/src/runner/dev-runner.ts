@@ -13,6 +13,7 @@ import {
 } from "./credentials-file.js";
 import { provisionDatabases } from "./ensure-databases.js";
 import { InfraHostProcess } from "./infra-host-process.js";
+import { instancePlans, instancesEnv } from "./instances.js";
 import { writeNatsAuth, type NatsAuth } from "./nats-auth.js";
 import { checkNatsStore } from "./nats-cluster.js";
 import { provisionStreams } from "./provision-streams.js";
@@ -246,6 +247,7 @@ export class DevRunner {
       env: {
         ...withoutSecrets(env, this.#natsAuth !== undefined, this.#natsTls),
         ...config.childEnv,
+        ...instancesEnv(config.instances, env),
         NATS_URL: servers.nats.url,
         DATABASE_URL: servers.postgres.url,
         OPERATOR_TOKEN: this.#operatorToken,
@@ -270,14 +272,13 @@ export class DevRunner {
       onRestart: (proc) => this.#onRestart(proc),
     });
     this.#services = services;
-    services.start(config.services);
+    services.start(instancePlans(config.services, config.instances));
     this.#host?.watch(services.pids());
     this.#recordTree();
 
-    const urls = config.services.map((plan) => ({ name: plan.service.name, url: this.#url(plan) }));
+    const urls = services.processes.map((p) => ({ name: p.name, url: this.#url(p.plan) }));
     await this.#guard(waitReady(urls, this.#abort.signal));
-    for (const p of services.processes)
-      out(`  ${p.name.padEnd(10)}${this.#url(p.plan)}  (pid ${p.child.pid})`);
+    for (const p of services.processes) out(`  ${label(p.name)}${this.#url(p.plan)}  (pid ${p.child.pid})`);
   }
 
   async #seed(seed: SeedData): Promise<void> {
@@ -330,7 +331,7 @@ export class DevRunner {
     this.#recordTree();
     if (!pid) return;
     this.#host?.watch([pid]);
-    this.#opts.out(`  ${proc.name.padEnd(10)}${this.#url(proc.plan)}  (pid ${pid}, restarted)`);
+    this.#opts.out(`  ${label(proc.name)}${this.#url(proc.plan)}  (pid ${pid}, restarted)`);
   }
 
   /** Services first (they finish in-flight work and drain), then the servers, then the lock. */
@@ -364,3 +365,6 @@ export class DevRunner {
     return serviceUrl(this.#opts.config.host, plan.port);
   }
 }
+
+/** A process's name in the start lines, aligned with the servers' (`inventory-2` is longer). */
+const label = (name: string): string => name.padEnd(Math.max(10, name.length + 1));

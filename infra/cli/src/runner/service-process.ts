@@ -1,11 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, fstatSync, mkdirSync, openSync } from "node:fs";
 import { join, relative } from "node:path";
+import { processName } from "./instances.js";
 import { StderrTail } from "./stderr-tail.js";
 import { trackProcess, type TrackedProcess } from "./tracked-process.js";
 import type { ServicePlan } from "./up-config.js";
 
-/** Each service's stderr goes to `<data dir>/logs/<name>.stderr.log` (see StderrTail for why a file). */
+/**
+ * Each service's stderr goes to `<data dir>/logs/<name>.stderr.log` (`<name>-<i>` for instance i ≥ 2;
+ * see StderrTail for why a file).
+ */
 export const LOG_DIR = "logs";
 /** How many of its last stderr lines are kept, to be shown when a service exits on its own. */
 const LAST_LINES = 20;
@@ -31,7 +35,8 @@ export interface SpawnServiceOptions {
 export function spawnServiceProcess(plan: ServicePlan, opts: SpawnServiceOptions): ServiceProcess {
   const logDir = join(opts.dataDir, LOG_DIR);
   mkdirSync(logDir, { recursive: true });
-  const file = join(logDir, `${plan.service.name}.stderr.log`);
+  const name = processName(plan);
+  const file = join(logDir, `${name}.stderr.log`);
   const fd = openSync(file, opts.restarted ? "a" : "w");
   const fromOffset = fstatSync(fd).size;
   let child: ChildProcess;
@@ -50,7 +55,7 @@ export function spawnServiceProcess(plan: ServicePlan, opts: SpawnServiceOptions
     closeSync(fd); // the child has its own copy
   }
   const tail = new StderrTail({ file, onLine: opts.err, keep: LAST_LINES, fromOffset });
-  const proc = trackProcess(plan.service.name, child, opts.err);
+  const proc = trackProcess(name, child, opts.err);
   void proc.exited.then(() => tail.close());
   return Object.assign(proc, { plan, stderr: { file, tail } });
 }

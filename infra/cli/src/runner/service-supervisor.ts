@@ -26,7 +26,8 @@ export interface ServiceSupervisorOptions {
 /**
  * The services' processes. A service that dies once everything is ready is started again: it
  * resumes where its durable consumers stand (what it had received and not acknowledged is
- * redelivered after the consumers' ack_wait, and its relay publishes its outbox rows).
+ * redelivered after the consumers' ack_wait, and its relay publishes its outbox rows). With
+ * `--instances`, each instance is a process of its own, supervised alone (see instances.ts).
  */
 export class ServiceSupervisor {
   readonly #opts: ServiceSupervisorOptions;
@@ -91,7 +92,12 @@ export class ServiceSupervisor {
 
   #spawn(plan: ServicePlan, restarted: boolean): ServiceProcess {
     const { root, dataDir, err, serviceEnv } = this.#opts;
-    const env = serviceEnv ? withoutUndefined({ ...this.#opts.env, ...serviceEnv(plan) }) : this.#opts.env;
+    // An instance past the first listens on its own port (see instances.ts).
+    const env = withoutUndefined({
+      ...this.#opts.env,
+      ...serviceEnv?.(plan),
+      [plan.portVar]: String(plan.port),
+    });
     const proc = spawnServiceProcess(plan, { root, dataDir, env, err, restarted });
     void proc.exited.then((how) => this.#onExit(proc, how));
     return proc;

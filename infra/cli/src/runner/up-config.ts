@@ -12,6 +12,7 @@ import {
   OPERATOR_SEED_VAR,
 } from "../nats-operator.js";
 import type { SystemService } from "../system/load-system.js";
+import { instancePlans } from "./instances.js";
 
 export interface ServicePlan {
   readonly service: SystemService;
@@ -19,6 +20,8 @@ export interface ServicePlan {
   readonly port: number;
   /** `<NAME>_DATABASE_URL` when set; otherwise the service uses its database on the server. */
   readonly databaseUrl: string | undefined;
+  /** `--instances`: which process of the service this is, from 1 (see instances.ts); unset is 1. */
+  readonly instance?: number;
 }
 
 export interface UpConfig {
@@ -29,6 +32,8 @@ export interface UpConfig {
   readonly host: string;
   /** The system's services, to start. */
   readonly services: readonly ServicePlan[];
+  /** `--instances`: processes of every service (see instances.ts); 1 unless given. */
+  readonly instances: number;
   /** What every service gets on top of the runner's environment (servers are added once known). */
   readonly childEnv: Readonly<Record<string, string>>;
   /** OPERATOR_TOKEN (or the content of OPERATOR_TOKEN_FILE) when set; else the runner keeps its own. */
@@ -133,6 +138,7 @@ export function parseUpConfig(env: NodeJS.ProcessEnv, services: readonly SystemS
     databaseUrl: cleaned.DATABASE_URL,
     host: withDefaults.HOST ?? "127.0.0.1",
     services: plans,
+    instances: 1,
     childEnv,
     operatorToken,
     namespace,
@@ -208,13 +214,16 @@ async function checkPostgres(variable: string, url: string): Promise<void> {
 
 /** Fails with one line naming the variable when a service's port is already taken. */
 export async function checkPorts(config: UpConfig): Promise<void> {
-  for (const p of config.services) {
+  for (const p of instancePlans(config.services, config.instances)) {
     const free = await new Promise<boolean>((resolve) => {
       const srv = createServer();
       srv.once("error", () => resolve(false));
       srv.listen({ port: p.port, host: config.host, exclusive: true }, () => srv.close(() => resolve(true)));
     });
     if (!free)
-      throw new CliError("BAD_CONFIG", `${p.portVar}: port ${p.port} on ${config.host} is already in use`);
+      throw new CliError(
+        "BAD_CONFIG",
+        `${p.instance ? "--instances" : p.portVar}: port ${p.port} on ${config.host} is already in use`,
+      );
   }
 }
