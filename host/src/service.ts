@@ -32,6 +32,7 @@ import { createHttpApp } from "./http-app.js";
 import { createMessaging } from "./messaging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { guardOperatorRoutes } from "./operator-auth.js";
+import { startTracing, tracedLoggerOptions } from "./tracing/tracing.js";
 
 export interface Worker {
   start(): void;
@@ -158,7 +159,9 @@ export async function startService<
 >(def: ServiceDefinition<DB, Extra, P, C>, overrides: StartOverrides = {}): Promise<RunningService<DB>> {
   const config = parseConfig(overrides.env ?? process.env, def);
   const concurrency = config.consumer.concurrency ?? def.consumerConcurrency ?? 1;
-  const logger = overrides.logger ?? pino({ name: def.name, level: config.logLevel });
+  const logger =
+    overrides.logger ?? pino({ name: def.name, level: config.logLevel, ...tracedLoggerOptions() });
+  const tracing = await startTracing(def.name, logger);
   const now = overrides.now ?? (() => new Date());
   const metrics = createMetrics(def.name);
   const topology = new Topology(config.namespace);
@@ -223,6 +226,7 @@ export async function startService<
     const workers = def.workers?.(deps) ?? [];
 
     const app = createHttpApp(logger, metrics, outage);
+    tracing.instrumentHttp(app);
     const operatorRoutes = guardOperatorRoutes(app, config.operatorToken);
     addHealthRoutes(app, { db, nc, messaging, metrics, metricsToken: config.metricsToken });
     await def.routes?.(app, deps);
@@ -267,9 +271,10 @@ export async function startService<
       },
       config,
       stop: () =>
-        (stopped ??= stopInReverse(cleanup, nc, logger).then(() =>
-          logger.info(`${def.name} service stopped`),
-        )),
+        (stopped ??= stopInReverse(cleanup, nc, logger).then(async () => {
+          logger.info(`${def.name} service stopped`);
+          await settlesWithin(tracing.flush(), TRACE_FLUSH_MS);
+        })),
     };
   } catch (err) {
     await undo();
@@ -299,6 +304,8 @@ const DATABASE_CONNECT_TIMEOUT_MS = 2000;
 /** How long a stop waits for HTTP, workers, consumers and relay to finish what they are doing. */
 const STOP_GRACE_MS = 2500;
 const DRAIN_TIMEOUT_MS = 2000;
+/** How long a stop waits for the last spans to be exported. */
+const TRACE_FLUSH_MS = 2000;
 
 /**
  * Undoes the start in reverse order — HTTP, control, workers, consumers and relay — then drains NATS

@@ -12,3 +12,5 @@ export type { TestNats, TestNatsOptions, TestDatabase, TestPostgres } from "./te
 export { publish, eventsOf } from "./events.js";
 export type { StoredEvent } from "./events.js";
 export { consumerSettled } from "./consumers.js";
+export { otlpReceiver, decodeOtlpJson } from "./otlp-receiver.js";
+export type { OtlpReceiver, OtlpRequest, ReceivedSpan } from "./otlp-receiver.js";
