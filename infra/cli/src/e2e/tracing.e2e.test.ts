@@ -1,10 +1,28 @@
+import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, otlpReceiver, waitFor, type OtlpReceiver, type ReceivedSpan } from "@orderflow/testing";
+import {
+  dropDatabase,
+  ensureDatabase,
+  freePort,
+  otlpReceiver,
+  testNats,
+  testPostgresServer,
+  waitFor,
+  type OtlpReceiver,
+  type ReceivedSpan,
+} from "@orderflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "../http.js";
-import { assertBuilt, cleanEnv, CliProcess, killAll, readProcessTree } from "../../test/up-process.js";
+import {
+  assertBuilt,
+  cleanEnv,
+  CliProcess,
+  killAll,
+  readProcessTree,
+  REPO_ROOT,
+} from "../../test/up-process.js";
 
 // `orderflow up` (the four services as processes, its own nats-server and PostgreSQL) with the
 // standard OTEL_* variables pointing at an OTLP/HTTP receiver in this process: one order is one
@@ -194,5 +212,71 @@ describe("traces exported over OTLP under `orderflow up`", () => {
     expect(release.service).toBe("inventory");
     expect(spans.some((s) => s.name === "create inventory.reservation.released")).toBe(true);
     expect(spans.some((s) => s.name === "create orders.order.cancelled" && s.service === "order")).toBe(true);
+  }, 60_000);
+});
+
+describe("a service started with `node --import @orderflow/host/tracing`, exporting http/protobuf", () => {
+  it("exports its HTTP and database spans of a caller's trace as OTLP protobuf, and flushes them on SIGTERM", async () => {
+    await using otlp = await otlpReceiver();
+    await using nats = await testNats();
+    const server = (await testPostgresServer()).url;
+    const database = `tracing_stock_${process.pid}`;
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      ["--import", "@orderflow/host/tracing", join(REPO_ROOT, "services/inventory/dist/main.js")],
+      {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "ignore", "pipe"],
+        env: {
+          ...cleanEnv(),
+          OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+          NATS_URL: nats.url,
+          INVENTORY_DATABASE_URL: await ensureDatabase(server, database),
+          INVENTORY_PORT: String(port),
+          OPERATOR_TOKEN: "tracing-test-operator-token",
+        },
+      },
+    );
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(
+        `inventory ready (stderr: ${stderr})`,
+        async () => (await request("GET", `${base}/readyz`).catch(() => undefined))?.status === 200,
+        { timeoutMs: 30_000 },
+      );
+      const traceId = "0af7651916cd43dd8448eb211c80319c";
+      const put = await request(
+        "PUT",
+        `${base}/stock/sku-traced`,
+        { available: 3 },
+        {
+          headers: {
+            authorization: "Bearer tracing-test-operator-token",
+            traceparent: `00-${traceId}-b7ad6b7169203331-01`,
+          },
+        },
+      );
+      expect(put.status).toBe(200);
+      // The default 5 s batch delay has not passed: the stop's flush is what exports the spans.
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      const traces = otlp.requests.filter((r) => r.path === "/v1/traces");
+      expect(traces.length).toBeGreaterThan(0);
+      expect(traces.every((r) => r.contentType === "application/x-protobuf")).toBe(true);
+      const body = Buffer.concat(traces.map((r) => r.body));
+      // Protobuf carries ids as raw bytes, names and attribute values as strings.
+      expect(body.includes(Buffer.from(traceId, "hex"))).toBe(true);
+      for (const text of ["PUT /stock/:sku", "pg.query:", "postgresql", "inventory"])
+        expect(body.includes(Buffer.from(text)), text).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+      await dropDatabase(server, database);
+    }
   }, 60_000);
 });

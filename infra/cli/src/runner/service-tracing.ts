@@ -1,3 +1,5 @@
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { tracingConfigured } from "@orderflow/host";
 import type { ServicePlan } from "./up-config.js";
 
@@ -13,7 +15,10 @@ export function tracedStart(
 ): { readonly nodeArgs: string[]; readonly env: NodeJS.ProcessEnv } {
   if (!tracingConfigured(env)) return { nodeArgs: [], env };
   return {
-    nodeArgs: ["--import", import.meta.resolve("@orderflow/host/tracing")],
+    nodeArgs: [
+      "--import",
+      pathToFileURL(createRequire(import.meta.url).resolve("@orderflow/host/tracing")).href,
+    ],
     env: { ...env, OTEL_SERVICE_NAME: plan.service.name },
   };
 }
