@@ -30,9 +30,9 @@ function runFlow(tracing: boolean, pair: number): FlowResult {
       ...process.env,
       BENCH_TRACING: tracing ? "1" : "0",
       BENCH_OUT: out,
-      BENCH_RATES: process.env.BENCH_RATES ?? "100",
-      BENCH_SATURATION: process.env.BENCH_SATURATION ?? "2000",
-      BENCH_WARMUP: process.env.BENCH_WARMUP ?? "500",
+      BENCH_RATES: process.env.BENCH_RATES ?? "20",
+      BENCH_SATURATION: process.env.BENCH_SATURATION ?? "1000",
+      BENCH_WARMUP: process.env.BENCH_WARMUP ?? "300",
       // Room for a saturation burst: a dropped span would make tracing look cheaper than it is
       // (a drop is logged on stderr at this level).
       OTEL_BSP_MAX_QUEUE_SIZE: process.env.OTEL_BSP_MAX_QUEUE_SIZE ?? "16384",
