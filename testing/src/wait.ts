@@ -20,9 +20,7 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new InfraError("TIMEOUT", `timed out after ${timeoutMs} ms waiting for ${what}`, {
-        cause: lastError,
-      });
+      throw new InfraError("TIMEOUT", `timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
     }
     await sleep(intervalMs);
   }
