@@ -52,4 +52,5 @@ COPY --from=build /app/services/contracts ./services/contracts
 COPY --from=build /app/services/${SERVICE} ./services/${SERVICE}
 USER node
 # exec: node is PID 1's replacement and receives `docker stop`'s SIGTERM for a graceful stop.
-CMD exec node services/${SERVICE}/dist/main.js
+# --import: tracing hooks, loaded before the service (they do nothing unless OTEL_* configure tracing).
+CMD exec node --import @orderflow/host/tracing services/${SERVICE}/dist/main.js

@@ -13,3 +13,4 @@ export {
 export type { NatsPermissions, NatsPermissionOptions, ServicePermissionOptions } from "./nats-permissions.js";
 export { natsInboxPrefix } from "./connections.js";
 export { operatorOnly } from "./operator-auth.js";
+export { tracingConfigured } from "./tracing/configured.js";

@@ -35,6 +35,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { createMetricsRefresh } from "./metrics-refresh.js";
 import { eventTypeOf } from "./event-type.js";
 import { guardOperatorRoutes } from "./operator-auth.js";
+import { startTracing, tracedLoggerOptions } from "./tracing/tracing.js";
 
 export interface Worker {
   start(): void;
@@ -168,7 +169,9 @@ export async function startService<
 >(def: ServiceDefinition<DB, Extra, P, C>, overrides: StartOverrides = {}): Promise<RunningService<DB>> {
   const config = parseConfig(overrides.env ?? process.env, def);
   const concurrency = config.consumer.concurrency ?? def.consumerConcurrency ?? 1;
-  const logger = overrides.logger ?? pino({ name: def.name, level: config.logLevel });
+  const logger =
+    overrides.logger ?? pino({ name: def.name, level: config.logLevel, ...tracedLoggerOptions() });
+  const tracing = await startTracing(def.name, logger);
   const now = overrides.now ?? (() => new Date());
   const metrics = createMetrics(def.name);
   const topology = new Topology(config.namespace);
@@ -242,6 +245,7 @@ export async function startService<
     const workers = def.workers?.(deps) ?? [];
 
     const app = createHttpApp(logger, metrics, outage);
+    tracing.instrumentHttp(app);
     const operatorRoutes = guardOperatorRoutes(app, config.operatorToken);
     const refreshMetrics = createMetricsRefresh({ metrics, db, jsm, messaging, topology });
     addHealthRoutes(app, { db, nc, messaging, metrics, refreshMetrics, metricsToken: config.metricsToken });
@@ -287,9 +291,10 @@ export async function startService<
       },
       config,
       stop: () =>
-        (stopped ??= stopInReverse(cleanup, nc, logger).then(() =>
-          logger.info(`${def.name} service stopped`),
-        )),
+        (stopped ??= stopInReverse(cleanup, nc, logger).then(async () => {
+          logger.info(`${def.name} service stopped`);
+          await settlesWithin(tracing.flush(), TRACE_FLUSH_MS);
+        })),
     };
   } catch (err) {
     await undo();
@@ -322,6 +327,8 @@ const DATABASE_CONNECT_TIMEOUT_MS = 2000;
 /** How long a stop waits for HTTP, workers, consumers and relay to finish what they are doing. */
 const STOP_GRACE_MS = 2500;
 const DRAIN_TIMEOUT_MS = 2000;
+/** How long a stop waits for the last spans to be exported. */
+const TRACE_FLUSH_MS = 2000;
 
 /**
  * Undoes the start in reverse order — HTTP, control, workers, consumers and relay — then drains NATS

@@ -1,3 +1,4 @@
+import { context, type Context } from "@opentelemetry/api";
 import type { AnyCloudEvent } from "@orderflow/events";
 import { sql } from "kysely";
 import { deferredOwnerOf, setStatementOwner } from "./prepared.js";
@@ -43,6 +44,8 @@ export class HandlerFailed extends Error {
 export async function applyEvents(
   opts: ApplyOptions,
   events: readonly AnyCloudEvent[],
+  /** The trace context each event's handler runs in (its process span), by index. */
+  contexts?: readonly Context[],
 ): Promise<ApplyResult[]> {
   const handlerOf = (e: AnyCloudEvent) => opts.handlers[e.name];
   const handled = events.filter((e) => handlerOf(e));
@@ -88,7 +91,8 @@ export async function applyEvents(
       const started = performance.now();
       try {
         setStatementOwner(trx, index);
-        await handler(event, ctx);
+        const ctxOf = contexts?.[index];
+        await (ctxOf ? context.with(ctxOf, () => handler(event, ctx)) : handler(event, ctx));
       } catch (err) {
         throw new HandlerFailed(deferredOwnerOf(err) ?? index, err);
       }

@@ -1,7 +1,7 @@
 import { derivedEventId, newEventId, type AnyCatalog } from "@orderflow/events";
 import { sql } from "kysely";
 import { executeTogether } from "./together.js";
-import { outgoingTraceContext } from "./trace.js";
+import { createTraceContext } from "./trace.js";
 import {
   PermanentError,
   type AnyTransaction,
@@ -49,7 +49,10 @@ export function createOutbox<C extends AnyCatalog>(opts: OutboxOptions<C>): Outb
       const id = o.id ?? (cause ? derivedEventId(cause.id, o.purpose ?? name) : newId());
       const correlationId = o.correlationId ?? cause?.correlationId ?? id;
       // Every event carries a traceparent: the cause's trace continues, else the active span's, else a new one.
-      const traceCtx = outgoingTraceContext(cause ?? o.trace);
+      const traceCtx = createTraceContext(
+        { id, subject: catalog.subject(name), correlationId },
+        cause ?? o.trace,
+      );
       const encoded = catalog.encode(name, data, {
         id,
         source: opts.source,

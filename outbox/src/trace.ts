@@ -1,7 +1,27 @@
 import { randomBytes } from "node:crypto";
-import { trace, TraceFlags, type SpanContext, type Tracer } from "@opentelemetry/api";
+import {
+  context,
+  createTraceState,
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  TraceFlags,
+  type Context,
+  type SpanContext,
+  type Tracer,
+} from "@opentelemetry/api";
 
 export const tracer = (): Tracer => trace.getTracer("@orderflow/outbox");
+
+/**
+ * The messaging semantic conventions' attributes every span of ours carries (OpenTelemetry
+ * messaging spans, semconv 1.27+): the system, and the operation's type and name.
+ */
+export const messaging = (type: "create" | "send" | "process", name: string) => ({
+  "messaging.system": "nats",
+  "messaging.operation.type": type,
+  "messaging.operation.name": name,
+});
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -10,13 +30,10 @@ export interface TraceContext {
   readonly tracestate?: string;
 }
 
-/** W3C trace context of the active span, for an event enqueued now; undefined when none is active. */
-export function activeTraceContext(): TraceContext | undefined {
-  const sc = trace.getActiveSpan()?.spanContext();
-  if (!sc || !trace.isSpanContextValid(sc)) return undefined;
-  const flags = (sc.traceFlags & TraceFlags.SAMPLED ? "01" : "00") as string;
-  const tracestate = sc.traceState?.serialize();
-  return { traceparent: `00-${sc.traceId}-${sc.spanId}-${flags}`, ...(tracestate ? { tracestate } : {}) };
+/** What an event carries of its trace: its own headers, or the trace it continues. */
+export interface CarriedTrace {
+  readonly traceparent?: string | undefined;
+  readonly tracestate?: string | undefined;
 }
 
 /** Random hex of `bytes` bytes, never all zeros (W3C forbids a zero trace id or parent id). */
@@ -27,37 +44,78 @@ function nonZeroHex(bytes: number): string {
   }
 }
 
-/**
- * The trace context an event enqueued now carries, so every event has a valid `traceparent`:
- * - a cause with a valid traceparent: its trace continues. Under the active span when that span
- *   belongs to the same trace (an OpenTelemetry SDK is registered and the consumer's process span
- *   is current); otherwise the cause's traceparent and tracestate travel unchanged.
- * - no usable cause: the active span when there is a valid one, else a new trace.
- */
-export function outgoingTraceContext(cause?: {
-  readonly traceparent?: string | undefined;
-  readonly tracestate?: string | undefined;
-}): TraceContext {
-  const active = activeTraceContext();
-  const parent = parseTraceparent(cause?.traceparent);
-  if (parent && cause?.traceparent) {
-    if (active && traceIdOf(active.traceparent) === parent.traceId) {
-      // The consumer's span is built from the traceparent alone; the cause's tracestate is the trace's.
-      const tracestate = active.tracestate ?? cause.tracestate;
-      return { traceparent: active.traceparent, ...(tracestate ? { tracestate } : {}) };
-    }
-    // Nothing here records a span, so there is no span of ours to name as the parent. W3C lets a
-    // participant that does not trace forward traceparent unchanged (same trace id, parent id and
-    // flags: the sampling decision is the trace's). A fresh parent id would name a span no
-    // backend ever receives, leaving the next consumer's span an orphan under a missing parent;
-    // the cause's keeps the tree connected to the last span that was recorded. It also keeps the
-    // headers of a re-run handler the same as the first run's.
-    return { traceparent: cause.traceparent, ...(cause.tracestate ? { tracestate: cause.tracestate } : {}) };
+/** The span context a traceparent (and tracestate) names, as a remote parent; undefined when invalid. */
+export function remoteSpanContext(carried: CarriedTrace | undefined): SpanContext | undefined {
+  const sc = parseTraceparent(carried?.traceparent);
+  if (!sc || !carried?.tracestate) return sc;
+  try {
+    return { ...sc, traceState: createTraceState(carried.tracestate) };
+  } catch {
+    return sc; // a malformed tracestate is dropped, the trace goes on
   }
-  if (active) return active;
-  // A new root: flags 00 (not sampled) because nothing records this span. No tracestate: W3C
-  // drops it whenever a trace restarts, and a cause without a valid traceparent has none to keep.
-  return { traceparent: `00-${nonZeroHex(16)}-${nonZeroHex(8)}-00` };
+}
+
+/** A context whose parent is the span a carried traceparent names (the root context when none). */
+export function carriedContext(carried: CarriedTrace | undefined): Context {
+  const sc = remoteSpanContext(carried);
+  return sc ? trace.setSpanContext(ROOT_CONTEXT, sc) : ROOT_CONTEXT;
+}
+
+/**
+ * The parent of an event's create span: the cause's trace continues, under the active span when
+ * that span belongs to it (a consumer's process span), else under the cause's own span; with no
+ * usable cause, the active span (an HTTP request's), else none (a new trace).
+ */
+function createParent(cause: CarriedTrace | undefined): Context {
+  const remote = remoteSpanContext(cause);
+  const active = context.active();
+  if (!remote) return active;
+  return trace.getSpanContext(active)?.traceId === remote.traceId
+    ? active
+    : trace.setSpanContext(ROOT_CONTEXT, remote);
+}
+
+/**
+ * The trace context of an event enqueued now, from its "create" span (messaging semantic
+ * conventions: the span that gives a message its creation context; the relay's send span and every
+ * consumer's process span are its children). So every event has a valid `traceparent`:
+ * - with an OpenTelemetry SDK, the create span's, under the parent `createParent` picks, or a new
+ *   root the sampler decides on (sampled by default);
+ * - without one nothing records: the parent's traceparent travels unchanged (W3C lets a participant
+ *   that does not trace forward it; a fresh parent id would name a span no backend ever receives),
+ *   which also keeps the headers of a re-run handler the same as the first run's; with no parent, a
+ *   new root with flags 00 (not sampled: nothing records it) and no tracestate (W3C drops it
+ *   whenever a trace restarts).
+ */
+export function createTraceContext(
+  event: { readonly id: string; readonly subject: string; readonly correlationId: string },
+  cause?: CarriedTrace,
+): TraceContext {
+  const parent = createParent(cause);
+  const span = tracer().startSpan(
+    `create ${event.subject}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        ...messaging("create", "create"),
+        "messaging.destination.name": event.subject,
+        "messaging.message.id": event.id,
+        "messaging.message.conversation_id": event.correlationId,
+      },
+    },
+    parent,
+  );
+  span.end();
+  const sc = span.spanContext();
+  if (!trace.isSpanContextValid(sc)) return { traceparent: `00-${nonZeroHex(16)}-${nonZeroHex(8)}-00` };
+  const flags = sc.traceFlags & TraceFlags.SAMPLED ? "01" : "00";
+  // A span built from a traceparent alone has no tracestate; the cause's is the trace's.
+  const tracestate =
+    sc.traceState?.serialize() ??
+    (cause?.tracestate && parseTraceparent(cause.traceparent)?.traceId === sc.traceId
+      ? cause.tracestate
+      : undefined);
+  return { traceparent: `00-${sc.traceId}-${sc.spanId}-${flags}`, ...(tracestate ? { tracestate } : {}) };
 }
 
 export function parseTraceparent(value: string | undefined): SpanContext | undefined {

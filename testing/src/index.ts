@@ -22,3 +22,5 @@ export type { StoredEvent } from "./events.js";
 export { consumerSettled } from "./consumers.js";
 export { scrapeMetrics, parseMetrics } from "./metrics.js";
 export type { Scrape } from "./metrics.js";
+export { otlpReceiver, decodeOtlpJson } from "./otlp-receiver.js";
+export type { OtlpReceiver, OtlpRequest, ReceivedSpan } from "./otlp-receiver.js";

@@ -4,7 +4,9 @@
  * steady rate, the saturation rate of completed sagas, and where the time goes per hop. At each
  * steady rate it also runs the floor (./floor.ts: five hops of nothing but commit + publish +
  * delivery on the same servers) and reports the flow's latency as a ratio of the floor's.
- * Prints a table and writes bench-results/flow.json. Not a test: figures depend on the machine.
+ * Prints a table and writes bench-results/flow.json (BENCH_OUT names another file). Not a test:
+ * figures depend on the machine. BENCH_TRACING=1 runs the services traced, exporting every span
+ * over OTLP (http/protobuf) to a receiver in this process (see ./tracing-cost.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -21,6 +23,7 @@ import {
   freePort,
   NatsServer,
   resolvePostgres,
+  otlpReceiver,
   waitFor,
 } from "@orderflow/testing";
 
@@ -33,6 +36,8 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 // Extra node flags for the service processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+const TRACING = process.env.BENCH_TRACING === "1";
+const OUT = process.env.BENCH_OUT ?? "flow";
 const TOKEN = randomBytes(32).toString("base64url");
 const services = [
   { name: "order", database: "orders" },
@@ -65,15 +70,25 @@ async function main() {
   const suffix = Date.now().toString(36);
   const children: ChildProcess[] = [];
   const urls: Record<string, string> = {};
+  const otlp = TRACING ? await otlpReceiver() : undefined;
+  const traced = (name: string) =>
+    otlp
+      ? {
+          args: ["--import", import.meta.resolve("@orderflow/host/tracing")],
+          env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_SERVICE_NAME: name },
+        }
+      : { args: [], env: {} };
   try {
     for (const s of services) {
       const port = await freePort();
       const prefix = s.name.toUpperCase();
       const dbName = `bench_${s.database}_${suffix}`;
-      const child = spawn(process.execPath, [...NODE_ARGS, join(root, "services", s.name, "dist/main.js")], {
+      const main = join(root, "services", s.name, "dist/main.js");
+      const child = spawn(process.execPath, [...NODE_ARGS, ...traced(s.name).args, main], {
         stdio: ["ignore", "ignore", "inherit", "ipc"],
         env: {
           ...process.env,
+          ...traced(s.name).env,
           NATS_URL: nats.url,
           DATABASE_URL: pg.url,
           [`${prefix}_DATABASE_URL`]: await ensureDatabase(pg.url, dbName),
@@ -270,6 +285,9 @@ async function main() {
 
     const result = {
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+      tracing: otlp
+        ? { exports: otlp.requests.length, bytes: otlp.requests.reduce((n, r) => n + r.body.length, 0) }
+        : false,
       warmupOrders: WARMUP,
       // The last rate's run (100/s by default), as before the floor existed.
       steady: last.flow,
@@ -310,8 +328,8 @@ async function main() {
       console.table(cpuPerSaga);
     }
     mkdirSync(join(root, "bench-results"), { recursive: true });
-    writeFileSync(join(root, "bench-results", "flow.json"), JSON.stringify(result, null, 2));
-    console.log(`wrote ${join(root, "bench-results", "flow.json")}`);
+    writeFileSync(join(root, "bench-results", `${OUT}.json`), JSON.stringify(result, null, 2));
+    console.log(`wrote ${join(root, "bench-results", `${OUT}.json`)}`);
     await nc.close();
   } finally {
     for (const c of children) c.kill("SIGTERM");
@@ -321,6 +339,7 @@ async function main() {
     await nats.stop();
     for (const s of services) await dropDatabase(pg.url, `bench_${s.database}_${suffix}`).catch(() => {});
     await pg.stop();
+    await otlp?.close();
   }
 }
 

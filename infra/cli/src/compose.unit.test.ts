@@ -294,7 +294,10 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/^ARG SERVICE$/m);
     expect(dockerfile).toMatch(/^RUN npm (?:ci|install) /m);
     expect(dockerfile).toContain("npx turbo run build --filter=@orderflow/${SERVICE}...");
-    expect(dockerfile).toMatch(/^CMD exec node services\/\$\{SERVICE\}\/dist\/main\.js$/m);
+    // With the host's tracing hooks first: inert unless OTEL_* configure tracing.
+    expect(dockerfile).toMatch(
+      /^CMD exec node --import @orderflow\/host\/tracing services\/\$\{SERVICE\}\/dist\/main\.js$/m,
+    );
   });
 
   it("installs from every workspace's manifest and ships the toolkit packages a service imports", () => {

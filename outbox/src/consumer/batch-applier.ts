@@ -33,18 +33,20 @@ export function createBatchApplier(opts: BatchApplierOptions): BatchApplier {
   const decodeMessage = (m: JsMsg) =>
     opts.catalog.decode({ subject: m.subject, headers: m.headers, data: m.data });
 
-  /** Applies one message in its own transaction. */
+  /** Applies one message in its own transaction, under its process span (its queries and logs too). */
   async function applyOne({ m, event }: Work): Promise<ConsumeResult> {
-    const span = startProcessSpan(event, opts.name);
-    try {
-      const result = await context.with(trace.setSpan(context.active(), span), () => applyEvent(opts, event));
-      return await policy.acknowledge(m, event, result);
-    } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
-      return await policy.failed(m, event, err);
-    } finally {
-      span.end();
-    }
+    const span = startProcessSpan(m, event, opts.name);
+    return context.with(trace.setSpan(context.active(), span), async () => {
+      try {
+        const result = await applyEvent(opts, event);
+        return await policy.acknowledge(m, event, result);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
+        return await policy.failed(m, event, err);
+      } finally {
+        span.end();
+      }
+    });
   }
 
   /**
@@ -55,21 +57,25 @@ export function createBatchApplier(opts: BatchApplierOptions): BatchApplier {
   async function applyAll(work: readonly Work[]): Promise<void> {
     if (!work.length) return;
     if (work.length === 1) return report(await applyOne(work[0]!), work[0]!.m);
-    const spans = work.map(({ event }) => startProcessSpan(event, opts.name));
+    // Each handler runs under its message's process span; the batch's shared statements under none.
+    const spans = work.map(({ m, event }) => startProcessSpan(m, event, opts.name));
+    const contexts = spans.map((span) => trace.setSpan(context.active(), span));
     let results: ApplyResult[];
     try {
       results = await applyEvents(
         opts,
         work.map((w) => w.event),
+        contexts,
       );
     } catch (err) {
       if (!(err instanceof HandlerFailed)) {
-        for (const { m, event } of work) report(await policy.failed(m, event, err), m);
+        for (const [i, { m, event }] of work.entries())
+          report(await context.with(contexts[i]!, () => policy.failed(m, event, err)), m);
         return;
       }
       const { m, event } = work[err.index]!;
       spans[err.index]!.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err.cause) });
-      report(await policy.failed(m, event, err.cause), m);
+      report(await context.with(contexts[err.index]!, () => policy.failed(m, event, err.cause)), m);
       await applyAll(work.slice(0, err.index));
       await applyAll(work.slice(err.index + 1));
       return;
@@ -77,7 +83,7 @@ export function createBatchApplier(opts: BatchApplierOptions): BatchApplier {
       for (const s of spans) s.end();
     }
     for (const [i, { m, event }] of work.entries())
-      report(await policy.acknowledge(m, event, results[i]!), m);
+      report(await context.with(contexts[i]!, () => policy.acknowledge(m, event, results[i]!)), m);
   }
 
   return async (msgs) => {

@@ -1,20 +1,27 @@
-import { context, ROOT_CONTEXT, SpanKind, trace, type Span } from "@opentelemetry/api";
+import type { JsMsg } from "@nats-io/jetstream";
+import { SpanKind, type Span } from "@opentelemetry/api";
 import type { AnyCloudEvent as CloudEvent } from "@orderflow/events";
-import { parseTraceparent, tracer } from "../trace.js";
+import { carriedContext, messaging, tracer } from "../trace.js";
 
-/** A process span for one message, child of the trace the event carries. */
-export function startProcessSpan(event: CloudEvent, consumer: string): Span {
-  const parent = parseTraceparent(event.traceparent);
+/**
+ * The process span of one message in consumer `consumer` (its durable: the consumer group), a
+ * child of the event's create span, which its `traceparent` names: every hop of a flow is one trace.
+ */
+export function startProcessSpan(m: JsMsg, event: CloudEvent, consumer: string): Span {
   return tracer().startSpan(
-    `process ${event.name}`,
+    `process ${m.subject}`,
     {
       kind: SpanKind.CONSUMER,
       attributes: {
-        "messaging.system": "nats",
+        ...messaging("process", "process"),
+        "messaging.destination.name": m.subject,
+        "messaging.consumer.group.name": consumer,
         "messaging.message.id": event.id,
-        "orderflow.consumer": consumer,
+        "messaging.message.conversation_id": event.correlationId,
+        "messaging.message.body.size": m.data.length,
+        "messaging.nats.delivery_count": m.info.deliveryCount,
       },
     },
-    parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : context.active(),
+    carriedContext(event),
   );
 }

@@ -1,4 +1,4 @@
-import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type pg from "pg";
 import type { Topology } from "../topology.js";
 import type { Wake } from "../wake.js";
@@ -10,7 +10,7 @@ import { PublishWindow } from "./publish-window.js";
 import type { RetentionCleanup } from "./retention-cleanup.js";
 import { RoundFailure } from "./round-failure.js";
 import type { Signal } from "./signal.js";
-import { traceBatch } from "./trace-batch.js";
+import { traceSend } from "./trace-send.js";
 
 /** What a drain round needs: the relay's settings and the parts it shares across rounds. */
 export interface DrainRoundOptions {
@@ -83,8 +83,7 @@ export async function drainRound(c: pg.Client, opts: DrainRoundOptions): Promise
     while (going()) {
       opts.retention.maybeStart();
       const rows = await reader.next();
-      const sent = await sendInOrder(rows, window, settled, going);
-      if (sent.length) traceBatch(rows, sent);
+      await sendInOrder(rows, window, settled, going, opts.topology);
       if (!reader.caughtUp) continue;
       if (!unmarked.size && !rows.length) opts.idle.notify();
       await wake.wait(opts.pollMs);
@@ -104,13 +103,12 @@ async function sendInOrder(
   window: PublishWindow,
   settled: Signal,
   going: () => boolean,
-): Promise<Promise<PubAck>[]> {
-  const sent: Promise<PubAck>[] = [];
+  topology: Topology,
+): Promise<void> {
   for (const row of rows) {
     while (window.full && going()) await settled.wait();
     // After a failure nothing new goes out: a later event of the failed one's aggregate must wait.
     if (!going()) break;
-    sent.push(window.dispatch(row));
+    traceSend(row, topology.subject(row.subject), window.dispatch(row));
   }
-  return sent;
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, fstatSync, mkdirSync, openSync } from "node:fs";
 import { join, relative } from "node:path";
 import { processName } from "./instances.js";
+import { tracedStart } from "./service-tracing.js";
 import { StderrTail } from "./stderr-tail.js";
 import { trackProcess, type TrackedProcess } from "./tracked-process.js";
 import type { ServicePlan } from "./up-config.js";
@@ -40,8 +41,9 @@ export function spawnServiceProcess(plan: ServicePlan, opts: SpawnServiceOptions
   const fd = openSync(file, opts.restarted ? "a" : "w");
   const fromOffset = fstatSync(fd).size;
   let child: ChildProcess;
+  const traced = tracedStart(plan, opts.env);
   try {
-    child = spawn(process.execPath, [relative(opts.root, plan.service.main)], {
+    child = spawn(process.execPath, [...traced.nodeArgs, relative(opts.root, plan.service.main)], {
       cwd: opts.root,
       // Own process group: a Ctrl-C reaches the runner only, which stops services before servers.
       detached: true,
@@ -49,7 +51,7 @@ export function spawnServiceProcess(plan: ServicePlan, opts: SpawnServiceOptions
       // The IPC channel is how a service notices the runner's death: when the runner dies, the
       // channel closes and the child gets 'disconnect' (runService of @orderflow/outbox stops on it).
       stdio: ["ignore", "inherit", fd, "ipc"],
-      env: opts.env,
+      env: traced.env,
     });
   } finally {
     closeSync(fd); // the child has its own copy
