@@ -12,6 +12,7 @@ import { freePort, waitFor } from "@orderflow/testing";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "../http.js";
+import type { OpsOverview } from "./ops-api.js";
 import {
   assertBuilt,
   cleanEnv,
@@ -232,6 +233,41 @@ describe("the ops page, in a browser, on the system `orderflow up` runs", () => 
     });
     expect(status).toBe(403);
   });
+
+  it("`orderflow ui` beside it serves the same page, as the operator, from the running system's files", async () => {
+    const port = await freePort();
+    const ui = new CliProcess(
+      ["ui"],
+      cleanEnv({
+        ORDERFLOW_DATA_DIR: dataDir,
+        ORDERFLOW_UI_PORT: String(port),
+        SAGA_PORT: String(ports.saga),
+      }),
+    );
+    try {
+      await ui.line(
+        new RegExp(`^orderflow ui: the ops page is at http://127\\.0\\.0\\.1:${port} \\(loopback only\\)`),
+      );
+      const overview = await waitFor(
+        "the orders with their sagas",
+        async () => {
+          const r = await request<OpsOverview>("GET", `http://127.0.0.1:${port}/api/overview`);
+          return r.body.orders?.some((o) => o.saga?.state === "CONFIRMED") ? r.body : undefined;
+        },
+        { timeoutMs: PAGE_TIMEOUT_MS },
+      );
+      expect(overview.errors).toEqual([]);
+      expect(overview.outbox.map((o) => o.service)).toEqual([...SERVICES]);
+      expect(overview.consumers.map((c) => `${c.stream}/${c.consumer}`)).toContain("ORDERS/inventory");
+      const operator = await request("GET", `http://127.0.0.1:${port}/api/operator`, undefined, {
+        headers: { authorization: `Bearer ${credentials().http.operatorToken}` },
+      });
+      expect(operator.status).toBe(204);
+    } finally {
+      ui.child.kill("SIGTERM");
+    }
+    expect(await ui.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
 
   it("keeps a screenshot of the page as a test artifact", async () => {
     // One more failure kind for the picture: a declined payment, whose stock reservation is released.
