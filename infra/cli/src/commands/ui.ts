@@ -4,7 +4,8 @@ import { onStopSignals } from "../runner/stop-signals.js";
 import { serviceBaseUrl } from "../service-urls.js";
 import { findDataDir } from "../system/find-config.js";
 import { loadSystem, type System } from "../system/load-system.js";
-import { SAGA_SERVICE, startOpsUi, uiPort } from "../ui/ops-ui.js";
+import { startOpsUi } from "../ui/ops-ui.js";
+import { SAGA_SERVICE, uiPort } from "../ui/ui-config.js";
 
 export interface UiCommandOptions {
   readonly out?: (line: string) => void;

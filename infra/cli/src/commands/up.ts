@@ -3,7 +3,7 @@ import { DevRunner } from "../runner/dev-runner.js";
 import { checkServers, parseUpConfig } from "../runner/up-config.js";
 import { DATA_DIR } from "../system/find-config.js";
 import { loadSystem } from "../system/load-system.js";
-import { uiPort } from "../ui/ops-ui.js";
+import { uiPort } from "../ui/ui-config.js";
 
 export interface UpOptions {
   /** Where spawned servers keep their data; default `.data/` beside the system's config. */

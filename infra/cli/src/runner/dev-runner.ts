@@ -1,10 +1,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, exitCodeOf, isCliError, oneLine } from "../errors.js";
-import { broker } from "../recovery/context.js";
 import { shownPath } from "../shown-path.js";
 import type { SeedData } from "../system/define-system.js";
-import { SAGA_SERVICE, startOpsUi } from "../ui/ops-ui.js";
+import type { OpsUi } from "../ui/ops-ui.js";
+import { SAGA_SERVICE } from "../ui/ui-config.js";
 import { abortable, untilAborted } from "./abortable.js";
 import { clearPreviousRun } from "./clear-previous-run.js";
 import {
@@ -86,8 +86,7 @@ export class DevRunner {
   /** Whether the nats-server / PostgreSQL we run require TLS (never one given by URL). */
   #natsTls = false;
   #postgresTls = false;
-  /** Stops the ops page and its NATS connection. */
-  #closeUi: (() => Promise<void>) | undefined;
+  #ui: OpsUi | undefined;
 
   constructor(opts: DevRunnerOptions) {
     this.#opts = opts;
@@ -301,27 +300,23 @@ export class DevRunner {
     const { env, dataDir, config, out, err } = this.#opts;
     const saga = config.services.find((p) => p.service.name === SAGA_SERVICE);
     try {
-      const b = await broker({
-        ...env,
-        NATS_URL: servers.nats.url,
-        DATABASE_URL: servers.postgres.url,
-        ORDERFLOW_DATA_DIR: dataDir,
-      });
-      const page = await startOpsUi({
-        broker: b,
-        services: config.services.map((p) => p.service),
-        sagaUrl: saga && this.#url(saga),
-        operatorToken: this.#operatorToken,
-        port,
-      }).catch(async (e: unknown) => {
-        await b[Symbol.asyncDispose]();
-        throw e;
-      });
-      this.#closeUi = async () => {
-        await page.close();
-        await b[Symbol.asyncDispose]();
-      };
-      out(`  ${"ops page".padEnd(10)}${page.url}  (loopback only; redrive asks for the operator token)`);
+      const { startOpsUiAsOperator } = await import("../ui/ops-ui.js");
+      const ui = await startOpsUiAsOperator(
+        {
+          ...env,
+          NATS_URL: servers.nats.url,
+          DATABASE_URL: servers.postgres.url,
+          ORDERFLOW_DATA_DIR: dataDir,
+        },
+        {
+          services: config.services.map((p) => p.service),
+          sagaUrl: saga && this.#url(saga),
+          operatorToken: this.#operatorToken,
+          port,
+        },
+      );
+      this.#ui = ui;
+      out(`  ${"ops page".padEnd(10)}${ui.url}  (loopback only; redrive asks for the operator token)`);
     } catch (e) {
       err(`orderflow: the ops page did not start: ${oneLine(e)}`);
     }
@@ -368,9 +363,9 @@ export class DevRunner {
   async #shutdown(): Promise<void> {
     this.#stopping = true;
     // The page must not hold the stop: NATS or PostgreSQL may be gone already.
-    if (this.#closeUi)
+    if (this.#ui)
       await withDeadline(
-        this.#closeUi().catch(() => {}),
+        this.#ui.close().catch(() => {}),
         1000,
       );
     await this.#services?.stop();

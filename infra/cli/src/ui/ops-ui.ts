@@ -1,29 +1,15 @@
 import { DeadLetters, type AnyDb } from "@orderflow/outbox";
 import { CliError } from "../errors.js";
-import { catalogOf, openServiceDatabase, serviceConfig, type Broker } from "../recovery/context.js";
+import { UI_PORT_VAR } from "./ui-config.js";
+import { broker, catalogOf, openServiceDatabase, serviceConfig, type Broker } from "../recovery/context.js";
 import type { SystemService } from "../system/load-system.js";
 import { readOverview } from "./ops-overview.js";
 import { startOpsServer } from "./ops-server.js";
 import { followsOrders, RecentOrders } from "./recent-orders.js";
 import { SagaTimelines } from "./saga-timelines.js";
 
-export const UI_PORT_VAR = "ORDERFLOW_UI_PORT";
-export const DEFAULT_UI_PORT = 3004;
-/** The order system's coordinator, whose `GET /sagas/:orderId` gives each order's timeline. */
-export const SAGA_SERVICE = "saga";
-
-/** ORDERFLOW_UI_PORT, 1 to 65535 (default 3004); anything else is one BAD_CONFIG line naming it. */
-export function uiPort(env: Record<string, string | undefined>): number {
-  const given = env[UI_PORT_VAR];
-  if (given === undefined || given === "") return DEFAULT_UI_PORT;
-  const port = Number(given);
-  if (!/^\d+$/.test(given) || port < 1 || port > 65535)
-    throw new CliError("BAD_CONFIG", `${UI_PORT_VAR}: must be a port from 1 to 65535 (got "${given}")`);
-  return port;
-}
-
 export interface OpsUiOptions {
-  /** The operator's NATS connection (see `broker`): the UI closes it not. */
+  /** The operator's NATS connection (see `broker`): left open by `close`. */
   readonly broker: Broker;
   readonly services: readonly Pick<SystemService, "name" | "definition">[];
   /** The saga service's base URL; undefined: orders are listed without their sagas. */
@@ -47,13 +33,13 @@ export interface OpsUi {
  * const ui = await startOpsUi({ broker: b, services, sagaUrl, operatorToken, port: 3004 });
  */
 export async function startOpsUi(opts: OpsUiOptions): Promise<OpsUi> {
-  const { broker } = opts;
+  const b = opts.broker;
   const catalog = catalogOf(opts.services.map((s) => s.definition));
   const databases: { service: string; db: AnyDb }[] = opts.services.map((s) => ({
     service: s.name,
-    db: openServiceDatabase(serviceConfig(broker, s.definition).config),
+    db: openServiceDatabase(serviceConfig(b, s.definition).config),
   }));
-  const orders = followsOrders(catalog) ? new RecentOrders({ ...broker, catalog }) : undefined;
+  const orders = followsOrders(catalog) ? new RecentOrders({ ...b, catalog }) : undefined;
   const sagas = opts.sagaUrl === undefined ? undefined : new SagaTimelines(opts.sagaUrl);
   const closeRest = async () => {
     await orders?.stop();
@@ -64,8 +50,8 @@ export async function startOpsUi(opts: OpsUiOptions): Promise<OpsUi> {
     const server = await startOpsServer({
       port: opts.port,
       operatorToken: opts.operatorToken,
-      overview: () => readOverview({ broker, databases, orders, sagas }),
-      redrive: (id) => new DeadLetters(broker).redrive(id),
+      overview: () => readOverview({ broker: b, databases, orders, sagas }),
+      redrive: (id) => new DeadLetters(b).redrive(id),
     });
     return {
       url: server.url,
@@ -80,6 +66,27 @@ export async function startOpsUi(opts: OpsUiOptions): Promise<OpsUi> {
       throw new CliError("BAD_CONFIG", `${UI_PORT_VAR}: port ${opts.port} on 127.0.0.1 is already in use`, {
         cause: err,
       });
+    throw err;
+  }
+}
+
+/** `startOpsUi` on a connection of its own as the operator (`broker(env)`), closed with the page. */
+export async function startOpsUiAsOperator(
+  env: Record<string, string | undefined>,
+  opts: Omit<OpsUiOptions, "broker">,
+): Promise<OpsUi> {
+  const b = await broker(env);
+  try {
+    const ui = await startOpsUi({ ...opts, broker: b });
+    return {
+      url: ui.url,
+      async close() {
+        await ui.close();
+        await b[Symbol.asyncDispose]();
+      },
+    };
+  } catch (err) {
+    await b[Symbol.asyncDispose]();
     throw err;
   }
 }
