@@ -30,6 +30,7 @@ program
     ),
   )
   .option("--no-seed", "do not create the config's seed data")
+  .option("--no-ui", "do not serve the ops page (default: on 127.0.0.1:ORDERFLOW_UI_PORT, 3004)")
   .option(
     "--tls",
     "the NATS and PostgreSQL it spawns require TLS with client certificates (made in .data/tls/); also ORDERFLOW_TLS=1",
@@ -42,7 +43,7 @@ program
     "--instances <n>",
     "run n processes of every service (1-4), instance i on the service's port + 100·(i-1)",
   )
-  .action(async (opts: { dataDir?: string; seed: boolean; tls?: boolean; natsNodes?: string; instances?: string }) => {
+  .action(async (opts: { dataDir?: string; seed: boolean; ui: boolean; tls?: boolean; natsNodes?: string; instances?: string }) => {
     const { up } = await import("./commands/up.js");
     process.exitCode = await up(opts);
   });
@@ -189,6 +190,16 @@ program
   .description("backlog size and oldest unpublished age per service")
   .option("--json", "machine-readable output")
   .action(async (o: { json?: boolean }) => run(async () => (await recovery()).outboxCommand(o))());
+
+program
+  .command("ui")
+  .description(
+    "the ops page: recent orders and their sagas, consumer lag, outbox backlog, dead letters (redrive with the operator token); on 127.0.0.1:ORDERFLOW_UI_PORT (3004)",
+  )
+  .action(async () => {
+    const { uiCommand } = await import("./commands/ui.js");
+    process.exitCode = await uiCommand();
+  });
 
 // Commands are loaded when run: a usage error need not load the service runtime.
 try {

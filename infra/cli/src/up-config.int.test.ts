@@ -43,6 +43,11 @@ describe("orderflow up: configuration errors", () => {
     ["BILLING_PORT", "3000", /^orderflow: BILLING_PORT: port 3000 is also ORDER_PORT$/],
     ["LOG_LEVEL", "loud", /^orderflow: LOG_LEVEL: .*\(got "loud"\)$/],
     ["CONSUMER_MAX_DELIVER", "many", /^orderflow: CONSUMER_MAX_DELIVER: must be a number/],
+    [
+      "ORDERFLOW_UI_PORT",
+      "70000",
+      /^orderflow: ORDERFLOW_UI_PORT: must be a port from 1 to 65535 \(got "70000"\)$/,
+    ],
     // Secrets: named, never repeated.
     ["NATS_NKEY_SEED", "SUnot-a-seed", /^orderflow: NATS_NKEY_SEED: must be an NKey user seed[^"]*$/],
     [

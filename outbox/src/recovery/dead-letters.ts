@@ -78,14 +78,14 @@ export class DeadLetters {
     this.#stream = this.#topology.deadLetterStream;
   }
 
-  /** The ids of the letters held, in order. */
-  async ids(): Promise<number[]> {
+  /** The ids of the letters held, in order: the first `limit`. */
+  async ids(limit = Infinity): Promise<number[]> {
     const { state } = await this.#opts.jsm.streams.info(this.#stream);
     if (!state.messages) return [];
     const ids: number[] = [];
     // Walk by sequence; deleted sequences (redriven letters) and the redriven messages are skipped.
     let seq = state.first_seq;
-    while (seq <= state.last_seq) {
+    while (seq <= state.last_seq && ids.length < limit) {
       const m = await this.#opts.jsm.streams
         .getMessage(this.#stream, { seq, next_by_subj: this.#topology.deadLetterFilter } as never)
         .catch(() => null);
@@ -98,7 +98,7 @@ export class DeadLetters {
 
   async list(limit = 1000): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
-    for (const id of (await this.ids()).slice(0, limit)) {
+    for (const id of await this.ids(limit)) {
       const m = await this.#get(id);
       if (m) out.push(summary(m));
     }

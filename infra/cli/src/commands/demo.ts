@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { waitFor } from "@orderflow/testing";
 import { CliError, oneLine } from "../errors.js";
 import { request } from "../http.js";
+import { checkedUrl, serviceBaseUrl } from "../service-urls.js";
 import { loadSystem, type System } from "../system/load-system.js";
 
 export interface DemoOptions {
@@ -76,8 +77,7 @@ async function readyServices(env: NodeJS.ProcessEnv): Promise<Record<ServiceName
     let url = given.get(name);
     if (url === undefined) {
       const { definition } = (await (system ??= loadSystem({ env }))).service(name);
-      const port = env[`${name.toUpperCase()}_PORT`] || definition.defaultPort;
-      url = checkedUrl(`${name.toUpperCase()}_PORT`, `http://127.0.0.1:${port}`);
+      url = serviceBaseUrl(name, definition.defaultPort, env);
     }
     const ok = await request("GET", `${url}/readyz`, undefined, { timeoutMs: 3000 }).then(
       (r) => r.status === 200,
@@ -92,16 +92,6 @@ async function readyServices(env: NodeJS.ProcessEnv): Promise<Record<ServiceName
   }
   return urls as Record<ServiceName, string>;
 }
-
-const checkedUrl = (variable: string, value: string): string => {
-  try {
-    const u = new URL(value);
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http");
-  } catch {
-    throw new CliError("BAD_CONFIG", `${variable}: must be an http:// URL (got "${value}")`);
-  }
-  return value.replace(/\/+$/, "");
-};
 
 /**
  * `orderflow demo`: three orders against the running system — one confirmed, one out of stock, one

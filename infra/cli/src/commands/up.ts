@@ -5,12 +5,15 @@ import { instancePlans, parseInstances } from "../runner/instances.js";
 import { checkServers, parseUpConfig } from "../runner/up-config.js";
 import { DATA_DIR } from "../system/find-config.js";
 import { loadSystem } from "../system/load-system.js";
+import { uiPort } from "../ui/ui-config.js";
 
 export interface UpOptions {
   /** Where spawned servers keep their data; default `.data/` beside the system's config. */
   readonly dataDir?: string;
   /** Create the config's seed resources that do not exist yet. */
   readonly seed: boolean;
+  /** `--no-ui`: false, no ops page; default: on ORDERFLOW_UI_PORT (3004). */
+  readonly ui?: boolean;
   /** `--tls`: as ORDERFLOW_TLS=1 (see `UpConfig.tls`); undefined: ORDERFLOW_TLS decides. */
   readonly tls?: boolean;
   /** `--nats-nodes`: how many nats-servers to run (1, 3 or 5; see runner/nats-cluster.ts); undefined: 1. */
@@ -49,6 +52,7 @@ export async function up(opts: UpOptions): Promise<number> {
     dataDir,
     config,
     seed: opts.seed ? system.seed : undefined,
+    uiPort: opts.ui === false ? undefined : uiPort(env),
     env,
     out: opts.out ?? ((line) => process.stdout.write(`${line}\n`)),
     err: opts.err ?? ((line) => process.stderr.write(`${line}\n`)),

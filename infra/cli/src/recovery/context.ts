@@ -38,9 +38,12 @@ export type { AnyDefinition };
 
 /** Every event the system's services publish or consume: what dead letters decode with. */
 export async function systemCatalog(): Promise<AnyCatalog> {
-  const defs = (await loadSystem()).services.map((s) => s.definition);
-  return mergeCatalogs(...defs.flatMap((d) => [d.publishes, d.consumes ?? d.publishes]));
+  return catalogOf((await loadSystem()).services.map((s) => s.definition));
 }
+
+/** Every event these services publish or consume. */
+export const catalogOf = (defs: readonly AnyDefinition[]): AnyCatalog =>
+  mergeCatalogs(...defs.flatMap((d) => [d.publishes, d.consumes ?? d.publishes]));
 
 /** The definition of a service of the system (orderflow.config.ts); an unknown name is BAD_CONFIG. */
 export async function loadService(name: string): Promise<AnyDefinition> {

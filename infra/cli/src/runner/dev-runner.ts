@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { CliError, exitCodeOf, isCliError, oneLine } from "../errors.js";
 import { shownPath } from "../shown-path.js";
 import type { SeedData } from "../system/define-system.js";
+import type { OpsUi } from "../ui/ops-ui.js";
+import { SAGA_SERVICE } from "../ui/ui-config.js";
 import { abortable, untilAborted } from "./abortable.js";
 import { clearPreviousRun } from "./clear-previous-run.js";
 import {
@@ -39,6 +41,7 @@ import {
 } from "./tls-certs.js";
 import { checkPorts, type ServicePlan, type UpConfig } from "./up-config.js";
 import { waitReady } from "./wait-ready.js";
+import { withDeadline } from "./with-deadline.js";
 
 export interface DevRunnerOptions {
   /** The system's root: the services' working directory. */
@@ -47,6 +50,8 @@ export interface DevRunnerOptions {
   readonly config: UpConfig;
   /** What to create once the services are ready; undefined: nothing. */
   readonly seed: SeedData | undefined;
+  /** Where the ops page listens (ORDERFLOW_UI_PORT); undefined: no ops page (`--no-ui`). */
+  readonly uiPort: number | undefined;
   /** The runner's environment, passed on to every process it starts. */
   readonly env: NodeJS.ProcessEnv;
   readonly out: (line: string) => void;
@@ -83,6 +88,7 @@ export class DevRunner {
   /** Whether the nats-server / PostgreSQL we run require TLS (never one given by URL). */
   #natsTls = false;
   #postgresTls = false;
+  #ui: OpsUi | undefined;
 
   constructor(opts: DevRunnerOptions) {
     this.#opts = opts;
@@ -118,6 +124,7 @@ export class DevRunner {
     await this.#provisionStreams(servers);
     await this.#startServices(servers);
     if (this.#opts.seed) await this.#seed(this.#opts.seed);
+    if (this.#opts.uiPort !== undefined) await this.#startUi(servers, this.#opts.uiPort);
     this.#services?.markReady();
     this.#opts.out(
       `orderflow: ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Ctrl-C stops everything (twice forces)`,
@@ -293,6 +300,33 @@ export class DevRunner {
     if (seeded.kept.length) out(`orderflow: demo data kept from earlier runs: ${seeded.kept.join(", ")}`);
   }
 
+  /** The ops page (see ui/ops-ui.ts), as the operator; one that cannot start is only a warning. */
+  async #startUi(servers: Servers, port: number): Promise<void> {
+    const { env, dataDir, config, out, err } = this.#opts;
+    const saga = config.services.find((p) => p.service.name === SAGA_SERVICE);
+    try {
+      const { startOpsUiAsOperator } = await import("../ui/ops-ui.js");
+      const ui = await startOpsUiAsOperator(
+        {
+          ...env,
+          NATS_URL: servers.nats.url,
+          DATABASE_URL: servers.postgres.url,
+          ORDERFLOW_DATA_DIR: dataDir,
+        },
+        {
+          services: config.services.map((p) => p.service),
+          sagaUrl: saga && this.#url(saga),
+          operatorToken: this.#operatorToken,
+          port,
+        },
+      );
+      this.#ui = ui;
+      out(`  ${"ops page".padEnd(10)}${ui.url}  (loopback only; redrive asks for the operator token)`);
+    } catch (e) {
+      err(`orderflow: the ops page did not start: ${oneLine(e)}`);
+    }
+  }
+
   #onHostExit(how: Exit): void {
     if (!this.#stopping) this.#abort.abort(new CliError("FAILED", `infra host ${describeExit(how)}`));
   }
@@ -337,6 +371,12 @@ export class DevRunner {
   /** Services first (they finish in-flight work and drain), then the servers, then the lock. */
   async #shutdown(): Promise<void> {
     this.#stopping = true;
+    // The page must not hold the stop: NATS or PostgreSQL may be gone already.
+    if (this.#ui)
+      await withDeadline(
+        this.#ui.close().catch(() => {}),
+        1000,
+      );
     await this.#services?.stop();
     await this.#host?.stop();
     if (this.#lock) {
