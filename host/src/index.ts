@@ -13,3 +13,7 @@ export {
 export type { NatsPermissions, NatsPermissionOptions, ServicePermissionOptions } from "./nats-permissions.js";
 export { natsInboxPrefix } from "./connections.js";
 export { operatorOnly } from "./operator-auth.js";
+export { openApiDocument } from "./api-document.js";
+export { ErrorBody, NotFoundBody, OPERATOR_SCHEME } from "./openapi.js";
+export type { OpenApiInfo } from "./openapi.js";
+export type { ZodTypeProvider } from "fastify-type-provider-zod";

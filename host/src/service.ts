@@ -31,6 +31,7 @@ import { addHealthRoutes } from "./health-routes.js";
 import { createHttpApp } from "./http-app.js";
 import { createMessaging } from "./messaging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import type { OpenApiInfo } from "./openapi.js";
 import { guardOperatorRoutes } from "./operator-auth.js";
 
 export interface Worker {
@@ -84,6 +85,8 @@ export interface ServiceDefinition<
    * How to rebuild the service's state from the events it published (its own stream, in order).
    * Services whose every state change is an event they emit can offer this to `orderflow rebuild`.
    */
+  /** Its HTTP API's version and description in the OpenAPI document (`GET /openapi.json`). */
+  readonly api?: { readonly version?: string; readonly description?: string };
   readonly projection?: {
     readonly context: string;
     readonly apply: (trx: Transaction<DB>, event: CloudEventOf<P>) => Promise<void>;
@@ -105,6 +108,13 @@ export function defineService<DB>() {
     def: ServiceDefinition<DB, Extra, P, C>,
   ): ServiceDefinition<DB, Extra, P, C> => def;
 }
+
+/** The `info` of a service's OpenAPI document. */
+export const apiInfo = (def: Pick<ServiceDefinition<unknown>, "name" | "api">): OpenApiInfo => ({
+  title: `${def.name} service`,
+  version: def.api?.version ?? "1.0.0",
+  ...(def.api?.description ? { description: def.api.description } : {}),
+});
 
 /** What a service provisions: the streams it publishes to and those of the events it handles. */
 export function streamsOf(publishes: AnyCatalog, consumes: AnyCatalog, handlers: object): StreamSpec[] {
@@ -222,7 +232,7 @@ export async function startService<
     });
     const workers = def.workers?.(deps) ?? [];
 
-    const app = createHttpApp(logger, metrics, outage);
+    const app = await createHttpApp(logger, metrics, { outage, api: apiInfo(def) });
     const operatorRoutes = guardOperatorRoutes(app, config.operatorToken);
     addHealthRoutes(app, { db, nc, messaging, metrics, metricsToken: config.metricsToken });
     await def.routes?.(app, deps);
