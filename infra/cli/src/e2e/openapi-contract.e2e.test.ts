@@ -126,7 +126,10 @@ describe("every documented route answers as documented (four services, real NATS
       encodeURIComponent({ ...values, ...change.path }[p] ?? ""),
     );
     const media = bodyOf(o);
-    const body = "body" in change ? change.body : media && (media.example ?? sample(media.schema as Schema));
+    const body: unknown =
+      "body" in change
+        ? change.body
+        : media && ((media.example as unknown) ?? sample(media.schema as Schema));
     const res = await fetch(`${sys.url(o.service)}${path}`, {
       method: o.method.toUpperCase(),
       headers: {
@@ -196,7 +199,10 @@ describe("every documented route answers as documented (four services, real NATS
       ];
       const media = bodyOf(o);
       if (media) {
-        const valid = (media.example ?? sample(media.schema as Schema)) as Record<string, unknown>;
+        const valid = ((media.example as unknown) ?? sample(media.schema as Schema)) as Record<
+          string,
+          unknown
+        >;
         for (const [field, schema] of Object.entries((media.schema as Schema).properties ?? {}))
           if ((media.schema as Schema).required?.includes(field))
             variants.push({ field, change: { body: { ...valid, [field]: invalid(schema) } } });
