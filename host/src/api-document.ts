@@ -7,7 +7,8 @@ import { addHealthRoutes } from "./health-routes.js";
 import { createHttpApp } from "./http-app.js";
 import { createMetrics } from "./metrics.js";
 import { guardOperatorRoutes } from "./operator-auth.js";
-import { apiInfo, type ServiceDefinition, type ServiceDeps } from "./service.js";
+import { apiInfo } from "./openapi.js";
+import type { ServiceDefinition, ServiceDeps } from "./service.js";
 
 /**
  * The OpenAPI 3.1 document `GET /openapi.json` of a service answers, built without starting it: its

@@ -23,6 +23,16 @@ export interface OpenApiInfo {
   readonly description?: string;
 }
 
+/** The `info` of a service's OpenAPI document: `<name> service`, its definition's `api`. */
+export const apiInfo = (def: {
+  readonly name: string;
+  readonly api?: { readonly version?: string; readonly description?: string };
+}): OpenApiInfo => ({
+  title: `${def.name} service`,
+  version: def.api?.version ?? "1.0.0",
+  ...(def.api?.description ? { description: def.api.description } : {}),
+});
+
 /** The security scheme operator routes declare (`config: { operator: true }`). */
 export const OPERATOR_SCHEME = "operatorToken";
 const METRICS_SCHEME = "metricsToken";

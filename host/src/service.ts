@@ -22,6 +22,7 @@ import {
   type Handlers,
   type Outbox,
   type Relay,
+  type RetentionRule,
 } from "@orderflow/outbox";
 import type { AnyCatalog, CloudEventOf, StreamSpec } from "@orderflow/events";
 import { parseConfig, type BaseConfig } from "./config.js";
@@ -31,7 +32,7 @@ import { addHealthRoutes } from "./health-routes.js";
 import { createHttpApp } from "./http-app.js";
 import { createMessaging } from "./messaging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import type { OpenApiInfo } from "./openapi.js";
+import { apiInfo } from "./openapi.js";
 import { guardOperatorRoutes } from "./operator-auth.js";
 
 export interface Worker {
@@ -81,12 +82,14 @@ export interface ServiceDefinition<
    * handlers of different orders never lock the same rows (see ConsumerOptions.concurrency).
    */
   readonly consumerConcurrency?: number;
+  /** Its HTTP API's version and description in the OpenAPI document (`GET /openapi.json`). */
+  readonly api?: { readonly version?: string; readonly description?: string };
+  /** Its own tables whose rows expire (e.g. idempotency keys), pruned in batches with the outbox. */
+  readonly retention?: (deps: ServiceDeps<DB, Extra, P>) => readonly RetentionRule[];
   /**
    * How to rebuild the service's state from the events it published (its own stream, in order).
    * Services whose every state change is an event they emit can offer this to `orderflow rebuild`.
    */
-  /** Its HTTP API's version and description in the OpenAPI document (`GET /openapi.json`). */
-  readonly api?: { readonly version?: string; readonly description?: string };
   readonly projection?: {
     readonly context: string;
     readonly apply: (trx: Transaction<DB>, event: CloudEventOf<P>) => Promise<void>;
@@ -108,13 +111,6 @@ export function defineService<DB>() {
     def: ServiceDefinition<DB, Extra, P, C>,
   ): ServiceDefinition<DB, Extra, P, C> => def;
 }
-
-/** The `info` of a service's OpenAPI document. */
-export const apiInfo = (def: Pick<ServiceDefinition<unknown>, "name" | "api">): OpenApiInfo => ({
-  title: `${def.name} service`,
-  version: def.api?.version ?? "1.0.0",
-  ...(def.api?.description ? { description: def.api.description } : {}),
-});
 
 /** What a service provisions: the streams it publishes to and those of the events it handles. */
 export function streamsOf(publishes: AnyCatalog, consumes: AnyCatalog, handlers: object): StreamSpec[] {
@@ -209,10 +205,16 @@ export async function startService<
     const consumes = def.consumes ?? (def.publishes as AnyCatalog as C);
     const handlers = def.handlers?.(deps);
     const streams = streamsOf(def.publishes, consumes, handlers ?? {});
-    await ensureStreams(jsm, { topology, replicas: config.replicas, streams });
+    await ensureStreams(jsm, {
+      topology,
+      replicas: config.replicas,
+      streams,
+      deadLetters: config.deadLetters,
+    });
+    const retention = def.retention?.(deps) ?? [];
     const messaging = createMessaging({
       logger,
-      relay: () => relayOf({ config, js, topology, logger, metrics }),
+      relay: () => relayOf({ config, js, topology, logger, metrics, retention }),
       consumer: () =>
         handlers &&
         createConsumer({
@@ -293,6 +295,7 @@ function relayOf(on: {
   topology: Topology;
   logger: Logger;
   metrics: Metrics;
+  retention: readonly RetentionRule[];
 }): Relay {
   return createRelay({
     connectionString: on.config.databaseUrl,
@@ -300,6 +303,7 @@ function relayOf(on: {
     topology: on.topology,
     logger: on.logger,
     ...on.config.relay,
+    retention: on.retention,
     onPublished: (n) => on.metrics.published.inc(n),
   });
 }

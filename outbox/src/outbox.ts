@@ -53,7 +53,7 @@ export function createOutbox<C extends AnyCatalog>(opts: OutboxOptions<C>): Outb
       const encoded = catalog.encode(name, data, {
         id,
         source: opts.source,
-        time: now(),
+        time: o.time ?? now(),
         correlationId,
         causationId: cause?.id,
         traceparent: traceCtx.traceparent,

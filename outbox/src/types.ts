@@ -21,6 +21,8 @@ export interface EnqueueOptions {
    * message (a saga's deadline), stays in that flow's trace.
    */
   readonly trace?: { readonly traceparent?: string | undefined; readonly tracestate?: string | undefined };
+  /** `ce-time` (default: the outbox's clock): the instant the business change records, so a rebuild restores it. */
+  readonly time?: Date;
 }
 
 /** An encoded event ready for the outbox table. */

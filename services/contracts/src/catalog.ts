@@ -23,6 +23,46 @@ const OrderCreatedV1 = z.object({
 /** v2 adds the currency: totals in different currencies must never be summed or charged blindly. */
 const OrderCreatedV2 = OrderCreatedV1.extend({ currency: z.string().regex(/^[A-Z]{3}$/) });
 
+/**
+ * v3 carries the request's `Idempotency-Key` and the hash of the request as sent, when it had one:
+ * they are state of the order service, which `orderflow rebuild order` restores from its events.
+ */
+const OrderCreatedV3 = OrderCreatedV2.extend({
+  idempotency: z
+    .object({ key: z.string().min(1).max(255), requestHash: z.string().regex(/^[0-9a-f]{64}$/) })
+    .optional(),
+});
+
+const SagaStatus = z.enum(["AWAITING", "APPROVED", "CONFIRMED", "COMPENSATING", "CANCELLED"]);
+const InventoryStep = z.enum(["PENDING", "RESERVED", "REJECTED", "TIMED_OUT", "RELEASE_REQUESTED", "RELEASED"]);
+const PaymentStep = z.enum(["PENDING", "CHARGED", "DECLINED", "TIMED_OUT", "REFUND_REQUESTED", "REFUNDED"]);
+const TraceHeader = z.string().max(512);
+
+/**
+ * One transition of an order's saga, with the state after it: the saga's journal (ce-time is when it
+ * happened), which `orderflow rebuild saga` folds. No service consumes it.
+ */
+const SagaTransitioned = z.object({
+  orderId: Id,
+  /** The input: a consumed event's name, or `deadline`. */
+  event: SafeString.min(1).max(64),
+  from: SagaStatus,
+  to: SagaStatus,
+  inventory: InventoryStep,
+  payment: PaymentStep,
+  /** Names of the commands the transition sent. */
+  sent: z.array(SafeString.min(1).max(64)).max(10),
+  reason: Reason.optional(),
+  order: z.object({ customerId: Id, totalCents: Cents, currency: z.string().regex(/^[A-Z]{3}$/) }).optional(),
+  cancelRequested: z.boolean(),
+  orderCancelled: z.boolean(),
+  /** Set on the transition that taught the saga its order: when it stops waiting for replies. */
+  deadlineAt: z.iso.datetime().optional(),
+  /** The input's W3C trace context: the saga keeps the first, for its deadline's commands. */
+  traceparent: TraceHeader.optional(),
+  tracestate: TraceHeader.optional(),
+});
+
 const StockLine = z.object({ sku: Sku, quantity: z.number().int().positive() });
 
 /**
@@ -37,8 +77,8 @@ export const catalog = defineCatalog({
       context: "orders",
       aggregate: "order",
       event: "created",
-      version: 2,
-      schema: OrderCreatedV2,
+      version: 3,
+      schema: OrderCreatedV3,
       key: "orderId",
       past: [
         {
@@ -47,6 +87,8 @@ export const catalog = defineCatalog({
           // Every v1 order was taken in USD, the only currency before v2.
           upcast: (d) => ({ ...(d as object), currency: "USD" }),
         },
+        // A v2 order carries no idempotency key: none is restored for it.
+        { version: 2, schema: OrderCreatedV2, upcast: (d) => d },
       ],
     }),
     defineEvent({
@@ -64,6 +106,14 @@ export const catalog = defineCatalog({
       event: "cancelled",
       schema: z.object({ orderId: Id, customerId: Id, reason: Reason }),
       key: "orderId",
+    }),
+    defineEvent({
+      name: "price.set",
+      context: "orders",
+      aggregate: "price",
+      event: "set",
+      schema: z.object({ sku: Sku, unitPriceCents: Cents }),
+      key: "sku",
     }),
 
     defineEvent({
@@ -99,7 +149,7 @@ export const catalog = defineCatalog({
       key: "orderId",
     }),
 
-    // Operator changes (PUT /stock, PUT /accounts) are events too: a service's state is the fold of
+    // Operator changes (PUT /stock, PUT /accounts, PUT /prices) are events too: a service's state is the fold of
     // the events it published, which is what `orderflow rebuild` replays.
     defineEvent({
       name: "stock.set",
@@ -175,6 +225,14 @@ export const catalog = defineCatalog({
       aggregate: "payment",
       event: "refund",
       schema: z.object({ orderId: Id, reason: Reason }),
+      key: "orderId",
+    }),
+    defineEvent({
+      name: "saga.transitioned",
+      context: "saga",
+      aggregate: "saga",
+      event: "transitioned",
+      schema: SagaTransitioned,
       key: "orderId",
     }),
   ],

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { arbitraryFor, metaArb } from "../test/arbitraries.js";
-import { meta, orderCreatedV1, samples } from "../test/samples.js";
+import { meta, orderCreatedV1, orderCreatedV2, samples } from "../test/samples.js";
 import { contractsDir } from "../scripts/schema-files.js";
 import {
   decodeHeaderValue,
@@ -61,10 +61,15 @@ describe("exported JSON Schemas and AsyncAPI headers (ajv)", () => {
     const v1 = encodeVersion("order.created", 1, orderCreatedV1, meta());
     expectConforming(v1);
     expect(schemaFor("orderflow.order.created.v2")(body(v1))).toBe(false);
+    const v2 = encodeVersion("order.created", 2, orderCreatedV2, meta());
+    expectConforming(v2);
+    // v3 only adds an optional field: a v2 body is a valid v3 body, not the other way round.
+    expect(schemaFor("orderflow.order.created.v3")(orderCreatedV2)).toBe(true);
+    expect(schemaFor("orderflow.order.created.v2")(samples["order.created"])).toBe(false);
   });
 
   it("reject data encode would refuse", () => {
-    const validate = schemaFor("orderflow.order.created.v2");
+    const validate = schemaFor("orderflow.order.created.v3");
     const good = samples["order.created"];
     expect(validate(good)).toBe(true);
     for (const bad of [
@@ -73,6 +78,8 @@ describe("exported JSON Schemas and AsyncAPI headers (ajv)", () => {
       { ...good, totalCents: 1.5 },
       { ...good, extra: true },
       { ...good, orderId: "" },
+      { ...good, idempotency: { key: "", requestHash: good.idempotency!.requestHash } },
+      { ...good, idempotency: { key: "k", requestHash: "not-a-sha256" } },
     ]) {
       expect(validate(bad), JSON.stringify(bad)).toBe(false);
     }

@@ -28,7 +28,7 @@ describe("encode", () => {
       "ce-specversion": "1.0",
       "ce-id": "01900000-0000-7000-8000-000000000001",
       "ce-source": "/orderflow/order",
-      "ce-type": "orderflow.order.created.v2",
+      "ce-type": "orderflow.order.created.v3",
       "ce-subject": "ord-1",
       "ce-time": "2025-01-02T03:04:05.678Z",
       "ce-datacontenttype": "application/json",
@@ -105,7 +105,7 @@ describe("encode", () => {
   it("encodes past versions and refuses versions the catalog does not have", () => {
     const v1 = encodeVersion("order.created", 1, orderCreatedV1, meta());
     expect(v1.headers[Header.Type]).toBe("orderflow.order.created.v1");
-    expect(() => encodeVersion("order.created", 3, samples["order.created"], meta())).toThrow(/no version 3/);
+    expect(() => encodeVersion("order.created", 4, samples["order.created"], meta())).toThrow(/no version 4/);
     expect(() => encodeVersion("order.created", 1, samples["order.created"], meta({ id: "x" }))).toThrow(
       EventsError,
     );
@@ -124,7 +124,7 @@ describe("decode", () => {
         source: "/orderflow/order",
         subject: "ord-1",
         time: "2025-01-02T03:04:05.678Z",
-        version: 2,
+        version: 3,
         correlationId: "ord-1",
         causationId: meta().causationId,
       },
@@ -217,7 +217,7 @@ describe("decode", () => {
   });
 
   describe("UNSUPPORTED_VERSION", () => {
-    it.each(["orderflow.order.created.v3", "orderflow.order.created.v0", "orderflow.order.confirmed.v2"])(
+    it.each(["orderflow.order.created.v4", "orderflow.order.created.v0", "orderflow.order.confirmed.v2"])(
       "%s",
       (type) => {
         const error = failure(decode(incoming(created, { headers: { [Header.Type]: type } })));

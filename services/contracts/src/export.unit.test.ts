@@ -70,6 +70,8 @@ describe("jsonSchemas", () => {
   it("tells the versions apart", () => {
     expect(schemas["orderflow.order.created.v2"]?.required).toContain("currency");
     expect(schemas["orderflow.order.created.v1"]?.required).not.toContain("currency");
+    expect(schemas["orderflow.order.created.v3"]?.properties).toHaveProperty("idempotency");
+    expect(schemas["orderflow.order.created.v3"]?.required).not.toContain("idempotency");
   });
 });
 
@@ -86,6 +88,7 @@ describe("asyncApiDocument", () => {
     expect(Object.keys(doc.channels["order.created"]?.messages ?? {})).toEqual([
       "orderflow.order.created.v1",
       "orderflow.order.created.v2",
+      "orderflow.order.created.v3",
     ]);
   });
 
@@ -115,7 +118,8 @@ describe("asyncApiDocument", () => {
       expect(own?.properties?.[Header.Type]).toEqual({ type: "string", const: id });
     }
     expect(doc.components.messages["orderflow.order.created.v1"]?.deprecated).toBe(true);
-    expect(doc.components.messages["orderflow.order.created.v2"]?.deprecated).toBeUndefined();
+    expect(doc.components.messages["orderflow.order.created.v2"]?.deprecated).toBe(true);
+    expect(doc.components.messages["orderflow.order.created.v3"]?.deprecated).toBeUndefined();
     expect(doc.components.schemas.CloudEventHeaders?.required).toEqual([
       "ce-specversion",
       "ce-id",

@@ -36,6 +36,9 @@ const SUPPORTED = new Set([
   "maximum",
   "exclusiveMinimum",
   "exclusiveMaximum",
+  "enum",
+  // Only with a pattern that says the same (zod's date-time), which is what values are drawn from.
+  "format",
 ]);
 
 /**
@@ -45,7 +48,11 @@ const SUPPORTED = new Set([
 export function arbitraryFor(schema: JsonSchema): fc.Arbitrary<unknown> {
   const unsupported = Object.keys(schema).filter((k) => !SUPPORTED.has(k));
   if (unsupported.length) throw new Error(`arbitraryFor: unsupported keywords ${unsupported.join(", ")}`);
+  if (schema.enum) return fc.constantFrom(...schema.enum);
+  if (schema.format !== undefined && !schema.pattern) throw new Error("arbitraryFor: format without a pattern");
   switch (schema.type) {
+    case "boolean":
+      return fc.boolean();
     case "object": {
       const properties = Object.entries(schema.properties ?? {}).map(([key, sub]) => {
         if (typeof sub === "boolean") throw new Error(`arbitraryFor: boolean schema at ${key}`);

@@ -9,9 +9,14 @@ export const samples: { [N in EventName]: EventData<N> } = {
     items: [{ sku: "sku-1", quantity: 2, unitPriceCents: 1250 }],
     totalCents: 2500,
     currency: "EUR",
+    idempotency: {
+      key: "checkout-7f3a",
+      requestHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    },
   },
   "order.confirmed": { orderId: "ord-1", customerId: "cus-1", totalCents: 2500 },
   "order.cancelled": { orderId: "ord-1", customerId: "cus-1", reason: "payment declined" },
+  "price.set": { sku: "sku-1", unitPriceCents: 1250 },
   "inventory.reserved": { orderId: "ord-1", items: [{ sku: "sku-1", quantity: 2 }] },
   "inventory.rejected": { orderId: "ord-1", sku: "sku-1", reason: "out of stock" },
   "inventory.released": { orderId: "ord-1", items: [{ sku: "sku-1", quantity: 2 }] },
@@ -30,6 +35,28 @@ export const samples: { [N in EventName]: EventData<N> } = {
   "order.cancel.requested": { orderId: "ord-1", reason: "inventory rejected" },
   "inventory.release.requested": { orderId: "ord-1", reason: "payment declined" },
   "payment.refund.requested": { orderId: "ord-1", reason: "inventory rejected" },
+  "saga.transitioned": {
+    orderId: "ord-1",
+    event: "payment.charged",
+    from: "AWAITING",
+    to: "APPROVED",
+    inventory: "RESERVED",
+    payment: "CHARGED",
+    sent: ["order.approve.requested"],
+    order: { customerId: "cus-1", totalCents: 2500, currency: "EUR" },
+    cancelRequested: false,
+    orderCancelled: false,
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+  },
+};
+
+/** order.created as a v2 producer wrote it: no idempotency key. */
+export const orderCreatedV2 = {
+  orderId: "ord-2",
+  customerId: "cus-1",
+  items: [{ sku: "sku-1", quantity: 1, unitPriceCents: 900 }],
+  totalCents: 900,
+  currency: "USD",
 };
 
 /** order.created as a v1 producer wrote it: no currency. */

@@ -27,8 +27,10 @@ export function orderHandlers({
       return;
     }
     const next = events.reduce(evolve, order);
-    await saveOrder(trx, next, now());
-    for (const e of events) await emit(e.name, e.data, { correlationId: orderId });
+    const at = now();
+    await saveOrder(trx, next, at);
+    // ce-time is the update's time: a rebuild restores updated_at from it.
+    for (const e of events) await emit(e.name, e.data, { correlationId: orderId, time: at });
     logger.info({ orderId, status: next.status, reason: next.reason }, `order ${next.status.toLowerCase()}`);
   };
   return {

@@ -1,7 +1,9 @@
+import type { EventData } from "@orderflow/contracts";
 import { executeTogether, type AnyTransaction, type Outbox } from "@orderflow/outbox";
 import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import { requestHash, type CreateOrderRequest } from "./create-order.js";
 import type { OrderDb, OrderLineRow, OrderTable } from "./migrations.js";
+import type { Insertable } from "kysely";
 import type { OrderState, OrderStatus } from "./order-decider.js";
 import { priceOrder, type PriceIssue } from "./price-list.js";
 import { readPrices } from "./price-store.js";
@@ -59,23 +61,17 @@ export async function placeOrder(
   const orderId = opts.newId();
   const at = opts.now();
   const { items, totalCents } = pricing;
-  const insertOrder = (q: Kysely<OrderDb>) =>
-    q.insertInto("orders").values({
-      id: orderId,
-      customer_id: req.customerId,
-      status: "PENDING",
-      reason: null,
-      items: JSON.stringify(items),
-      total_cents: totalCents,
-      currency: CURRENCY,
-      created_at: at,
-      updated_at: at,
-    });
-  const event = opts.outbox.prepare(
-    "order.created",
-    { orderId, customerId: req.customerId, items, totalCents, currency: CURRENCY },
-    { correlationId: orderId },
-  );
+  // The key and hash travel in the event (and ce-time is the order's creation), so a rebuild restores them.
+  const data: EventData<"order.created"> = {
+    orderId,
+    customerId: req.customerId,
+    items,
+    totalCents,
+    currency: CURRENCY,
+    ...(key === undefined ? {} : { idempotency: { key, requestHash: hash! } }),
+  };
+  const insertOrder = (q: Kysely<OrderDb>) => q.insertInto("orders").values(pendingOrder(data, at));
+  const event = opts.outbox.prepare("order.created", data, { correlationId: orderId, time: at });
   const created = { kind: "created", orderId, status: "PENDING" } as const;
   if (key === undefined) {
     await sql`WITH o AS (${insertOrder(db)}) ${opts.outbox.insertStatement([event])}`.execute(db);
@@ -94,6 +90,19 @@ export async function placeOrder(
     return created;
   });
 }
+
+/** The row of a new order, PENDING, as its `order.created` describes it. */
+export const pendingOrder = (d: EventData<"order.created">, at: Date): Insertable<OrderTable> => ({
+  id: d.orderId,
+  customer_id: d.customerId,
+  status: "PENDING",
+  reason: null,
+  items: JSON.stringify(d.items),
+  total_cents: d.totalCents,
+  currency: d.currency,
+  created_at: at,
+  updated_at: at,
+});
 
 /** What an idempotency key already used answers: the same request replays its order. */
 async function keyUse(

@@ -13,7 +13,16 @@ import {
   type TestNats,
 } from "@orderflow/testing";
 import { startService, type RunningService } from "@orderflow/host";
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
+import {
+  createOutbox,
+  openDatabase,
+  rebuildDatabase,
+  type AnyDb,
+  type RebuildOptions,
+} from "@orderflow/outbox";
+import type { CreateOrderRequest } from "./create-order.js";
+import { placeOrder } from "./order-store.js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OrderDb } from "./migrations.js";
@@ -473,6 +482,85 @@ describe("order service over real NATS and PostgreSQL", () => {
       const m = await jsm.streams.getMessage("DLQ", { seq: (await jsm.streams.info("DLQ")).state.last_seq });
       expect(m?.header.get("Orderflow-Dlq-Code")).toBe("PERMANENT");
       expect(m?.header.get("Orderflow-Dlq-Reason")).toContain(`unknown order ${unknown}`);
+    });
+  });
+
+  describe("rebuild", () => {
+    it("rebuildDatabase folds ORDERS into orders, idempotency keys and prices identical to the live ones; keys answer as before", async () => {
+      // Two outcomes, a keyed order and its replay, a price change: everything the projection restores.
+      const key = `key-${newEventId()}`;
+      const keyed = await post({ customerId: "gina", items: [pear] }, { "Idempotency-Key": key });
+      expect(keyed.status).toBe(201);
+      expect((await putPrice("sku-rebuilt", { unitPriceCents: 77 }, operator)).status).toBe(200);
+      expect((await putPrice("sku-rebuilt", { unitPriceCents: 78 }, operator)).status).toBe(200);
+      const cancelled = await place([apple], "hank");
+      await publish(
+        js,
+        catalog,
+        "order.cancel.requested",
+        { orderId: cancelled, reason: "payment declined: insufficient funds" },
+        { correlationId: cancelled },
+      );
+      const confirmed = await place([pear], "hank");
+      await publish(
+        js,
+        catalog,
+        "order.approve.requested",
+        { orderId: confirmed },
+        { correlationId: confirmed },
+      );
+      await statusIs(cancelled, "CANCELLED");
+      await statusIs(confirmed, "CONFIRMED");
+      await settle();
+
+      await using fresh = await testDatabase("order_rebuild");
+      const result = await rebuildDatabase({
+        connectionString: fresh.url,
+        migrations: definition.migrations,
+        service: "order",
+        source: definition.source!,
+        stream: "ORDERS",
+        apply: definition.projection!.apply as RebuildOptions["apply"],
+        catalog: definition.publishes,
+        js,
+        jsm,
+      });
+      expect(result.applied).toBe(await streamMessages());
+      await using rebuilt = openDatabase({ connectionString: fresh.url, max: 1 });
+      const tables = async (k: AnyDb) => [
+        (await sql`SELECT * FROM orders ORDER BY id`.execute(k)).rows,
+        (await sql`SELECT * FROM idempotency_keys ORDER BY key`.execute(k)).rows,
+        (await sql`SELECT * FROM prices ORDER BY sku`.execute(k)).rows,
+        (await sql`SELECT event_id FROM orderflow_outbox ORDER BY event_id`.execute(k)).rows,
+      ];
+      const live = await tables(svc.db as unknown as AnyDb);
+      const statuses = new Set((live[0] as { status: string }[]).map((o) => o.status));
+      expect(statuses).toEqual(new Set(["PENDING", "CONFIRMED", "CANCELLED"]));
+      expect(live[1]!.length).toBeGreaterThan(0);
+      expect(await tables(rebuilt)).toEqual(live);
+      // The decisions applied are in the rebuilt inbox: their redelivery is skipped.
+      const inbox = (k: AnyDb) =>
+        sql<{ event_id: string }>`SELECT event_id FROM orderflow_inbox ORDER BY event_id`.execute(k);
+      const liveInbox = new Set((await inbox(svc.db as unknown as AnyDb)).rows.map((r) => r.event_id));
+      const rebuiltInbox = (await inbox(rebuilt)).rows.map((r) => r.event_id);
+      expect(rebuiltInbox.length).toBeGreaterThan(0);
+      for (const id of rebuiltInbox) expect(liveInbox.has(id)).toBe(true);
+
+      // The rebuilt keys answer as the live ones: same key and body → the same order, another body → refused.
+      const outbox = createOutbox({ catalog: definition.publishes, source: definition.source! });
+      const again = (body: CreateOrderRequest) =>
+        placeOrder(rebuilt as unknown as Kysely<OrderDb>, body, {
+          outbox,
+          now: () => new Date(),
+          newId: newEventId,
+          idempotencyKey: key,
+        });
+      expect(await again({ customerId: "gina", items: [pear] })).toEqual({
+        kind: "replayed",
+        orderId: keyed.body.orderId,
+        status: "PENDING",
+      });
+      expect(await again({ customerId: "gina", items: [apple] })).toEqual({ kind: "key-reused" });
     });
   });
 });

@@ -1,3 +1,4 @@
+import type { OrderEvents } from "@orderflow/contracts";
 import { SafeString } from "@orderflow/events";
 import { NotFoundBody, type ServiceDeps, type ZodTypeProvider } from "@orderflow/host";
 import type { FastifyInstance } from "fastify";
@@ -24,9 +25,13 @@ const Price = z.object({ sku: z.string(), unitPriceCents: z.number().int() });
 
 /**
  * `GET /prices/:sku` (public) and `PUT /prices/:sku` (operator only): the price list `POST /orders`
- * takes every line's unit price from. A change applies to orders placed after it.
+ * takes every line's unit price from. A change applies to orders placed after it, and publishes
+ * `price.set` (a PUT of the price already listed changes and publishes nothing).
  */
-export function priceRoutes(app: FastifyInstance, { db }: Pick<ServiceDeps<OrderDb>, "db">): void {
+export function priceRoutes(
+  app: FastifyInstance,
+  { db, outbox }: Pick<ServiceDeps<OrderDb, {}, OrderEvents>, "db" | "outbox">,
+): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
   const getSchema = { params: PriceParams, response: { 200: Price, 404: NotFoundBody } };
   api.get("/prices/:sku", { schema: getSchema }, async (req, reply) => {
@@ -41,7 +46,10 @@ export function priceRoutes(app: FastifyInstance, { db }: Pick<ServiceDeps<Order
     async (req): Promise<PriceView> => {
       const { sku } = req.params;
       const { unitPriceCents } = req.body;
-      await setPrice(db, { sku, unitPriceCents });
+      await db.transaction().execute(async (trx) => {
+        if (await setPrice(trx, { sku, unitPriceCents }))
+          await outbox.enqueue(trx, "price.set", { sku, unitPriceCents }, { correlationId: sku });
+      });
       return { sku, unitPriceCents };
     },
   );

@@ -23,11 +23,18 @@ export async function readPrice(db: Kysely<OrderDb>, sku: string): Promise<Price
   return unitPriceCents === undefined ? undefined : { sku, unitPriceCents };
 }
 
-/** Lists `sku` at `unitPriceCents` (new or changed). */
-export async function setPrice(db: Kysely<OrderDb>, price: PriceView): Promise<void> {
-  await db
+/** Lists `sku` at `unitPriceCents` (new or changed); whether that changed anything. */
+export async function setPrice(db: Kysely<OrderDb>, price: PriceView): Promise<boolean> {
+  const changed = await db
     .insertInto("prices")
     .values({ sku: price.sku, unit_price_cents: price.unitPriceCents })
-    .onConflict((oc) => oc.column("sku").doUpdateSet({ unit_price_cents: price.unitPriceCents }))
-    .execute();
+    .onConflict((oc) =>
+      oc
+        .column("sku")
+        .doUpdateSet({ unit_price_cents: price.unitPriceCents })
+        .where(sql<boolean>`prices.unit_price_cents <> excluded.unit_price_cents`),
+    )
+    .returning("sku")
+    .executeTakeFirst();
+  return changed !== undefined;
 }

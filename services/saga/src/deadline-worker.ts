@@ -48,6 +48,7 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
         .skipLocked()
         .execute();
       for (const { order_id: orderId, traceparent, tracestate } of due) {
+        const trace = { traceparent: traceparent ?? undefined, tracestate: tracestate ?? undefined };
         const t = await applySagaInput(
           trx,
           { name: "deadline", data: { orderId } },
@@ -58,7 +59,14 @@ export function createDeadlineWorker(opts: DeadlineWorkerOptions): Worker & { ti
               outbox.enqueue(trx, c.name, c.data, {
                 correlationId: orderId,
                 id: derivedEventId(`${orderId}:deadline`, c.name),
-                trace: { traceparent: traceparent ?? undefined, tracestate: tracestate ?? undefined },
+                trace,
+              }),
+            record: (d) =>
+              outbox.enqueue(trx, "saga.transitioned", d, {
+                correlationId: orderId,
+                id: derivedEventId(`${orderId}:deadline`, "saga.transitioned"),
+                trace,
+                time: at,
               }),
           },
         );

@@ -24,10 +24,12 @@ export function sagaHandlers({
     { trx, emit }: HandlerContext<SagaEvents>,
   ): Promise<void> => {
     const orderId = input.data.orderId;
+    const at = now();
     const t = await applySagaInput(trx, input, {
-      now: now(),
+      now: at,
       deadlineMs: config.SAGA_DEADLINE_MS,
       send: (c) => emit(c.name, c.data, { correlationId: orderId }),
+      record: (d) => emit("saga.transitioned", d, { correlationId: orderId, time: at }),
       trace: { traceparent: input.traceparent, tracestate: input.tracestate },
     });
     if (!t.events.length) {

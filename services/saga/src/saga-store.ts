@@ -1,3 +1,4 @@
+import type { EventData } from "@orderflow/contracts";
 import { executeTogether, type AnyTransaction } from "@orderflow/outbox";
 import { sql, type Kysely, type Transaction } from "kysely";
 import type { SagaDb, SagaTable } from "./migrations.js";
@@ -18,9 +19,16 @@ export interface ApplyInputOptions {
   readonly deadlineMs: number;
   /** Enqueues one command in the same transaction. */
   readonly send: (command: SagaCommand) => Promise<unknown>;
+  /**
+   * Enqueues the transition's `saga.transitioned` in the same transaction, with ce-time `now`: the
+   * saga's journal, what `orderflow rebuild saga` folds (see saga-projection.ts).
+   */
+  readonly record: (transition: SagaTransitioned) => Promise<unknown>;
   /** The input's trace context; the saga keeps the first it sees (see the deadline worker). */
   readonly trace?: { readonly traceparent?: string | undefined; readonly tracestate?: string | undefined };
 }
+
+export type SagaTransitioned = EventData<"saga.transitioned">;
 
 export interface Transition {
   readonly before: SagaState;
@@ -146,6 +154,22 @@ export async function applySagaInput(
   ]);
   cache.set(orderId, after);
   for (const command of sent) await opts.send(command);
+  await opts.record({
+    orderId,
+    event: input.name,
+    from: before.status,
+    to: after.status,
+    inventory: after.inventory,
+    payment: after.payment,
+    sent: sent.map((c) => c.name),
+    ...(after.reason === undefined ? {} : { reason: after.reason }),
+    ...(after.order === undefined ? {} : { order: after.order }),
+    cancelRequested: after.cancelRequested,
+    orderCancelled: after.orderCancelled,
+    ...(deadlineAt ? { deadlineAt: deadlineAt.toISOString() } : {}),
+    ...(opts.trace?.traceparent === undefined ? {} : { traceparent: opts.trace.traceparent }),
+    ...(opts.trace?.tracestate === undefined ? {} : { tracestate: opts.trace.tracestate }),
+  });
   return { before, after, events, sent };
 }
 

@@ -4,6 +4,7 @@ import { createDeadlineWorker } from "./deadline-worker.js";
 import { migrations, type SagaDb } from "./migrations.js";
 import { sagaConfig, type SagaConfigShape } from "./saga-config.js";
 import { sagaHandlers } from "./saga-handlers.js";
+import { applyOwnEvent } from "./saga-projection.js";
 import { sagaRoutes } from "./saga-routes.js";
 
 /** The coordinator: one persisted state machine per order, with a deadline per saga. */
@@ -20,6 +21,8 @@ export const definition: ServiceDefinition<SagaDb, SagaConfigShape, SagaEvents, 
   // Handlers lock only their own order's rows: lanes by order cannot deadlock.
   consumerConcurrency: 2,
   routes: sagaRoutes,
+  // Every transition publishes saga.transitioned with the state after it: SAGA is the saga's journal.
+  projection: { context: "saga", apply: applyOwnEvent },
   workers: ({ db, outbox, logger, now, config }) => [
     createDeadlineWorker({
       db,

@@ -1,7 +1,7 @@
 /**
  * The recovery issue's acceptance test, as a user runs it: the whole system under `orderflow up`
- * (the bin, four real service processes), then `orderflow rebuild inventory --yes` and
- * `orderflow rebuild billing --yes` through the bin against it. The runner gives each service a
+ * (the bin, four real service processes), then `orderflow rebuild <service> --yes` for each of the
+ * four services through the bin against it. The runner gives each service a
  * role of its own; the CLI finds them in credentials.json and rebuilds with the operator role.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -64,7 +64,7 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
   const leftovers = new Set<number>();
   afterAll(() => killAll(leftovers));
 
-  it("restores inventory and billing exactly and publishes nothing twice", async () => {
+  it("restores every service exactly and publishes nothing twice", async () => {
     assertBuilt();
     await using nats = await testNats();
     const server = (await testPostgresServer()).url;
@@ -119,6 +119,21 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
         expect(r.status).toBe(201);
         ids.push(r.body.orderId);
       }
+      // Idempotent retries: the same key and body answer the same order.
+      const keyed: { key: string; body: object; orderId: string }[] = [];
+      for (let i = 0; i < 3; i++) {
+        const key = `live-key-${i}`;
+        const body = { customerId: "live-rich", items: [{ sku: "live-a", quantity: 1 }] };
+        const first = await http<{ orderId: string }>("POST", `${urls.order}/orders`, body, {
+          "idempotency-key": key,
+        });
+        const again = await http<{ orderId: string }>("POST", `${urls.order}/orders`, body, {
+          "idempotency-key": key,
+        });
+        expect([first.status, again.status, again.body.orderId]).toEqual([201, 201, first.body.orderId]);
+        keyed.push({ key, body, orderId: first.body.orderId });
+        ids.push(first.body.orderId);
+      }
       const jsm = await jetstreamManager(nc);
       const quiet = async () => {
         for (const id of ids) {
@@ -155,13 +170,19 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
           "SELECT * FROM rejections ORDER BY order_id",
         ],
         billing: ["SELECT * FROM accounts ORDER BY customer_id", "SELECT * FROM payments ORDER BY order_id"],
+        order: [
+          "SELECT * FROM orders ORDER BY id",
+          "SELECT * FROM idempotency_keys ORDER BY key",
+          "SELECT * FROM prices ORDER BY sku",
+        ],
+        saga: ["SELECT * FROM sagas ORDER BY order_id", "SELECT * FROM saga_history ORDER BY order_id, seq"],
       };
       const statuses = new Set<string>();
       for (const id of ids)
         statuses.add((await http<{ status: string }>("GET", `${urls.order}/orders/${id}`)).body.status);
       expect([...statuses].sort()).toEqual(["CANCELLED", "CONFIRMED"]);
 
-      for (const service of ["inventory", "billing"] as const) {
+      for (const service of SERVICES) {
         const want = await Promise.all(state[service].map((q) => rows(dbs[service]!, q)));
         // Beside the running `orderflow up` (its data dir): the service's role and the operator's.
         const run = await runCli(
@@ -188,6 +209,24 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
       }
       expect(await counts()).toEqual(before);
 
+      // The rebuilt order service answers the keys as before: the same order, or 422 for another body.
+      for (const { key, body, orderId } of keyed) {
+        const again = await http<{ orderId: string }>("POST", `${urls.order}/orders`, body, {
+          "idempotency-key": key,
+        });
+        expect([again.status, again.body.orderId]).toEqual([201, orderId]);
+        const other = await http(
+          "POST",
+          `${urls.order}/orders`,
+          { ...body, customerId: "live-poor" },
+          {
+            "idempotency-key": key,
+          },
+        );
+        expect(other.status).toBe(422);
+      }
+      expect(await counts()).toEqual(before);
+
       // The rebuilt services were resumed: a new order goes through them, adding only its own events.
       const r = await http<{ orderId: string }>("POST", `${urls.order}/orders`, {
         customerId: "live-rich",
@@ -199,13 +238,14 @@ describe("orderflow rebuild through the bin, on a system running under orderflow
         (await http<{ status: string }>("GET", `${urls.order}/orders/${r.body.orderId}`)).body.status,
       ).toBe("CONFIRMED");
       const after = await counts();
-      // created + confirmed; reserved + committed; charged; approve requested.
+      // created + confirmed; reserved + committed; charged; approve requested and the saga's four
+      // transitions (order.created, inventory.reserved, payment.charged, order.confirmed).
       expect(after).toEqual({
         ...before,
         ORDERS: before.ORDERS! + 2,
         INVENTORY: before.INVENTORY! + 2,
         BILLING: before.BILLING! + 1,
-        SAGA: before.SAGA! + 1,
+        SAGA: before.SAGA! + 5,
       });
     } finally {
       await nc.close();

@@ -4,7 +4,7 @@ import { definition as billing } from "@orderflow/billing";
 import { definition as inventory } from "@orderflow/inventory";
 import { waitFor } from "@orderflow/testing";
 import { definition as order } from "@orderflow/order";
-import { openDatabase, rebuildDatabase, Topology } from "@orderflow/outbox";
+import { controlSubject, openDatabase, rebuildDatabase, Topology } from "@orderflow/outbox";
 import { definition as saga } from "@orderflow/saga";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
@@ -19,8 +19,9 @@ async function snapshot(url: string, queries: string[]): Promise<unknown[]> {
 }
 
 describe("orderflow rebuild", () => {
-  it("restores inventory and billing from their events while the system runs, publishing nothing twice", async () => {
-    await using sys = await startSystem([order, inventory, billing, saga]);
+  it("restores all four services from their events while the system runs, publishing nothing twice", async () => {
+    // A deadline short enough to expire while billing is paused, long enough for the rest to answer.
+    await using sys = await startSystem([order, inventory, billing, saga], { SAGA_DEADLINE_MS: "3000" });
     await listPrices(sys.url("order"), { a: 100, b: 100 });
     await http("PUT", `${sys.url("inventory")}/stock/a`, { available: 20 });
     await http("PUT", `${sys.url("inventory")}/stock/b`, { available: 5 });
@@ -34,6 +35,39 @@ describe("orderflow rebuild", () => {
       });
       ids.push(r.body.orderId);
     }
+    // Idempotent retries: the same key and body answer the same order, another body 422.
+    const keyed: { key: string; body: object; orderId: string }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const key = `rebuild-key-${i}`;
+      const body = { customerId: "c1", items: [{ sku: "a", quantity: 1 + i }] };
+      const first = await http<{ orderId: string }>("POST", `${sys.url("order")}/orders`, body, {
+        "idempotency-key": key,
+      });
+      const again = await http<{ orderId: string }>("POST", `${sys.url("order")}/orders`, body, {
+        "idempotency-key": key,
+      });
+      expect([first.status, again.status, again.body.orderId]).toEqual([201, 201, first.body.orderId]);
+      keyed.push({ key, body, orderId: first.body.orderId });
+      ids.push(first.body.orderId);
+    }
+    // Billing paused: the saga's deadline passes, it compensates and cancels; billing then charges
+    // late, and the saga has that refunded.
+    const nc = await connect({ servers: sys.nats.url });
+    const control = (command: string) => nc.request(controlSubject(new Topology(), "billing"), command);
+    expect((await control("pause")).string()).toBe("paused");
+    const late = await http<{ orderId: string }>("POST", `${sys.url("order")}/orders`, {
+      customerId: "c1",
+      items: [{ sku: "a", quantity: 1 }],
+    });
+    ids.push(late.body.orderId);
+    await waitFor("the late order's payment timed out", async () => {
+      const s = await http<{ steps: { payment: string } }>(
+        "GET",
+        `${sys.url("saga")}/sagas/${late.body.orderId}`,
+      );
+      return s.body.steps.payment === "TIMED_OUT";
+    });
+    expect((await control("resume")).string()).toBe("running");
     for (const id of ids) {
       await waitFor(`saga ${id} done`, async () => {
         const s = await http<{ state: string; steps: { inventory: string; payment: string } }>(
@@ -45,7 +79,6 @@ describe("orderflow rebuild", () => {
         return s.body.state === "CONFIRMED" || (s.body.state === "CANCELLED" && !compensating);
       });
     }
-    const nc = await connect({ servers: sys.nats.url });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     type Counts = Record<"ORDERS" | "INVENTORY" | "BILLING" | "SAGA" | "DLQ", number>;
@@ -62,6 +95,21 @@ describe("orderflow rebuild", () => {
     const before = await counts();
 
     const cases = [
+      {
+        def: order,
+        queries: [
+          "SELECT * FROM orders ORDER BY id",
+          "SELECT * FROM idempotency_keys ORDER BY key",
+          "SELECT * FROM prices ORDER BY sku",
+        ],
+      },
+      {
+        def: saga,
+        queries: [
+          "SELECT * FROM sagas ORDER BY order_id",
+          "SELECT * FROM saga_history ORDER BY order_id, seq",
+        ],
+      },
       {
         def: inventory,
         queries: ["SELECT * FROM stock ORDER BY sku", "SELECT * FROM reservations ORDER BY order_id, sku"],
@@ -84,12 +132,34 @@ describe("orderflow rebuild", () => {
       });
       expect(result.coordinated).toBe(true);
       expect(result.applied).toBeGreaterThan(0);
-      const got = await snapshot(svc.config.databaseUrl, queries.slice(0, 2));
-      expect(got).toEqual(want.slice(0, 2));
+      expect(await snapshot(svc.config.databaseUrl, queries)).toEqual(want);
       await waitFor(
         `${def.name} ready again`,
         async () => (await http("GET", `${svc.url}/readyz`)).status === 200,
       );
+    }
+
+    const sagas = (
+      await snapshot(sys.services.saga!.config.databaseUrl, ["SELECT state, payment FROM sagas"])
+    )[0];
+    expect(sagas).toContainEqual({ state: "CANCELLED", payment: "REFUNDED" });
+    expect(await counts()).toEqual(before);
+
+    // The rebuilt order service answers the keys as before, publishing nothing.
+    for (const { key, body, orderId } of keyed) {
+      const again = await http<{ orderId: string }>("POST", `${sys.url("order")}/orders`, body, {
+        "idempotency-key": key,
+      });
+      expect([again.status, again.body.orderId]).toEqual([201, orderId]);
+      const other = await http(
+        "POST",
+        `${sys.url("order")}/orders`,
+        { ...body, customerId: "c2" },
+        {
+          "idempotency-key": key,
+        },
+      );
+      expect(other.status).toBe(422);
     }
 
     // The rebuilt services keep working, and an order placed now still flows through them.

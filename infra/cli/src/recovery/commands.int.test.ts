@@ -29,7 +29,6 @@ describe("orderflow recovery commands", () => {
   it.each([
     [["rebuild", "payments", "--yes"], /unknown service "payments"/],
     [["rebuild", "inventory"], /add --yes/],
-    [["rebuild", "order", "--yes"], /cannot be rebuilt/],
     [["republish", "billing", "--since", "yesterday", "--yes"], /--since: "yesterday" is not a time/],
     [["republish", "billing", "--since", "1h"], /add --yes/],
     [["replay", "--service", "inventory", "--stream", "NOPE"], /unknown stream "NOPE"/],

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { nkeys } from "@nats-io/transport-node";
-import { operatorIdentity, runningSystemEnv, serviceConfig } from "./context.js";
+import { definition as order } from "@orderflow/order";
+import { isCliError } from "../errors.js";
+import { operatorIdentity, rebuildOptions, runningSystemEnv, serviceConfig } from "./context.js";
 
 describe("runningSystemEnv: the servers of a running `orderflow up`", () => {
   const dirs: string[] = [];
@@ -122,5 +124,22 @@ describe("operatorIdentity: how the orderflow command authenticates to NATS", ()
     expect(
       operatorIdentity({ ORDERFLOW_DATA_DIR: join(tmpdir(), "orderflow-no-such-dir") }, natsUrl),
     ).toBeUndefined();
+  });
+});
+
+describe("rebuildOptions: what rebuild needs of a service", () => {
+  it("takes the service's projection and its stream; a service without one is refused, naming those that can", async () => {
+    expect(await rebuildOptions(order)).toMatchObject({
+      service: "order",
+      source: "/orderflow/order",
+      stream: "ORDERS",
+    });
+    const refused = await rebuildOptions({ ...order, name: "ledger", projection: undefined }).catch(
+      (e: unknown) => e,
+    );
+    expect(isCliError(refused) && refused.code).toBe("BAD_CONFIG");
+    expect((refused as Error).message).toBe(
+      "service ledger cannot be rebuilt from its events (order, inventory, billing, and saga can)",
+    );
   });
 });
