@@ -2,8 +2,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { AnyDb } from "@orderflow/outbox";
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
+import { z } from "zod";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
+import { ErrorBody, metricsSecurity } from "./openapi.js";
 import { bearerOnly } from "./operator-auth.js";
 
 /** How long each readiness check may take before it counts as failed. */
@@ -29,28 +31,51 @@ export function addHealthRoutes(
   },
 ): void {
   const { db, nc, messaging, metrics, refreshMetrics, metricsToken } = on;
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_req, reply) => {
-    const [database, nats] = await Promise.all([
-      succeedsInTime(() => sql`SELECT 1`.execute(db)),
-      !nc.isClosed() && !nc.isDraining() && succeedsInTime(() => nc.flush()),
-    ]);
-    const checks = {
-      database,
-      nats,
-      consumers: messaging.consumer ? messaging.consumer.running : true,
-      active: !messaging.paused,
-    };
-    const ready = Object.values(checks).every(Boolean);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
-  });
+  app.get("/healthz", { schema: { tags, response: { 200: Alive } } }, async () => ({
+    status: "ok" as const,
+  }));
+  app.get(
+    "/readyz",
+    { schema: { tags, response: { 200: Readiness, 503: Readiness } } },
+    async (_req, reply) => {
+      const [database, nats] = await Promise.all([
+        succeedsInTime(() => sql`SELECT 1`.execute(db)),
+        !nc.isClosed() && !nc.isDraining() && succeedsInTime(() => nc.flush()),
+      ]);
+      const checks = {
+        database,
+        nats,
+        consumers: messaging.consumer ? messaging.consumer.running : true,
+        active: !messaging.paused,
+      };
+      const ready = Object.values(checks).every(Boolean);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+    },
+  );
   const guard =
     metricsToken === undefined ? {} : { onRequest: bearerOnly(metricsToken, "metrics", "METRICS_TOKEN") };
-  app.get("/metrics", guard, async (_req, reply) => {
+  const metricsSchema = {
+    tags,
+    security: metricsSecurity,
+    response: {
+      200: { description: "Prometheus text format", content: { "text/plain": { schema: z.string() } } },
+      401: ErrorBody.describe("METRICS_TOKEN is set and no bearer token was sent"),
+      403: ErrorBody.describe("not the METRICS_TOKEN"),
+    },
+  };
+  app.get("/metrics", { ...guard, schema: metricsSchema }, async (_req, reply) => {
     await refreshMetrics();
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }
+
+/** Tagged `health`: the host's own routes, which answer without the database (no 503 is added). */
+const tags = ["health"];
+const Alive = z.object({ status: z.literal("ok") });
+const Readiness = z.object({
+  status: z.enum(["ready", "not ready"]),
+  checks: z.object({ database: z.boolean(), nats: z.boolean(), consumers: z.boolean(), active: z.boolean() }),
+});
 
 /** Whether `check` settles successfully within READY_CHECK_TIMEOUT_MS (a late answer is ignored). */
 function succeedsInTime(check: () => Promise<unknown>): Promise<boolean> {

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { ZodError } from "zod";
 import { describeError, isDatabaseUnavailable, type OutageLog } from "@orderflow/outbox";
 import type { Metrics } from "./metrics.js";
+import { installOpenApi, invalidRequest, validationAnswer, type OpenApiInfo } from "./openapi.js";
 
 /** `Retry-After` (seconds) of a 503 answered because the database is unreachable. */
 export const DATABASE_RETRY_AFTER_S = 5;
@@ -13,9 +14,14 @@ export const DATABASE_RETRY_AFTER_S = 5;
  * The Fastify app of a service: JSON bodies only, every 4xx in the `{error, issues}` shape (also
  * for what the router and Node's parser refuse), a route failing because the database is
  * unreachable answered 503 in that shape with `Retry-After` (reported to `outage`, which logs it
- * boundedly), request latency observed in `metrics`.
+ * boundedly), request latency observed in `metrics`; routes validated by their zod schemas and
+ * described by `GET /openapi.json` (see installOpenApi).
  */
-export function createHttpApp(logger: Logger, metrics: Metrics, outage?: OutageLog): FastifyInstance {
+export async function createHttpApp(
+  logger: Logger,
+  metrics: Metrics,
+  on: { api: OpenApiInfo; outage?: OutageLog | undefined },
+): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -28,7 +34,7 @@ export function createHttpApp(logger: Logger, metrics: Metrics, outage?: OutageL
     frameworkErrors: (err, _req, reply) => void renderFrameworkError(err, reply),
     clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance;
-  installErrorHandler(app, logger, outage);
+  installErrorHandler(app, logger, on.outage);
   // Bodies are JSON only: a text/plain body is refused like any other type (415), instead of
   // reaching the routes as a string.
   app.removeContentTypeParser("text/plain");
@@ -38,6 +44,7 @@ export function createHttpApp(logger: Logger, metrics: Metrics, outage?: OutageL
       reply.elapsedTime / 1000,
     );
   });
+  await installOpenApi(app, on.api);
   return app;
 }
 
@@ -85,12 +92,8 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
 
 function installErrorHandler(app: FastifyInstance, logger: Logger, outage: OutageLog | undefined): void {
   app.setErrorHandler((err: FastifyError | ZodError | Error, req, reply) => {
-    if (err instanceof ZodError) {
-      return reply.code(400).send({
-        error: "invalid request",
-        issues: err.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
-      });
-    }
+    const invalid = err instanceof ZodError ? invalidRequest(err) : validationAnswer(err, req);
+    if (invalid) return reply.code(400).send(invalid);
     const e = err as FastifyError;
     if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
       return reply.code(413).send({

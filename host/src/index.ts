@@ -14,3 +14,7 @@ export type { NatsPermissions, NatsPermissionOptions, ServicePermissionOptions }
 export { natsInboxPrefix } from "./connections.js";
 export { operatorOnly } from "./operator-auth.js";
 export { tracingConfigured } from "./tracing/configured.js";
+export { openApiDocument } from "./api-document.js";
+export { ErrorBody, NotFoundBody, OPERATOR_SCHEME } from "./openapi.js";
+export type { OpenApiInfo } from "./openapi.js";
+export type { ZodTypeProvider } from "fastify-type-provider-zod";

@@ -34,6 +34,7 @@ import { createMessaging } from "./messaging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { createMetricsRefresh } from "./metrics-refresh.js";
 import { eventTypeOf } from "./event-type.js";
+import { apiInfo } from "./openapi.js";
 import { guardOperatorRoutes } from "./operator-auth.js";
 import { startTracing, tracedLoggerOptions } from "./tracing/tracing.js";
 
@@ -84,6 +85,10 @@ export interface ServiceDefinition<
    * handlers of different orders never lock the same rows (see ConsumerOptions.concurrency).
    */
   readonly consumerConcurrency?: number;
+  /** Its HTTP API's version and description in the OpenAPI document (`GET /openapi.json`). */
+  readonly api?: { readonly version?: string; readonly description?: string };
+  /** Its own tables whose rows expire (e.g. idempotency keys), pruned in batches with the outbox. */
+  readonly retention?: (deps: ServiceDeps<DB, Extra, P>) => readonly RetentionRule[];
   /**
    * Locks, in one fixed order, the rows a consumer transaction's handlers will touch, before any
    * runs: needed once two instances (or lanes) share rows (see ConsumerOptions.lockBatch).
@@ -93,8 +98,6 @@ export interface ServiceDefinition<
    * How to rebuild the service's state from the events it published (its own stream, in order).
    * Services whose every state change is an event they emit can offer this to `orderflow rebuild`.
    */
-  /** Its own tables whose rows expire (e.g. idempotency keys), pruned in batches with the outbox. */
-  readonly retention?: (deps: ServiceDeps<DB, Extra, P>) => readonly RetentionRule[];
   readonly projection?: {
     readonly context: string;
     readonly apply: (trx: Transaction<DB>, event: CloudEventOf<P>) => Promise<void>;
@@ -244,7 +247,7 @@ export async function startService<
     });
     const workers = def.workers?.(deps) ?? [];
 
-    const app = createHttpApp(logger, metrics, outage);
+    const app = await createHttpApp(logger, metrics, { outage, api: apiInfo(def) });
     tracing.instrumentHttp(app);
     const operatorRoutes = guardOperatorRoutes(app, config.operatorToken);
     const refreshMetrics = createMetricsRefresh({ metrics, db, jsm, messaging, topology });

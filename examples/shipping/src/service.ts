@@ -1,17 +1,24 @@
 import { catalog as orderflow } from "@orderflow/contracts";
 import { SafeString } from "@orderflow/events";
-import { defineService } from "@orderflow/host";
+import { defineService, NotFoundBody, type ZodTypeProvider } from "@orderflow/host";
 import { z } from "zod";
 import { shipping } from "./events.js";
 import { migrations, type ShippingDb } from "./migrations.js";
 
 const Params = z.object({ orderId: SafeString.min(1).max(128) });
 const DispatchBody = z.object({ carrier: SafeString.min(1).max(64) });
+const Shipment = z.object({
+  order_id: z.string(),
+  customer_id: z.string(),
+  state: z.enum(["requested", "dispatched"]),
+  carrier: z.string().nullable(),
+});
 
 /**
  * Ships confirmed orders: consumes the order system's `order.confirmed` (exactly once: the runtime's
  * inbox), writes a shipment and publishes `shipment.requested` in the same transaction;
- * `POST /shipments/:orderId/dispatch` publishes `shipment.dispatched`.
+ * `POST /shipments/:orderId/dispatch` publishes `shipment.dispatched`. The routes' zod schemas
+ * validate requests (400 naming the field) and describe them at `GET /openapi.json`.
  */
 export const definition = defineService<ShippingDb>()({
   name: "shipping",
@@ -32,8 +39,10 @@ export const definition = defineService<ShippingDb>()({
     },
   }),
   routes: (app, { db, outbox }) => {
-    app.get("/shipments/:orderId", async (req, reply) => {
-      const { orderId } = Params.parse(req.params);
+    const api = app.withTypeProvider<ZodTypeProvider>();
+    const response = { 200: Shipment, 404: NotFoundBody };
+    api.get("/shipments/:orderId", { schema: { params: Params, response } }, async (req, reply) => {
+      const { orderId } = req.params;
       const row = await db
         .selectFrom("shipments")
         .selectAll()
@@ -41,9 +50,10 @@ export const definition = defineService<ShippingDb>()({
         .executeTakeFirst();
       return row ?? reply.code(404).send({ error: `no shipment for order ${orderId}` });
     });
-    app.post("/shipments/:orderId/dispatch", async (req, reply) => {
-      const { orderId } = Params.parse(req.params);
-      const { carrier } = DispatchBody.parse(req.body);
+    const dispatch = { params: Params, body: DispatchBody, response };
+    api.post("/shipments/:orderId/dispatch", { schema: dispatch }, async (req, reply) => {
+      const { orderId } = req.params;
+      const { carrier } = req.body;
       return db.transaction().execute(async (trx) => {
         const row = await trx
           .selectFrom("shipments")
@@ -59,7 +69,7 @@ export const definition = defineService<ShippingDb>()({
           .where("order_id", "=", orderId)
           .execute();
         await outbox.enqueue(trx, "shipment.dispatched", { orderId, carrier }, { correlationId: orderId });
-        return { ...row, state: "dispatched", carrier };
+        return { ...row, state: "dispatched" as const, carrier };
       });
     });
   },

@@ -127,6 +127,28 @@ describe("shipping", () => {
     expect(events.map((e) => e.name)).toEqual(["shipment.requested", "shipment.dispatched"]);
   });
 
+  it("describes its routes at GET /openapi.json, from their zod schemas", async () => {
+    const doc = (await svc.app.inject({ method: "GET", url: "/openapi.json" })).json<{
+      openapi: string;
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    }>();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths["/shipments/{orderId}"]?.get?.responses ?? {})).toEqual([
+      "200",
+      "400",
+      "404",
+      "503",
+    ]);
+    expect(Object.keys(doc.paths["/shipments/{orderId}/dispatch"]?.post?.responses ?? {})).toEqual([
+      "200",
+      "400",
+      "404",
+      "413",
+      "415",
+      "503",
+    ]);
+  });
+
   it("replays ORDERS through `orderflow replay` harmlessly: every event is a duplicate", async () => {
     await publish(
       js,

@@ -49,6 +49,18 @@ program
   });
 
 program
+  .command("openapi")
+  .description(
+    "write each service's OpenAPI document (what its GET /openapi.json answers) to docs/openapi/<service>.json",
+  )
+  .option("--out <dir>", "the directory, relative to the config (default: docs/openapi)")
+  .option("--check", "write nothing; exit 1 naming each document that is missing or stale")
+  .action(async (opts: { out?: string; check?: boolean }) => {
+    const { openapi } = await import("./commands/openapi.js");
+    process.exitCode = await openapi(opts);
+  });
+
+program
   .command("demo")
   .description(
     "place three orders (confirmed, out of stock, declined) against the running system and show each saga",

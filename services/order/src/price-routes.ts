@@ -1,17 +1,27 @@
 import type { OrderEvents } from "@orderflow/contracts";
 import { SafeString } from "@orderflow/events";
-import type { ServiceDeps } from "@orderflow/host";
+import { NotFoundBody, type ServiceDeps, type ZodTypeProvider } from "@orderflow/host";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { OrderDb } from "./migrations.js";
 import { readPrice, setPrice, type PriceView } from "./price-store.js";
 
 /** SKUs as orders carry them (`order.created` caps them at 64 characters). */
-const PriceParams = z.object({ sku: SafeString.min(1).max(64) });
+const PriceParams = z.object({
+  sku: SafeString.min(1)
+    .max(64)
+    .meta({ examples: ["SKU-1"] }),
+});
 /** Bounded like a line's price in `order.created`. */
 const SetPriceBody = z.object({
-  unitPriceCents: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  unitPriceCents: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(Number.MAX_SAFE_INTEGER)
+    .meta({ examples: [1250] }),
 });
+const Price = z.object({ sku: z.string(), unitPriceCents: z.number().int() });
 
 /**
  * `GET /prices/:sku` (public) and `PUT /prices/:sku` (operator only): the price list `POST /orders`
@@ -22,18 +32,25 @@ export function priceRoutes(
   app: FastifyInstance,
   { db, outbox }: Pick<ServiceDeps<OrderDb, {}, OrderEvents>, "db" | "outbox">,
 ): void {
-  app.get("/prices/:sku", async (req, reply) => {
-    const { sku } = PriceParams.parse(req.params);
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const getSchema = { params: PriceParams, response: { 200: Price, 404: NotFoundBody } };
+  api.get("/prices/:sku", { schema: getSchema }, async (req, reply) => {
+    const { sku } = req.params;
     return (await readPrice(db, sku)) ?? reply.code(404).send({ error: `unknown sku ${sku}` });
   });
 
-  app.put("/prices/:sku", { config: { operator: true } }, async (req): Promise<PriceView> => {
-    const { sku } = PriceParams.parse(req.params);
-    const { unitPriceCents } = SetPriceBody.parse(req.body);
-    await db.transaction().execute(async (trx) => {
-      if (await setPrice(trx, { sku, unitPriceCents }))
-        await outbox.enqueue(trx, "price.set", { sku, unitPriceCents }, { correlationId: sku });
-    });
-    return { sku, unitPriceCents };
-  });
+  const putSchema = { params: PriceParams, body: SetPriceBody, response: { 200: Price } };
+  api.put(
+    "/prices/:sku",
+    { config: { operator: true }, schema: putSchema },
+    async (req): Promise<PriceView> => {
+      const { sku } = req.params;
+      const { unitPriceCents } = req.body;
+      await db.transaction().execute(async (trx) => {
+        if (await setPrice(trx, { sku, unitPriceCents }))
+          await outbox.enqueue(trx, "price.set", { sku, unitPriceCents }, { correlationId: sku });
+      });
+      return { sku, unitPriceCents };
+    },
+  );
 }
