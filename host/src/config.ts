@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from "node:fs";
 import { z } from "zod";
-import { OutboxError } from "@orderflow/outbox";
+import { DEFAULT_DEAD_LETTER_LIMITS, OutboxError, type DeadLetterLimits } from "@orderflow/outbox";
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -45,6 +45,10 @@ export const baseConfigShape = {
   RELAY_MAX_IN_FLIGHT: positive.default(1000),
   RELAY_POLL_MS: positive.default(1000),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(24),
+  // Longer than any redelivery, republish (OUTBOX_RETENTION_HOURS) or consumer downtime: a duplicate
+  // arriving after its inbox row expired would be applied again.
+  INBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
+  ...deadLetterShape(),
   // Off behind a pooler that cannot keep named statements (PgBouncer < 1.21 in transaction mode).
   DATABASE_PREPARED_STATEMENTS: z
     .enum(["true", "false"], { error: 'must be "true" or "false"' })
@@ -116,7 +120,14 @@ export interface BaseConfig {
   readonly natsCredentials: NatsCredentials | undefined;
   /** Its NATS TLS files; undefined: TLS only if the server requires it. */
   readonly natsTls: NatsTlsFiles | undefined;
-  readonly relay: { batchSize: number; maxInFlight: number; pollIntervalMs: number; retentionMs: number };
+  readonly relay: {
+    batchSize: number;
+    maxInFlight: number;
+    pollIntervalMs: number;
+    retentionMs: number;
+    inboxRetentionMs: number;
+  };
+  readonly deadLetters: DeadLetterLimits;
   readonly consumer: {
     concurrency: number | undefined;
     batchSize: number;
@@ -145,17 +156,8 @@ export function parseConfig<Extra extends z.ZodRawShape>(
     Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")),
     Object.keys(shape),
   );
-  const r = z.object(shape).safeParse(cleaned);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const key = String(issue.path[0]);
-    const got = SECRET.test(key) ? undefined : cleaned[key];
-    throw new OutboxError(
-      "BAD_CONFIG",
-      `${key}: ${issue.message}${got === undefined ? "" : ` (got "${got}")`}`,
-    );
-  }
-  const c = r.data as Record<string, unknown> & z.infer<z.ZodObject<typeof baseConfigShape>>;
+  const c = parseOrThrow(shape, cleaned) as Record<string, unknown> &
+    z.infer<z.ZodObject<typeof baseConfigShape>>;
   const natsCredentials = natsCredentialsOf(c);
   const natsTls = natsTlsOf(c);
   const serverUrl = new URL(c.DATABASE_URL);
@@ -180,7 +182,9 @@ export function parseConfig<Extra extends z.ZodRawShape>(
       maxInFlight: c.RELAY_MAX_IN_FLIGHT,
       pollIntervalMs: c.RELAY_POLL_MS,
       retentionMs: c.OUTBOX_RETENTION_HOURS * 3_600_000,
+      inboxRetentionMs: c.INBOX_RETENTION_HOURS * 3_600_000,
     },
+    deadLetters: deadLettersOf(c),
     consumer: {
       concurrency: c.CONSUMER_CONCURRENCY,
       batchSize: c.CONSUMER_BATCH_SIZE,
@@ -188,6 +192,43 @@ export function parseConfig<Extra extends z.ZodRawShape>(
       backoffMs: c.CONSUMER_BACKOFF_MS,
     },
   } as BaseConfig & z.infer<z.ZodObject<Extra>>;
+}
+
+/** The first bad variable as one line naming it. */
+function parseOrThrow<S extends z.ZodRawShape>(shape: S, env: Record<string, string | undefined>) {
+  const r = z.object(shape).safeParse(env);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const key = String(issue.path[0]);
+  const got = SECRET.test(key) ? undefined : env[key];
+  throw new OutboxError(
+    "BAD_CONFIG",
+    `${key}: ${issue.message}${got === undefined ? "" : ` (got "${got}")`}`,
+  );
+}
+
+function deadLetterShape() {
+  return {
+    DLQ_MAX_AGE_HOURS: z.coerce
+      .number()
+      .positive()
+      .default(DEFAULT_DEAD_LETTER_LIMITS.maxAgeMs / 3_600_000),
+    DLQ_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULT_DEAD_LETTER_LIMITS.maxBytes),
+  };
+}
+
+function deadLettersOf(c: { DLQ_MAX_AGE_HOURS: number; DLQ_MAX_BYTES: number }): DeadLetterLimits {
+  return { maxAgeMs: c.DLQ_MAX_AGE_HOURS * 3_600_000, maxBytes: c.DLQ_MAX_BYTES };
+}
+
+/**
+ * The dead-letter stream's limits from `DLQ_MAX_AGE_HOURS` (default 720) and `DLQ_MAX_BYTES`
+ * (default 1 GiB), as the services read them: what an operator provisions the stream with. A bad
+ * value throws `OutboxError` `BAD_CONFIG` naming the variable.
+ */
+export function deadLetterLimitsOf(env: Record<string, string | undefined>): DeadLetterLimits {
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  return deadLettersOf(parseOrThrow(deadLetterShape(), set));
 }
 
 /** One identity: a seed, or a user with its password; both, or half of the second, is an error. */

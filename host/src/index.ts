@@ -1,6 +1,6 @@
 export { startService, runService, defineService, serviceSource } from "./service.js";
 export type { ServiceDefinition, ServiceDeps, RunningService, StartOverrides, Worker } from "./service.js";
-export { parseConfig, baseConfigShape, natsTlsOf } from "./config.js";
+export { parseConfig, baseConfigShape, natsTlsOf, deadLetterLimitsOf } from "./config.js";
 export type { BaseConfig, NatsCredentials, NatsTlsFiles } from "./config.js";
 export { createMetrics } from "./metrics.js";
 export type { Metrics } from "./metrics.js";

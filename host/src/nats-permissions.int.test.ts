@@ -70,6 +70,8 @@ const shop = defineCatalog({
 
 /** How long the handler of a zero-quantity order works: past a third of the consumer's 5 s ack wait. */
 const SLOW_HANDLER_MS = 2500;
+/** Event ids whose redriven delivery is handled slowly. */
+const slowRedrives = new Set<string>();
 
 const answering = <N extends "stock.reserved" | "payment.charged">(name: N, context: "stock" | "billing") =>
   defineService<Record<string, never>>()({
@@ -81,6 +83,8 @@ const answering = <N extends "stock.reserved" | "payment.charged">(name: N, cont
     consumes: shop,
     handlers: () => ({
       "order.placed": async (e, { emit }) => {
+        // Slow too when redriven: its term then follows a +WPI, as an ack does.
+        if (slowRedrives.has(e.id)) await slowWork(SLOW_HANDLER_MS);
         if (e.data.qty < 0) throw new PermanentError("a negative quantity");
         // A slow handler (the workload, not a wait for anything): held past a third of the ack wait,
         // its message is kept alive with +WPI before its ack.
@@ -412,6 +416,28 @@ describe("every permission natsPermissions derives is needed", () => {
         { timeoutMs: 12_000 },
       ).catch((err: unknown) => `flow: ${String(err)}`);
       if (settled !== true) return settled;
+      // The dead letter redriven to the stock consumer alone: its redrive durable takes it, it fails
+      // again and is dead-lettered again under its origin.
+      const dlq = new DeadLetters({ js, jsm, topology });
+      const [letter] = await dlq.list();
+      if (!letter) return "no dead letter";
+      slowRedrives.add(letter.eventId!);
+      await dlq.redrive(letter.id);
+      const redriven = await waitFor(
+        "redriven",
+        async () => {
+          const durable = await jsm.consumers.info(topology.deadLetterStream, "stock");
+          const letters = await dlq.list();
+          return durable.delivered.consumer_seq === 1 &&
+            durable.num_ack_pending === 0 &&
+            letters.length === 1 &&
+            letters[0]!.stream === topology.stream("ORDERS")
+            ? true
+            : undefined;
+        },
+        { timeoutMs: 12_000 },
+      ).catch((err: unknown) => `redrive: ${String(err)}`);
+      if (redriven !== true) return redriven;
       for (const [command, answer] of [
         ["pause", "paused"],
         ["resume", "running"],

@@ -67,7 +67,7 @@ export const OPERATOR_IDENTITY = "orderflow";
  * fails), and update only its own (those of its `publishes` catalog), so that a consumer cannot
  * rewrite another context's stream or the dead letters: drift there makes it refuse to start,
  * naming the stream, until the operator applies the change; create, read, pull from and ack only
- * its own durables; read replies only under its own inbox prefix (`natsInboxPrefix(name)`, which
+ * its own durables (its redrive durable on the dead letters included); read replies only under its own inbox prefix (`natsInboxPrefix(name)`, which
  * `startService` connects with); take requests on its control subject and answer them. Everything
  * else is refused.
  * @example
@@ -89,7 +89,9 @@ export function natsPermissions(def: AnyDefinition, opts: ServicePermissionOptio
   const api = "$JS.API";
   const publish = [
     ...def.publishes.names.map((n) => topology.subject(def.publishes.subject(n))),
-    ...durables.map((d) => topology.deadLetterSubject(def.name, d.filter)),
+    ...durables
+      .filter((d) => d.stream !== topology.deadLetterStream)
+      .map((d) => topology.deadLetterSubject(def.name, d.filter)),
     `${api}.INFO`,
     ...unique(streams).flatMap((s) =>
       (own.has(s) ? ["INFO", "CREATE", "UPDATE"] : ["INFO", "CREATE"]).map(
@@ -115,8 +117,9 @@ export function natsPermissions(def: AnyDefinition, opts: ServicePermissionOptio
 /**
  * The operator's user (the `orderflow` CLI): the whole JetStream API (`$JS.API.>`: streams,
  * consumers, messages — what reading, replaying, resetting, redriving and purging use), the control
- * subjects of the given services, publishing on the streams their events are in (`dlq redrive` and
- * `republish` put events back on their original subjects), and replies only under its own inbox
+ * subjects of the given services, publishing on the streams their events are in (`republish` puts
+ * events back on their original subjects) and on `redrive.*.>` (`dlq redrive` sends a letter to its
+ * consumer), and replies only under its own inbox
  * prefix (`natsInboxPrefix(OPERATOR_IDENTITY)`).
  */
 export function operatorPermissions(
@@ -139,7 +142,12 @@ export function operatorPermissions(
   });
   return {
     publish: {
-      allow: unique(["$JS.API.>", ...defs.map((d) => controlSubject(topology, d.name)), ...subjects]),
+      allow: unique([
+        "$JS.API.>",
+        ...defs.map((d) => controlSubject(topology, d.name)),
+        ...subjects,
+        topology.redriveSubject("*", ">"),
+      ]),
     },
     subscribe: { allow: [`${natsInboxPrefix(OPERATOR_IDENTITY, opts.namespace)}.>`] },
   };

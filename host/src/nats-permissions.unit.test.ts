@@ -81,6 +81,11 @@ describe("natsPermissions", () => {
           "$JS.API.CONSUMER.CREATE.t1_ORDERS.stock.t1.orders.>",
           "$JS.API.CONSUMER.MSG.NEXT.t1_ORDERS.stock",
           "$JS.ACK.t1_ORDERS.stock.>",
+          // Its redrive durable: letters redriven to it alone.
+          "$JS.API.CONSUMER.INFO.t1_DLQ.stock",
+          "$JS.API.CONSUMER.CREATE.t1_DLQ.stock.t1.redrive.stock.>",
+          "$JS.API.CONSUMER.MSG.NEXT.t1_DLQ.stock",
+          "$JS.ACK.t1_DLQ.stock.>",
         ],
       },
       subscribe: { allow: ["t1._INBOX_stock.>", "t1.orderflow.control.stock"] },
@@ -110,7 +115,7 @@ describe("natsPermissions", () => {
 describe("operatorPermissions", () => {
   it("holds the JetStream API, the services' control subjects and their streams' subjects", () => {
     expect(operatorPermissions([stock])).toEqual({
-      publish: { allow: ["$JS.API.>", "orderflow.control.stock", "stock.>", "orders.>"] },
+      publish: { allow: ["$JS.API.>", "orderflow.control.stock", "stock.>", "orders.>", "redrive.*.>"] },
       subscribe: { allow: ["_INBOX_orderflow.>"] },
     });
   });

@@ -22,6 +22,7 @@ import {
   type Handlers,
   type Outbox,
   type Relay,
+  type RetentionRule,
 } from "@orderflow/outbox";
 import type { AnyCatalog, CloudEventOf, StreamSpec } from "@orderflow/events";
 import { parseConfig, type BaseConfig } from "./config.js";
@@ -84,6 +85,8 @@ export interface ServiceDefinition<
    * How to rebuild the service's state from the events it published (its own stream, in order).
    * Services whose every state change is an event they emit can offer this to `orderflow rebuild`.
    */
+  /** Its own tables whose rows expire (e.g. idempotency keys), pruned in batches with the outbox. */
+  readonly retention?: (deps: ServiceDeps<DB, Extra, P>) => readonly RetentionRule[];
   readonly projection?: {
     readonly context: string;
     readonly apply: (trx: Transaction<DB>, event: CloudEventOf<P>) => Promise<void>;
@@ -199,10 +202,16 @@ export async function startService<
     const consumes = def.consumes ?? (def.publishes as AnyCatalog as C);
     const handlers = def.handlers?.(deps);
     const streams = streamsOf(def.publishes, consumes, handlers ?? {});
-    await ensureStreams(jsm, { topology, replicas: config.replicas, streams });
+    await ensureStreams(jsm, {
+      topology,
+      replicas: config.replicas,
+      streams,
+      deadLetters: config.deadLetters,
+    });
+    const retention = def.retention?.(deps) ?? [];
     const messaging = createMessaging({
       logger,
-      relay: () => relayOf({ config, js, topology, logger, metrics }),
+      relay: () => relayOf({ config, js, topology, logger, metrics, retention }),
       consumer: () =>
         handlers &&
         createConsumer({
@@ -283,6 +292,7 @@ function relayOf(on: {
   topology: Topology;
   logger: Logger;
   metrics: Metrics;
+  retention: readonly RetentionRule[];
 }): Relay {
   return createRelay({
     connectionString: on.config.databaseUrl,
@@ -290,6 +300,7 @@ function relayOf(on: {
     topology: on.topology,
     logger: on.logger,
     ...on.config.relay,
+    retention: on.retention,
     onPublished: (n) => on.metrics.published.inc(n),
   });
 }

@@ -1,7 +1,8 @@
 export { createOutbox } from "./outbox.js";
 export type { OutboxOptions } from "./outbox.js";
-export { createRelay } from "./relay.js";
+export { createRelay, DEFAULT_INBOX_RETENTION_MS } from "./relay.js";
 export type { Relay, RelayOptions } from "./relay.js";
+export type { RetentionRule } from "./relay/retention-cleanup.js";
 export { createConsumer } from "./consumer.js";
 export { DeadLetterHeader } from "./consumer/dead-letter.js";
 export { applyEvent, applyEvents, HandlerFailed } from "./apply.js";
@@ -9,8 +10,14 @@ export type { AnyHandlers, ApplyOptions, ApplyResult } from "./apply.js";
 export type { Consumer, ConsumerOptions, ConsumeResult } from "./consumer.js";
 export { durablesFor } from "./consumer/durables.js";
 export type { Durable } from "./consumer/durables.js";
-export { ensureStreams, Topology, DEFAULT_DUPLICATE_WINDOW_MS, controlSubject } from "./topology.js";
-export type { ProvisionOptions, ProvisionAction } from "./topology.js";
+export {
+  ensureStreams,
+  Topology,
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  DEFAULT_DEAD_LETTER_LIMITS,
+  controlSubject,
+} from "./topology.js";
+export type { ProvisionOptions, ProvisionAction, DeadLetterLimits } from "./topology.js";
 export { migrate, runtimeMigrations, OUTBOX_TABLE, INBOX_TABLE } from "./migrations.js";
 export type { OutboxTable, InboxTable } from "./migrations.js";
 export {

@@ -58,6 +58,17 @@ export const runtimeMigrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  "0000_orderflow_retention": {
+    // Per expiring table (outbox, inbox, a service's own): rows older than pruned_before may be gone.
+    async up(db: Kysely<unknown>) {
+      await sql`
+        CREATE TABLE orderflow_retention (
+          name text PRIMARY KEY,
+          pruned_before timestamptz NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX orderflow_inbox_processed_at ON orderflow_inbox (processed_at)`.execute(db);
+    },
+  },
   "0000_orderflow_outbox_autovacuum": {
     // The outbox is a queue: every row is inserted, updated once (published_at) and deleted after
     // the retention. With the default thresholds (20 % of the table) dead index entries pile up

@@ -4,7 +4,9 @@ import { isDatabaseUnavailable } from "./errors.js";
 import { OutageLog } from "./outage-log.js";
 import { drainRound, type DrainRoundOptions } from "./relay/drain-round.js";
 import { LeaderSession } from "./relay/leader-session.js";
-import { RetentionCleanup } from "./relay/retention-cleanup.js";
+import { RetentionCleanup, runtimeRetention, type RetentionRule } from "./relay/retention-cleanup.js";
+
+export const DEFAULT_INBOX_RETENTION_MS = 7 * 86_400_000;
 import type { OpenSessions } from "./relay/open-session.js";
 import { RoundBackoff } from "./relay/round-backoff.js";
 import { destroyConnection, settlesWithin } from "./settles-within.js";
@@ -26,8 +28,15 @@ export interface RelayOptions {
   readonly pollIntervalMs?: number;
   /** Wake on LISTEN/NOTIFY (default) or poll only. */
   readonly listen?: boolean;
-  /** How long published rows are kept for `republish`. */
+  /** How long published rows are kept for `republish` (default 24 h). */
   readonly retentionMs?: number;
+  /**
+   * How long inbox rows are kept (default 7 days): a duplicate of an event arriving later than this
+   * after it was applied would be applied again. Keep it longer than any redelivery or republish.
+   */
+  readonly inboxRetentionMs?: number;
+  /** More tables whose rows expire (e.g. a service's idempotency keys), pruned with the outbox. */
+  readonly retention?: readonly RetentionRule[];
   readonly publishTimeoutMs?: number;
   /** Longest pause between retries after a failure; keep it well under the stream's duplicate window. */
   readonly maxBackoffMs?: number;
@@ -107,7 +116,13 @@ export function createRelay(opts: RelayOptions): Relay {
   });
   const retention = new RetentionCleanup({
     connectionString,
-    retentionMs: opts.retentionMs ?? 24 * 3_600_000,
+    rules: [
+      ...runtimeRetention(
+        opts.retentionMs ?? 24 * 3_600_000,
+        opts.inboxRetentionMs ?? DEFAULT_INBOX_RETENTION_MS,
+      ),
+      ...(opts.retention ?? []),
+    ],
     signal: aborted.signal,
     logger,
     outage,

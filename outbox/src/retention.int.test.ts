@@ -2,9 +2,9 @@ import { catalog } from "@orderflow/contracts";
 import { waitFor } from "@orderflow/testing";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import { countRows, rig } from "../test/fixture.js";
+import { countRows, createEffects, effectCounts, recordEffect, rig } from "../test/fixture.js";
 import { enqueueOrders } from "../test/workload.js";
-import { createOutbox, createRelay } from "./index.js";
+import { createOutbox, createRelay, replayEvents } from "./index.js";
 
 const outbox = createOutbox({ catalog, source: "/orderflow/test" });
 
@@ -59,5 +59,85 @@ describe("outbox retention", () => {
     expect(batches.length).toBeGreaterThanOrEqual(3);
     expect(Math.max(...batches)).toBeLessThanOrEqual(5000);
     await relay.stop();
+  }, 30_000);
+
+  it("expires inbox rows and a service's own rows in batches, records the horizon, and replay applies nothing older", async () => {
+    await using r = await rig();
+    const expired = 5_001;
+    await sql`
+      INSERT INTO orderflow_inbox (consumer, event_id, processed_at)
+      SELECT 'inventory', gen_random_uuid(), now() - interval '3 hours' FROM generate_series(1, ${expired}::int)`.execute(
+      r.db,
+    );
+    await sql`
+      INSERT INTO orderflow_inbox (consumer, event_id, processed_at)
+      SELECT 'inventory', gen_random_uuid(), now() - interval '30 minutes' FROM generate_series(1, 7)`.execute(
+      r.db,
+    );
+    await sql`CREATE TABLE keys (key text PRIMARY KEY, created_at timestamptz NOT NULL)`.execute(r.db);
+    await sql`
+      INSERT INTO keys SELECT 'old-' || i, now() - interval '2 days' FROM generate_series(1, 3) i
+      UNION ALL SELECT 'new', now()`.execute(r.db);
+
+    const relay = createRelay({
+      connectionString: r.databaseUrl,
+      js: r.js,
+      inboxRetentionMs: 3_600_000,
+      retention: [
+        {
+          name: "keys",
+          retentionMs: 86_400_000,
+          deleteBatch: "DELETE FROM keys WHERE key IN (SELECT key FROM keys WHERE created_at < $1 LIMIT $2)",
+        },
+      ],
+    });
+    relay.start();
+    const inbox = async () =>
+      Number((await sql<{ n: string }>`SELECT count(*) AS n FROM orderflow_inbox`.execute(r.db)).rows[0]!.n);
+    await waitFor("expired inbox rows deleted", async () => (await inbox()) === 7);
+    await waitFor(
+      "expired keys deleted",
+      async () => (await sql`SELECT key FROM keys`.execute(r.db)).rows.length === 1,
+    );
+    await relay.stop();
+    const horizons = (
+      await sql<{
+        name: string;
+        age: number;
+      }>`SELECT name, extract(epoch FROM now() - pruned_before)::int AS age FROM orderflow_retention ORDER BY name`.execute(
+        r.db,
+      )
+    ).rows;
+    expect(horizons.map((h) => h.name)).toEqual(["inbox", "keys", "outbox"]);
+    expect(Math.abs(horizons[0]!.age - 3600)).toBeLessThan(60);
+
+    // Events stored before the inbox's horizon (+ an hour for clock skew) are not replayed: their
+    // inbox rows may be gone. Recorded later, the horizon covers the events stored now.
+    await createEffects(r.db);
+    await enqueueOrders(r.db, outbox, 3);
+    const publisher = createRelay({ connectionString: r.databaseUrl, js: r.js });
+    publisher.start();
+    await waitFor("published", async () => (await r.streamCount("ORDERS")) === 3);
+    await publisher.stop();
+    const replay = () =>
+      replayEvents({
+        name: "effects",
+        db: r.db,
+        outbox,
+        handlers: { "order.created": (e, ctx) => recordEffect(e as never, ctx) },
+        js: r.js,
+        jsm: r.jsm,
+        catalog,
+        streams: ["ORDERS"],
+      });
+    await sql`UPDATE orderflow_retention SET pruned_before = now() - interval '30 minutes' WHERE name = 'inbox'`.execute(
+      r.db,
+    );
+    expect(await replay()).toMatchObject({ read: 3, applied: 0, expired: 3 });
+    expect((await effectCounts(r.db)).rows).toBe(0);
+    await sql`UPDATE orderflow_retention SET pruned_before = now() - interval '2 hours' WHERE name = 'inbox'`.execute(
+      r.db,
+    );
+    expect(await replay()).toMatchObject({ read: 3, applied: 3, expired: 0 });
   }, 30_000);
 });

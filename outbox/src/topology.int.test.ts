@@ -1,7 +1,7 @@
 import { catalog } from "@orderflow/contracts";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { testNats } from "@orderflow/testing";
+import { testNats, waitFor } from "@orderflow/testing";
 import { describe, expect, it } from "vitest";
 import { ensureStreams, Topology } from "./topology.js";
 
@@ -47,6 +47,39 @@ describe("ensureStreams", () => {
     await ensureStreams(jsm, { streams: catalog.streams, topology: new Topology("b") });
     const info = await jsm.streams.info("b_ORDERS");
     expect(info.config.subjects).toEqual(["b.orders.>"]);
+    await nc.close();
+  });
+
+  it("limits the dead letters by bytes and age, and brings an existing DLQ's limits in line", async () => {
+    await using nats = await testNats();
+    const nc = await connect({ servers: nats.url });
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureStreams(jsm, { streams: catalog.streams });
+    const dlq = async () => (await jsm.streams.info("DLQ")).config;
+    expect(await dlq()).toMatchObject({ max_age: 30 * 86_400 * 1e9, max_bytes: 1024 ** 3, discard: "old" });
+    expect((await jsm.streams.info("ORDERS")).config).toMatchObject({ max_age: 0, max_bytes: -1 });
+
+    const small = { maxAgeMs: 1500, maxBytes: 4096 };
+    const actions = await ensureStreams(jsm, {
+      streams: catalog.streams,
+      deadLetters: small,
+      duplicateWindowMs: 1000,
+    });
+    expect(actions.find((a) => a.stream === "DLQ")).toMatchObject({
+      action: "updated",
+      changes: expect.arrayContaining(["max_age", "max_bytes"]) as unknown,
+    });
+    expect(await dlq()).toMatchObject({ max_age: 1500 * 1e6, max_bytes: 4096 });
+    // Past the bytes, the oldest letters go; past the age, all of them.
+    for (let i = 0; i < 20; i++) await js.publish(`dlq.saga.orders.order.created`, new Uint8Array(512));
+    const { state } = await jsm.streams.info("DLQ");
+    expect(state.bytes).toBeLessThanOrEqual(4096);
+    expect(state.messages).toBeLessThan(20);
+    expect(state.last_seq).toBe(20);
+    await waitFor("letters aged out", async () => (await jsm.streams.info("DLQ")).state.messages === 0, {
+      timeoutMs: 10_000,
+    });
     await nc.close();
   });
 });

@@ -31,6 +31,17 @@ export class Topology {
   deadLetterSubject(consumer: string, originalSubject: string): string {
     return this.subject(`dlq.${consumer}.${this.unprefix(originalSubject)}`);
   }
+  /** Where `dlq redrive` puts a letter of `consumer`: only that consumer's redrive durable reads it. */
+  redriveSubject(consumer: string, originalSubject: string): string {
+    return this.subject(`redrive.${consumer}.${this.unprefix(originalSubject)}`);
+  }
+  redriveFilter(consumer: string): string {
+    return this.subject(`redrive.${consumer}.>`);
+  }
+  /** The dead letters' subjects, without the redriven ones. */
+  get deadLetterFilter(): string {
+    return this.subject("dlq.>");
+  }
   get deadLetterStream(): string {
     return this.stream(deadLetterStream.name);
   }
@@ -48,7 +59,23 @@ export interface ProvisionOptions {
   readonly duplicateWindowMs?: number;
   /** The streams to provision, e.g. `catalog.streams`; the dead-letter stream is always added. */
   readonly streams: readonly StreamSpec[];
+  /** The dead-letter stream's limits (default `DEFAULT_DEAD_LETTER_LIMITS`); the other streams keep all history. */
+  readonly deadLetters?: DeadLetterLimits;
 }
+
+/**
+ * Past either limit the oldest dead letters (and redrives not yet taken) are discarded. Keep the
+ * age longer than anyone takes to look at a letter, and than a consumer stays down.
+ */
+export interface DeadLetterLimits {
+  readonly maxAgeMs: number;
+  readonly maxBytes: number;
+}
+
+export const DEFAULT_DEAD_LETTER_LIMITS: DeadLetterLimits = {
+  maxAgeMs: 30 * 86_400_000,
+  maxBytes: 1024 ** 3,
+};
 
 export type ProvisionAction = {
   stream: string;
@@ -80,6 +107,7 @@ export async function ensureStreams(
       discard: DiscardPolicy.Old,
       num_replicas: opts.replicas ?? 1,
       duplicate_window: (opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS) * NANOS_PER_MS,
+      ...(spec === deadLetterStream ? limitsOf(opts.deadLetters ?? DEFAULT_DEAD_LETTER_LIMITS) : {}),
     };
     let info: StreamInfo | undefined;
     try {
@@ -105,6 +133,8 @@ export async function ensureStreams(
     if (have.num_replicas !== want.num_replicas) changes.push("num_replicas");
     if (have.duplicate_window !== want.duplicate_window) changes.push("duplicate_window");
     if (have.discard !== want.discard) changes.push("discard");
+    for (const k of ["max_age", "max_bytes"] as const)
+      if (want[k] !== undefined && have[k] !== want[k]) changes.push(k);
     if (!changes.length) {
       actions.push({ stream: want.name, action: "unchanged" });
       continue;
@@ -123,6 +153,10 @@ export async function ensureStreams(
     actions.push({ stream: want.name, action: "updated", changes });
   }
   return actions;
+}
+
+function limitsOf(l: DeadLetterLimits): Partial<StreamConfig> {
+  return { max_age: l.maxAgeMs * NANOS_PER_MS, max_bytes: l.maxBytes };
 }
 
 export function isNotFound(err: unknown): boolean {

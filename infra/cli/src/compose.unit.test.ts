@@ -31,6 +31,7 @@ const initSql = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sql"), "
 const initSh = readFileSync(join(REPO_ROOT, "infra", "postgres", "init.sh"), "utf8");
 const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
 const pgHba = readFileSync(join(REPO_ROOT, "infra", "postgres", "pg_hba.conf"), "utf8");
+const natsConf = readFileSync(join(REPO_ROOT, "infra", "nats", "orderflow.conf"), "utf8");
 
 const sourceFile = (name: string) => join(REPO_ROOT, "services", name, "src", "service.ts");
 
@@ -108,7 +109,12 @@ describe("compose.yaml", () => {
     ]);
     expect(auth?.volumes).toEqual(["nats-auth:/auth"]);
     // orderflow nats-config --write --data-dir /auth writes /auth/nats/auth.conf.
-    expect(nats?.command?.join(" ")).toContain(`-c /auth/nats/${NATS_AUTH_CONFIG}`);
+    // Through infra/nats/orderflow.conf, which includes it (relative to its own place) and fsyncs
+    // every JetStream write.
+    expect(nats?.command?.join(" ")).toContain("-c /etc/nats/orderflow.conf");
+    expect(nats?.volumes).toContain("./infra/nats/orderflow.conf:/etc/nats/orderflow.conf:ro");
+    expect(natsConf).toContain(`include ../../auth/nats/${NATS_AUTH_CONFIG}`);
+    expect(natsConf).toMatch(/^\s*sync_interval: always$/m);
     expect(nats?.volumes).toContain("nats-auth:/auth:ro");
     expect(nats?.depends_on).toEqual({ "nats-auth": { condition: "service_completed_successfully" } });
   });

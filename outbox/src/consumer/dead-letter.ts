@@ -35,9 +35,10 @@ export type DeadLetter = (m: JsMsg, code: string, reason: string) => Promise<"de
 export function createDeadLetter(opts: DeadLetterOptions): DeadLetter {
   const { name, topology, logger: log } = opts;
   return async (m, code, reason) => {
+    const from = originOf(m, topology);
     try {
-      await opts.js.publish(topology.deadLetterSubject(name, m.subject), m.data, {
-        headers: deadLetterHeaders(m, name, code, reason),
+      await opts.js.publish(topology.deadLetterSubject(name, from.subject), m.data, {
+        headers: deadLetterHeaders(m, from, name, code, reason),
         msgID: `dlq:${name}:${m.info.stream}:${m.info.streamSequence}`,
       });
     } catch (err) {
@@ -56,16 +57,35 @@ export function createDeadLetter(opts: DeadLetterOptions): DeadLetter {
   };
 }
 
+interface Origin {
+  readonly stream: string;
+  readonly subject: string;
+  readonly sequence: string;
+}
+
+/** Where the event was first stored: a redriven letter carries its origin in the headers it kept. */
+function originOf(m: JsMsg, topology: Topology): Origin {
+  const h = (k: string) => m.headers?.get(k) || undefined;
+  const subject = h(DeadLetterHeader.Subject);
+  if (m.info.stream === topology.deadLetterStream && subject)
+    return {
+      subject,
+      stream: h(DeadLetterHeader.Stream) ?? "",
+      sequence: h(DeadLetterHeader.Sequence) ?? "",
+    };
+  return { subject: m.subject, stream: m.info.stream, sequence: String(m.info.streamSequence) };
+}
+
 /** The original's headers (less its Nats-Msg-Id: the dead letter has its own) plus where and why. */
-function deadLetterHeaders(m: JsMsg, consumer: string, code: string, reason: string): MsgHdrs {
+function deadLetterHeaders(m: JsMsg, from: Origin, consumer: string, code: string, reason: string): MsgHdrs {
   const h = natsHeaders();
   if (m.headers) for (const [k, vs] of m.headers) if (k !== "Nats-Msg-Id") for (const v of vs) h.append(k, v);
   h.set(DeadLetterHeader.Reason, reason.replace(/[\r\n]+/g, " ").slice(0, 2000));
   h.set(DeadLetterHeader.Code, code);
   h.set(DeadLetterHeader.Consumer, consumer);
-  h.set(DeadLetterHeader.Stream, m.info.stream);
-  h.set(DeadLetterHeader.Subject, m.subject);
-  h.set(DeadLetterHeader.Sequence, String(m.info.streamSequence));
+  h.set(DeadLetterHeader.Stream, from.stream);
+  h.set(DeadLetterHeader.Subject, from.subject);
+  h.set(DeadLetterHeader.Sequence, from.sequence);
   h.set(DeadLetterHeader.Deliveries, String(m.info.deliveryCount));
   h.set(DeadLetterHeader.Time, new Date().toISOString());
   return h;

@@ -76,7 +76,9 @@ export function startDurableReader(opts: DurableReaderOptions): DurableReader {
   // the durable is missing checks every 30 s.
   async function endWhenDeleted(msgs: ConsumerMessages): Promise<void> {
     for await (const s of msgs.status()) {
-      if (s.type !== "consumer_deleted" && s.type !== "consumer_not_found") continue;
+      // A stream lost with its durables (an R1 store gone) reports only that the stream is missing.
+      if (s.type !== "consumer_deleted" && s.type !== "consumer_not_found" && s.type !== "stream_not_found")
+        continue;
       live = false;
       log?.warn({ ...where, status: s.type }, "durable consumer deleted; waiting for it to be back");
       await msgs.close();

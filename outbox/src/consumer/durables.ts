@@ -22,8 +22,9 @@ export interface DurableSettings {
 export type DurableAction = "created" | "updated" | "unchanged";
 
 /**
- * The durables named `name` that `handlers` need: one per stream of a handled event. A stream with
- * one handled subject filters on it exactly, else on its whole context.
+ * The durables named `name` that `handlers` need: one per stream of a handled event (a stream with
+ * one handled subject filters on it exactly, else on its whole context), and one on the dead-letter
+ * stream for the letters redriven to this consumer.
  */
 export function durablesFor(
   handlers: AnyHandlers,
@@ -39,11 +40,19 @@ export function durablesFor(
     entry.subjects.push(subjectOf(def));
     byStream.set(stream, entry);
   }
-  return [...byStream].map(([stream, { context, subjects }]) => ({
+  const durables = [...byStream].map(([stream, { context, subjects }]) => ({
     stream: topology.stream(stream),
     consumer: name,
     filter: topology.subject(subjects.length === 1 ? subjects[0]! : `${context}.>`),
   }));
+  // Its dead letters, redriven to it alone (see DeadLetters.redrive).
+  if (durables.length)
+    durables.push({
+      stream: topology.deadLetterStream,
+      consumer: name,
+      filter: topology.redriveFilter(name),
+    });
+  return durables;
 }
 
 /**

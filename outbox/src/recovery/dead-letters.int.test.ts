@@ -64,15 +64,21 @@ describe("dead letters", () => {
 
     const before = (await jsm.streams.info("ORDERS")).state.messages;
     const r = await dlq.redrive(1);
-    expect(r.stream).toBe("ORDERS");
-    const m = await jsm.streams.getMessage("ORDERS", { seq: r.seq });
+    // To the consumer that failed alone, on its redrive subject: the ORDERS history is untouched.
+    expect(r).toMatchObject({ consumer: "saga", stream: "DLQ", subject: e.subject });
+    const m = await jsm.streams.getMessage("DLQ", { seq: r.seq });
+    expect(m?.subject).toBe(`redrive.saga.${e.subject}`);
     expect(m?.header.get("ce-id")).toBe(id);
     expect(m?.header.get(DeadLetterHeader.Code)).toBe("");
-    expect((await jsm.streams.info("ORDERS")).state.messages).toBe(before + 1);
+    expect(m?.header.get(DeadLetterHeader.Sequence)).toBe("7");
+    expect((await jsm.streams.info("ORDERS")).state.messages).toBe(before);
     expect((await dlq.list()).map((l) => l.id)).toEqual([2]);
     await expect(dlq.redrive(1)).rejects.toThrow(/no dead letter 1/);
+    await expect(dlq.redrive(2)).rejects.toThrow(/names no consumer/);
     expect(await dlq.purge()).toBe(1);
     expect(await dlq.list()).toEqual([]);
+    // The redriven message waits for its consumer; purging letters leaves it.
+    expect((await jsm.streams.info("DLQ")).state.messages).toBe(1);
     await nc.close();
   });
 

@@ -36,6 +36,12 @@ export interface DeadLetterDetail extends DeadLetter {
 }
 
 const dlqHeaders = new Set<string>(Object.values(DeadLetterHeader));
+/** Where the event came from: a redriven letter that fails again is dead-lettered under its origin. */
+const keptOnRedrive = new Set<string>([
+  DeadLetterHeader.Stream,
+  DeadLetterHeader.Subject,
+  DeadLetterHeader.Sequence,
+]);
 
 function summary(m: StoredMsg): DeadLetter {
   const h = (k: string) => m.header.get(k) || undefined;
@@ -55,8 +61,8 @@ function summary(m: StoredMsg): DeadLetter {
 }
 
 /**
- * The dead-letter stream, read without consuming it: list, show, redrive to the original subject,
- * purge.
+ * The dead-letter stream, read without consuming it: list, show, redrive to the consumer that
+ * failed, purge.
  * @example
  * const dlq = new DeadLetters({ js, jsm, topology });
  * for (const letter of await dlq.list()) await dlq.redrive(letter.id);
@@ -64,10 +70,12 @@ function summary(m: StoredMsg): DeadLetter {
 export class DeadLetters {
   readonly #opts: DeadLettersOptions;
   readonly #stream: string;
+  readonly #topology: Topology;
 
   constructor(opts: DeadLettersOptions) {
     this.#opts = opts;
-    this.#stream = (opts.topology ?? new Topology()).deadLetterStream;
+    this.#topology = opts.topology ?? new Topology();
+    this.#stream = this.#topology.deadLetterStream;
   }
 
   /** The ids of the letters held, in order. */
@@ -75,11 +83,11 @@ export class DeadLetters {
     const { state } = await this.#opts.jsm.streams.info(this.#stream);
     if (!state.messages) return [];
     const ids: number[] = [];
-    // Walk by sequence; deleted sequences (redriven letters) are skipped with next_by_subj semantics.
+    // Walk by sequence; deleted sequences (redriven letters) and the redriven messages are skipped.
     let seq = state.first_seq;
     while (seq <= state.last_seq) {
       const m = await this.#opts.jsm.streams
-        .getMessage(this.#stream, { seq, next_by_subj: ">" } as never)
+        .getMessage(this.#stream, { seq, next_by_subj: this.#topology.deadLetterFilter } as never)
         .catch(() => null);
       if (!m) break;
       ids.push(m.seq);
@@ -124,31 +132,43 @@ export class DeadLetters {
   }
 
   /**
-   * Sends a dead letter back to its original subject with its original headers — the event id
-   * (`ce-id`) is kept, so consumers that already applied it skip it — then removes it from the
-   * dead-letter stream. An unknown id throws an `OutboxError` `NOT_FOUND`.
+   * Sends a dead letter to the one consumer that failed it, on its redrive subject
+   * (`redrive.<consumer>.<subject>` in the dead-letter stream, read by that consumer's redrive
+   * durable), with the event's headers and id; then removes the letter. The event is not put back
+   * into its original stream: that stream's history keeps each event once (what `rebuild` folds),
+   * and no other consumer sees it again. An unknown id throws an `OutboxError` `NOT_FOUND`; a letter
+   * that names no consumer, `BAD_CONFIG`.
    */
-  async redrive(id: number): Promise<{ id: number; subject: string; stream: string; seq: number }> {
+  async redrive(
+    id: number,
+  ): Promise<{ id: number; consumer: string; subject: string; stream: string; seq: number }> {
     const m = await this.#get(id);
     if (!m) throw new OutboxError("NOT_FOUND", `no dead letter ${id}`);
     const letter = summary(m);
+    if (!letter.consumer || !letter.subject)
+      throw new OutboxError("BAD_CONFIG", `dead letter ${id} names no consumer or subject to redrive it to`);
     const h = natsHeaders();
     for (const [k, vs] of m.header) {
-      if (dlqHeaders.has(k)) continue;
+      if (dlqHeaders.has(k) && !keptOnRedrive.has(k)) continue;
       for (const v of vs) h.append(k, v);
     }
-    // A fresh Nats-Msg-Id: the original one may still be inside the stream's duplicate window.
-    const ack = await this.#opts.js.publish(letter.subject, m.data, {
-      headers: h,
-      msgID: `${letter.eventId ?? "x"}:redrive:${id}`,
-    });
+    // Its own Nats-Msg-Id: a redrive repeated after a crash before the delete below is dropped.
+    const ack = await this.#opts.js.publish(
+      this.#topology.redriveSubject(letter.consumer, letter.subject),
+      m.data,
+      {
+        headers: h,
+        msgID: `redrive:${letter.consumer}:${id}`,
+      },
+    );
     await this.#opts.jsm.streams.deleteMessage(this.#stream, id, false);
-    return { id, subject: letter.subject, stream: ack.stream, seq: ack.seq };
+    return { id, consumer: letter.consumer, subject: letter.subject, stream: ack.stream, seq: ack.seq };
   }
 
-  /** Removes every letter; returns how many. */
+  /** Removes every letter (not the redriven ones still on their way); returns how many. */
   async purge(): Promise<number> {
-    return (await this.#opts.jsm.streams.purge(this.#stream)).purged;
+    return (await this.#opts.jsm.streams.purge(this.#stream, { filter: this.#topology.deadLetterFilter }))
+      .purged;
   }
 
   async #get(id: number): Promise<StoredMsg | null> {

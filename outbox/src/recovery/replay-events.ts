@@ -30,6 +30,12 @@ export interface ReplayResult {
   readonly duplicate: number;
   readonly ignored: number;
   readonly invalid: number;
+  /**
+   * Stored before the inbox's retention horizon (its rows older than that may be pruned, so
+   * whether the event was applied cannot be told): not applied. Delete `orderflow_retention`'s
+   * `inbox` row to replay them anyway, knowing they may apply twice.
+   */
+  readonly expired: number;
 }
 
 /** Events applied per transaction. */
@@ -48,11 +54,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export async function replayEvents(opts: ReplayOptions): Promise<ReplayResult> {
   const topology = opts.topology ?? new Topology();
   const streams = opts.streams ?? handledStreams(opts.handlers, opts.catalog);
-  const totals = { read: 0, applied: 0, duplicate: 0, ignored: 0, invalid: 0 };
+  const totals = { read: 0, applied: 0, duplicate: 0, ignored: 0, invalid: 0, expired: 0 };
   let expected = 0;
   for (const s of streams) expected += (await opts.jsm.streams.info(topology.stream(s))).state.messages;
   // An unreachable database fails here, before a long stream is read.
-  await sql`SELECT 1`.execute(opts.db);
+  const horizon = await inboxHorizon(opts.db);
   const batches = batchApplier(opts, totals);
   for (const s of streams) {
     await readStream(
@@ -66,8 +72,13 @@ export async function replayEvents(opts: ReplayOptions): Promise<ReplayResult> {
       },
       async (m) => {
         totals.read++;
-        if (opts.until && m.info.timestampNanos / 1e6 > opts.until.getTime()) {
+        const storedMs = m.info.timestampNanos / 1e6;
+        if (opts.until && storedMs > opts.until.getTime()) {
           totals.ignored++;
+          return;
+        }
+        if (storedMs < horizon) {
+          totals.expired++;
           return;
         }
         if (await batches.add(m)) opts.onProgress?.(totals.read, expected);
@@ -77,6 +88,20 @@ export async function replayEvents(opts: ReplayOptions): Promise<ReplayResult> {
   }
   opts.onProgress?.(totals.read, totals.read);
   return totals;
+}
+
+/** The server clocks of NATS and PostgreSQL may differ by this much. */
+const CLOCK_SKEW_MS = 3_600_000;
+
+/**
+ * Events stored before this (ms) may have had their inbox rows pruned: an inbox row is written after
+ * its event was stored, so rows pruned before the horizon belong to events stored before it.
+ */
+async function inboxHorizon(db: ReplayOptions["db"]): Promise<number> {
+  const { rows } = await sql<{ at: Date | null }>`
+    SELECT (SELECT pruned_before FROM orderflow_retention WHERE name = 'inbox') AS at`.execute(db);
+  const at = rows[0]?.at;
+  return at ? at.getTime() + CLOCK_SKEW_MS : -Infinity;
 }
 
 /** Collects messages into batches; one batch is applied while the next is read, commits in order. */

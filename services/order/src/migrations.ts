@@ -26,6 +26,8 @@ export interface IdempotencyKeyTable {
   key: string;
   order_id: string;
   request_hash: string;
+  /** When the key was first used: it expires IDEMPOTENCY_KEY_RETENTION_HOURS later. */
+  created_at: ColumnType<Date, never, never>;
 }
 
 export interface PriceTable {
@@ -71,6 +73,14 @@ export const migrations: Record<string, Migration> = {
           sku text PRIMARY KEY,
           unit_price_cents bigint NOT NULL CHECK (unit_price_cents >= 0)
         )`.execute(db);
+    },
+  },
+  "0003_idempotency_key_expiry": {
+    async up(db: Kysely<unknown>) {
+      await sql`ALTER TABLE idempotency_keys ADD COLUMN created_at timestamptz NOT NULL DEFAULT now()`.execute(
+        db,
+      );
+      await sql`CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at)`.execute(db);
     },
   },
 };

@@ -19,6 +19,8 @@ export const orderConfig = {
     .union([z.literal("off"), z.coerce.number({ error: 'must be a number or "off"' }).int().nonnegative()])
     .default(600)
     .transform((n) => (n === "off" || n === 0 ? undefined : n)),
+  // How long an Idempotency-Key answers with its order; a retry after that creates a new order.
+  IDEMPOTENCY_KEY_RETENTION_HOURS: z.coerce.number().positive().default(168),
 };
 
 /** Takes orders over HTTP, priced from its price list, and applies the saga's decision to them. */
@@ -32,6 +34,14 @@ export const definition: ServiceDefinition<OrderDb, typeof orderConfig, OrderEve
   migrations,
   config: orderConfig,
   handlers: orderHandlers,
+  retention: ({ config }) => [
+    {
+      name: "idempotency_keys",
+      retentionMs: config.IDEMPOTENCY_KEY_RETENTION_HOURS * 3_600_000,
+      deleteBatch: `DELETE FROM idempotency_keys WHERE key IN (
+        SELECT key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+    },
+  ],
   routes: async (app, deps) => {
     priceRoutes(app, deps);
     await orderRoutes(app, deps, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });

@@ -41,7 +41,7 @@ describe("replay", () => {
       const opts = { definition: inventory, env, js, jsm, topology: new Topology(), stream: "ORDERS" };
 
       const first = await replay(opts);
-      expect(first).toEqual({ read: N + 1, applied: N, duplicate: 0, ignored: 0, invalid: 1 });
+      expect(first).toEqual({ read: N + 1, applied: N, duplicate: 0, ignored: 0, invalid: 1, expired: 0 });
       const state = async () => {
         const { backlog, retained } = await outboxStatus(db);
         const [row] = (
@@ -64,7 +64,7 @@ describe("replay", () => {
       });
 
       const second = await replay(opts);
-      expect(second).toEqual({ read: N + 1, applied: 0, duplicate: N, ignored: 0, invalid: 1 });
+      expect(second).toEqual({ read: N + 1, applied: 0, duplicate: N, ignored: 0, invalid: 1, expired: 0 });
       expect(await state()).toEqual(after);
 
       const none = await replay({ ...opts, until: new Date(0) });

@@ -220,6 +220,7 @@ export class DevRunner {
         definitions: config.services.map((p) => p.service.definition),
         namespace: config.namespace,
         replicas: config.replicas,
+        env: this.#opts.env,
         ...(this.#natsTls
           ? { tls: natsTlsOf(this.#tls!, TLS_OPERATOR) }
           : config.natsUrl !== undefined && config.natsTls

@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { StreamSpec } from "@orderflow/events";
-import { serviceStreams, type NatsTlsFiles } from "@orderflow/host";
+import { deadLetterLimitsOf, serviceStreams, type NatsTlsFiles } from "@orderflow/host";
 import { ensureStreams, Topology, type ProvisionAction } from "@orderflow/outbox";
 import { CliError, oneLine } from "../errors.js";
 import { operatorConnectOptions } from "../nats-operator.js";
@@ -24,7 +24,15 @@ export async function provisionStreams(opts: {
   readonly replicas: number;
   /** The operator's TLS files on a nats-server that requires TLS; none: plain. */
   readonly tls?: NatsTlsFiles;
+  /** The services' environment: the dead-letter stream's limits are read from it as they read them. */
+  readonly env: Record<string, string | undefined>;
 }): Promise<ProvisionAction[]> {
+  let deadLetters;
+  try {
+    deadLetters = deadLetterLimitsOf(opts.env);
+  } catch (err) {
+    throw new CliError("BAD_CONFIG", oneLine(err), { cause: err });
+  }
   const streams = new Map<string, StreamSpec>();
   for (const def of opts.definitions)
     for (const s of serviceStreams(def)) if (!streams.has(s.name)) streams.set(s.name, s);
@@ -46,6 +54,7 @@ export async function provisionStreams(opts: {
       topology: new Topology(opts.namespace),
       replicas: opts.replicas,
       streams: [...streams.values()],
+      deadLetters,
     });
   } catch (err) {
     throw new CliError("FAILED", `provisioning the streams as the operator failed: ${oneLine(err)}`, {
