@@ -10,7 +10,7 @@ type Handlers = { [N in EventName]?: (event: CloudEvent<N>) => Promise<void> | v
 describe("types", () => {
   it("encode accepts only data of the named event's shape", () => {
     expect(() =>
-      // @ts-expect-error currency is required by order.created v2
+      // @ts-expect-error currency is required by order.created (since v2)
       encode("order.created", { orderId: "o", customerId: "c", items: [], totalCents: 1 }, meta()),
     ).toThrow(EventsError);
     expect(() =>
@@ -34,6 +34,7 @@ describe("types", () => {
       items: { sku: string; quantity: number; unitPriceCents: number }[];
       totalCents: number;
       currency: string;
+      idempotency?: { key: string; requestHash: string } | undefined;
     }>();
     expectTypeOf<CloudEvent<"order.created">["name"]>().toEqualTypeOf<"order.created">();
     expectTypeOf<CloudEvent<"payment.declined">["data"]>().toEqualTypeOf<EventData<"payment.declined">>();

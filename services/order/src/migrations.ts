@@ -27,7 +27,7 @@ export interface IdempotencyKeyTable {
   order_id: string;
   request_hash: string;
   /** When the key was first used: it expires IDEMPOTENCY_KEY_RETENTION_HOURS later. */
-  created_at: ColumnType<Date, never, never>;
+  created_at: ColumnType<Date, Date | undefined, never>;
 }
 
 export interface PriceTable {

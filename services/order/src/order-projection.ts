@@ -32,6 +32,7 @@ export async function applyOwnEvent(trx: Transaction<OrderDb>, event: OrderOwnEv
             key: data.idempotency.key,
             order_id: data.orderId,
             request_hash: data.idempotency.requestHash,
+            created_at: at,
           })
           .onConflict((oc) => oc.column("key").doNothing())
           .execute();

@@ -80,7 +80,8 @@ export async function placeOrder(
   return db.transaction().execute(async (trx): Promise<PlaceOrderResult> => {
     const claimed = await trx
       .insertInto("idempotency_keys")
-      .values({ key, order_id: orderId, request_hash: hash! })
+      // The order's time, which order.created's ce-time carries: a rebuild restores the key's age.
+      .values({ key, order_id: orderId, request_hash: hash!, created_at: at })
       .onConflict((oc) => oc.column("key").doNothing())
       .returning("order_id")
       .executeTakeFirst();

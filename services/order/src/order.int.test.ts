@@ -533,7 +533,7 @@ describe("order service over real NATS and PostgreSQL", () => {
         (await sql`SELECT * FROM prices ORDER BY sku`.execute(k)).rows,
         (await sql`SELECT event_id FROM orderflow_outbox ORDER BY event_id`.execute(k)).rows,
       ];
-      const live = await tables(svc.db as unknown as AnyDb);
+      const live = await tables(svc.db);
       const statuses = new Set((live[0] as { status: string }[]).map((o) => o.status));
       expect(statuses).toEqual(new Set(["PENDING", "CONFIRMED", "CANCELLED"]));
       expect(live[1]!.length).toBeGreaterThan(0);
@@ -541,7 +541,7 @@ describe("order service over real NATS and PostgreSQL", () => {
       // The decisions applied are in the rebuilt inbox: their redelivery is skipped.
       const inbox = (k: AnyDb) =>
         sql<{ event_id: string }>`SELECT event_id FROM orderflow_inbox ORDER BY event_id`.execute(k);
-      const liveInbox = new Set((await inbox(svc.db as unknown as AnyDb)).rows.map((r) => r.event_id));
+      const liveInbox = new Set((await inbox(svc.db)).rows.map((r) => r.event_id));
       const rebuiltInbox = (await inbox(rebuilt)).rows.map((r) => r.event_id);
       expect(rebuiltInbox.length).toBeGreaterThan(0);
       for (const id of rebuiltInbox) expect(liveInbox.has(id)).toBe(true);
@@ -549,7 +549,7 @@ describe("order service over real NATS and PostgreSQL", () => {
       // The rebuilt keys answer as the live ones: same key and body → the same order, another body → refused.
       const outbox = createOutbox({ catalog: definition.publishes, source: definition.source! });
       const again = (body: CreateOrderRequest) =>
-        placeOrder(rebuilt as unknown as Kysely<OrderDb>, body, {
+        placeOrder(rebuilt as Kysely<OrderDb>, body, {
           outbox,
           now: () => new Date(),
           newId: newEventId,

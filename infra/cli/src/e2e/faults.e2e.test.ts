@@ -9,7 +9,7 @@ import { publish, waitFor } from "@orderflow/testing";
 import { definition as order } from "@orderflow/order";
 import { definition as saga } from "@orderflow/saga";
 import { describe, expect, it } from "vitest";
-import { http, listPrices, startSystem } from "./system.js";
+import { http, listPrices, quiesce, startSystem } from "./system.js";
 
 type Saga = {
   state: string;
@@ -83,6 +83,8 @@ describe("order flow under faults", () => {
     const nc = await connect({ servers: sys.nats.url });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
+    // The saga journals order.confirmed after the order is CONFIRMED: count once everything is out.
+    await quiesce(jsm, sys.services);
     const created = await jsm.streams.getMessage("ORDERS", { last_by_subj: "orders.order.created" });
     // Same event id, new Nats-Msg-Id: JetStream stores it again, as a broker redelivery would deliver it.
     const h = natsHeaders();
