@@ -105,6 +105,9 @@ export async function rebuildDatabase(opts: RebuildOptions): Promise<RebuildResu
       preparedStatements: opts.preparedStatements ?? true,
     });
     await migrate(db, opts.migrations);
+    // The new inbox holds only the causes of the folded events: whether an older input was applied
+    // cannot be told from it, so replay must not re-apply anything from before now.
+    await sql`INSERT INTO orderflow_retention (name, pruned_before) VALUES ('inbox', now())`.execute(db);
     let events = 0;
     let applied = 0;
     let batch: JsMsg[] = [];
