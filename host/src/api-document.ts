@@ -32,6 +32,7 @@ export async function openApiDocument<
       nc: absent("nc"),
       messaging: absent("messaging"),
       metrics,
+      refreshMetrics: async () => {},
       metricsToken: undefined,
     });
     const deps: ServiceDeps<DB, Extra, P> = {

@@ -93,7 +93,8 @@ export interface ServiceDefinition<
    * Locks, in one fixed order, the rows a consumer transaction's handlers will touch, before any
    * runs: needed once two instances (or lanes) share rows (see ConsumerOptions.lockBatch).
    */
-  readonly lockBatch?: (trx: Transaction<DB>, events: readonly CloudEventOf<C>[]) => Promise<void>;
+  // A method, so that a definition with its own catalogs stays assignable to ServiceDefinition<any, any>.
+  lockBatch?(this: void, trx: Transaction<DB>, events: readonly CloudEventOf<C>[]): Promise<void>;
   /**
    * How to rebuild the service's state from the events it published (its own stream, in order).
    * Services whose every state change is an event they emit can offer this to `orderflow rebuild`.
