@@ -21,7 +21,9 @@ export function sagaHandlers({
   OrderflowCatalog,
   SagaEvents
 > {
-  const counts = sagaMetrics(metrics.registry);
+  // Looked up when a handler runs, not while the map is built: NATS permissions and provisioning
+  // build the map only to read its keys, with deps that refuse to be touched.
+  const counts = () => sagaMetrics(metrics.registry);
   const apply = async (
     input: SagaInput & Partial<CloudEvent>,
     { trx, emit, afterCommit }: HandlerContext<SagaEvents>,
@@ -35,7 +37,7 @@ export function sagaHandlers({
       record: (d) => emit("saga.transitioned", d, { correlationId: orderId, time: at }),
       trace: { traceparent: input.traceparent, tracestate: input.tracestate },
     });
-    afterCommit(() => countOutcome(counts, t, at));
+    afterCommit(() => countOutcome(counts(), t, at));
     if (!t.events.length) {
       logger.debug({ orderId, event: input.name, state: t.before.status }, "saga: input changed nothing");
     } else if (t.before.status !== t.after.status || t.sent.length) {
