@@ -8,7 +8,7 @@ import { createHttpApp } from "./http-app.js";
 import { createMetrics } from "./metrics.js";
 import { guardOperatorRoutes } from "./operator-auth.js";
 import { apiInfo } from "./openapi.js";
-import type { ServiceDefinition, ServiceDeps } from "./service.js";
+import type { ServiceDefinition, ServiceDeps } from "./definition.js";
 
 /**
  * The OpenAPI 3.1 document `GET /openapi.json` of a service answers, built without starting it: its

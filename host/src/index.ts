@@ -1,5 +1,7 @@
-export { startService, runService, defineService, serviceSource } from "./service.js";
-export type { ServiceDefinition, ServiceDeps, RunningService, StartOverrides, Worker } from "./service.js";
+export { startService, runService } from "./service.js";
+export type { RunningService, StartOverrides } from "./service.js";
+export { defineService, serviceSource } from "./definition.js";
+export type { ServiceDefinition, ServiceDeps, Worker } from "./definition.js";
 export { parseConfig, baseConfigShape, natsTlsOf, deadLetterLimitsOf, natsServers } from "./config.js";
 export type { BaseConfig, NatsCredentials, NatsTlsFiles } from "./config.js";
 export { createMetrics } from "./metrics.js";

@@ -2,7 +2,7 @@ import type { AnyCatalog, StreamSpec } from "@orderflow/events";
 import { controlSubject, durablesFor, OutboxError, Topology, type AnyHandlers } from "@orderflow/outbox";
 import { pino } from "pino";
 import { natsInboxPrefix } from "./connections.js";
-import { streamsOf, type ServiceDefinition } from "./service.js";
+import { streamsOf, type ServiceDefinition } from "./definition.js";
 
 /**
  * What one NATS user may do, in nats-server's configuration format (`authorization { users = [ {

@@ -5,6 +5,7 @@ import { shownPath } from "../shown-path.js";
 import type { SeedData } from "../system/define-system.js";
 import type { OpsUi } from "../ui/ops-ui.js";
 import { SAGA_SERVICE } from "../ui/ui-config.js";
+import { startRunnerOpsPage } from "./ops-page.js";
 import { abortable, untilAborted } from "./abortable.js";
 import { clearPreviousRun } from "./clear-previous-run.js";
 import {
@@ -300,31 +301,20 @@ export class DevRunner {
     if (seeded.kept.length) out(`orderflow: demo data kept from earlier runs: ${seeded.kept.join(", ")}`);
   }
 
-  /** The ops page (see ui/ops-ui.ts), as the operator; one that cannot start is only a warning. */
   async #startUi(servers: Servers, port: number): Promise<void> {
     const { env, dataDir, config, out, err } = this.#opts;
     const saga = config.services.find((p) => p.service.name === SAGA_SERVICE);
-    try {
-      const { startOpsUiAsOperator } = await import("../ui/ops-ui.js");
-      const ui = await startOpsUiAsOperator(
-        {
-          ...env,
-          NATS_URL: servers.nats.url,
-          DATABASE_URL: servers.postgres.url,
-          ORDERFLOW_DATA_DIR: dataDir,
-        },
-        {
-          services: config.services.map((p) => p.service),
-          sagaUrl: saga && this.#url(saga),
-          operatorToken: this.#operatorToken,
-          port,
-        },
-      );
-      this.#ui = ui;
-      out(`  ${"ops page".padEnd(10)}${ui.url}  (loopback only; redrive asks for the operator token)`);
-    } catch (e) {
-      err(`orderflow: the ops page did not start: ${oneLine(e)}`);
-    }
+    this.#ui = await startRunnerOpsPage({
+      env,
+      dataDir,
+      servers,
+      services: config.services.map((p) => p.service),
+      sagaUrl: saga && this.#url(saga),
+      operatorToken: this.#operatorToken,
+      port,
+      out,
+      err,
+    });
   }
 
   #onHostExit(how: Exit): void {
