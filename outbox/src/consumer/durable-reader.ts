@@ -12,6 +12,13 @@ import { ensureDurable, type Durable, type DurableSettings } from "./durables.js
  * when the server's "consumer deleted" notice was missed (e.g. across a reconnect).
  */
 const IDLE_HEARTBEAT_MS = 1000;
+/**
+ * A pull's lifetime. nats.js also waits this long before it asks again whether the durable exists
+ * when asking failed: during a cluster's leader election (seconds on nats-server 2.9) its default
+ * 30 s stalled the consumer for 30 s more after the new leader was there. An idle durable re-pulls
+ * this often: one small request every 3 s.
+ */
+const PULL_EXPIRES_MS = 3000;
 /** How long a deleted durable is left to whoever deleted it to add back (a reset does) before we do. */
 const RECREATE_AFTER_MS = 2000;
 const RETRY_MS = 100;
@@ -57,7 +64,11 @@ export function startDurableReader(opts: DurableReaderOptions): DurableReader {
   /** Reads until the messages end: stop(), the durable deleted, the connection closed. */
   async function read(): Promise<void> {
     const c = await opts.js.consumers.get(d.stream, d.consumer);
-    const msgs = await c.consume({ max_messages: opts.maxMessages, idle_heartbeat: IDLE_HEARTBEAT_MS });
+    const msgs = await c.consume({
+      max_messages: opts.maxMessages,
+      idle_heartbeat: IDLE_HEARTBEAT_MS,
+      expires: PULL_EXPIRES_MS,
+    });
     messages = msgs;
     // close() resolves once the iteration below has ended: awaiting it before iterating never returns
     // (a stop() racing this start hung the host's shutdown). Closed, the loop below ends at once.
