@@ -83,6 +83,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     nemesis.heal();
     log(`chaos: healing after ${nemesis.injected} faults; ${workload.unresolved.length} POSTs unanswered`);
     await sys.ready(SETTLE_TIMEOUT_MS);
+    const since = () => `${((Date.now() - healedAt) / 1000).toFixed(1)} s`;
+    log(`chaos: every instance ready ${since()} after healing`);
     await waitFor(
       "every POST answered",
       async () => {
@@ -95,7 +97,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     ).catch(() => undefined); // what stays unanswered is judged as lost
     clearInterval(retrier);
     await workload.drain();
-    const finalOrders = await settle(sys, workload);
+    log(`chaos: every POST answered ${since()} after healing`);
+    const finalOrders = await settle(sys, workload, () =>
+      log(`chaos: every order terminal ${since()} after healing`),
+    );
     const settledSeconds = (Date.now() - healedAt) / 1000;
 
     const history: History = {
@@ -157,7 +162,11 @@ async function seed(sys: ChaosSystem): Promise<void> {
  * Quiescence: every placed order terminal, every durable consumer with nothing pending or unacked,
  * and the streams' sizes unchanged between two looks. Returns each order as the service answers.
  */
-async function settle(sys: ChaosSystem, workload: Workload): Promise<Map<string, FinalOrder>> {
+async function settle(
+  sys: ChaosSystem,
+  workload: Workload,
+  terminal: () => void,
+): Promise<Map<string, FinalOrder>> {
   const [orderUrl] = sys.urls("order");
   const finals = new Map<string, FinalOrder>();
   await waitFor(
@@ -173,7 +182,7 @@ async function settle(sys: ChaosSystem, workload: Workload): Promise<Map<string,
       return finals.size === workload.placed.size;
     },
     { timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: 500 },
-  ).catch(() => undefined);
+  ).then(terminal, () => undefined);
   let last = "";
   await waitFor(
     "consumers drained and streams still",
