@@ -98,8 +98,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     clearInterval(retrier);
     await workload.drain();
     log(`chaos: every POST answered ${since()} after healing`);
-    const finalOrders = await settle(sys, workload, () =>
-      log(`chaos: every order terminal ${since()} after healing`),
+    const finalOrders = await settle(
+      sys,
+      workload,
+      () => log(`chaos: every order terminal ${since()} after healing`),
+      (on) => log(`chaos: every durable drained ${since()} after healing (last waited on ${on})`),
     );
     const settledSeconds = (Date.now() - healedAt) / 1000;
 
@@ -166,6 +169,7 @@ async function settle(
   sys: ChaosSystem,
   workload: Workload,
   terminal: () => void,
+  drained: (lastWaitedOn: string) => void,
 ): Promise<Map<string, FinalOrder>> {
   const [orderUrl] = sys.urls("order");
   const finals = new Map<string, FinalOrder>();
@@ -184,6 +188,7 @@ async function settle(
     { timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: 500 },
   ).then(terminal, () => undefined);
   let last = "";
+  let waitedOn = "nothing";
   await waitFor(
     "consumers drained and streams still",
     async () => {
@@ -192,7 +197,10 @@ async function settle(
       for await (const s of jsm.streams.list()) {
         parts.push(`${s.config.name}:${s.state.last_seq}`);
         for await (const c of jsm.consumers.list(s.config.name))
-          if (c.num_pending + c.num_ack_pending > 0) return false;
+          if (c.num_pending + c.num_ack_pending > 0) {
+            waitedOn = `${c.stream_name}/${c.name} (pending ${c.num_pending}, unacked ${c.num_ack_pending})`;
+            return false;
+          }
       }
       const now = parts.sort().join(",");
       const still = now === last;
@@ -200,7 +208,10 @@ async function settle(
       return still;
     },
     { timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: 1000 },
-  ).catch(() => undefined);
+  ).then(
+    () => drained(waitedOn),
+    () => undefined,
+  );
   for (const o of workload.placed.values())
     if (!finals.has(o.orderId)) {
       const r = await sys
