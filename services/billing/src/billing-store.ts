@@ -1,4 +1,4 @@
-import type { CloudEvent } from "@orderflow/contracts";
+import { orderLockKey, orderLockKeys, type CloudEvent } from "@orderflow/contracts";
 import { executeTogether, lockKeys, type AnyTransaction } from "@orderflow/outbox";
 import { sql, type Kysely, type OperationNodeSource, type Selectable, type Transaction } from "kysely";
 import { evolve, type BillingEvent, type BillingState, type Payment } from "./billing-decider.js";
@@ -29,7 +29,7 @@ const paymentOf = (p: Selectable<PaymentTable>): Payment => ({
 export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<void> {
   // Deferred: the load that follows goes out right behind it and runs once the lock is held.
   await executeTogether(trx, [
-    sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`,
+    sql`SELECT pg_advisory_xact_lock(hashtextextended(${orderLockKey(orderId)}, 0))`,
   ]);
 }
 
@@ -38,15 +38,9 @@ export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<v
  * will touch (the customers of new orders, the payments' of the others), each kind in one fixed
  * order, so two instances applying batches at once wait for each other instead of deadlocking.
  */
-export async function lockBatch(
-  trx: AnyTransaction,
-  events: readonly CloudEvent[],
-): Promise<void> {
+export async function lockBatch(trx: AnyTransaction, events: readonly CloudEvent[]): Promise<void> {
   const orderIds = events.flatMap((e) => ("orderId" in e.data ? [e.data.orderId] : []));
-  await lockKeys(
-    trx,
-    orderIds.map((id) => `orderflow.order:${id}`),
-  );
+  await lockKeys(trx, orderLockKeys(events));
   const customers = events.flatMap((e) => (e.name === "order.created" ? [e.data.customerId] : []));
   // The payments are stable now: every writer of one holds its order's lock.
   await sql`SELECT customer_id FROM accounts

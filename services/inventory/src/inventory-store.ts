@@ -1,4 +1,4 @@
-import type { CloudEvent } from "@orderflow/contracts";
+import { orderLockKey, orderLockKeys, type CloudEvent } from "@orderflow/contracts";
 import { executeTogether, lockKeys, type AnyTransaction } from "@orderflow/outbox";
 import { sql, type Kysely, type OperationNodeSource, type Transaction } from "kysely";
 import {
@@ -28,7 +28,7 @@ export interface InventoryScope {
 export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<void> {
   // Deferred: the load that follows goes out right behind it and runs once the lock is held.
   await executeTogether(trx, [
-    sql`SELECT pg_advisory_xact_lock(hashtextextended(${`orderflow.order:${orderId}`}, 0))`,
+    sql`SELECT pg_advisory_xact_lock(hashtextextended(${orderLockKey(orderId)}, 0))`,
   ]);
 }
 
@@ -38,15 +38,9 @@ export async function lockOrder(trx: AnyTransaction, orderId: string): Promise<v
  * order. Two instances applying batches at once then wait for each other instead of deadlocking (a
  * handler locks rows in SKU order too, but a batch holds the rows of its earlier orders meanwhile).
  */
-export async function lockBatch(
-  trx: AnyTransaction,
-  events: readonly CloudEvent[],
-): Promise<void> {
+export async function lockBatch(trx: AnyTransaction, events: readonly CloudEvent[]): Promise<void> {
   const orderIds = events.flatMap((e) => ("orderId" in e.data ? [e.data.orderId] : []));
-  await lockKeys(
-    trx,
-    orderIds.map((id) => `orderflow.order:${id}`),
-  );
+  await lockKeys(trx, orderLockKeys(events));
   const skus = events.flatMap((e) => (e.name === "order.created" ? e.data.items.map((l) => l.sku) : []));
   // The reservations are stable now: every writer of one holds its order's lock.
   await sql`SELECT sku FROM stock

@@ -1,5 +1,6 @@
 import {
   catalog,
+  orderLockKeys,
   sourceOf,
   orderEvents,
   type OrderflowCatalog,
@@ -44,11 +45,7 @@ export const definition: ServiceDefinition<OrderDb, typeof orderConfig, OrderEve
     },
   ],
   // One order's row per event: its lock first, in one fixed order, so two instances never deadlock.
-  lockBatch: (trx, events) =>
-    lockKeys(
-      trx,
-      events.flatMap((e) => ("orderId" in e.data ? [`orderflow.order:${e.data.orderId}`] : [])),
-    ),
+  lockBatch: (trx, events) => lockKeys(trx, orderLockKeys(events)),
   routes: async (app, deps) => {
     priceRoutes(app, deps);
     await orderRoutes(app, deps, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });

@@ -1,4 +1,11 @@
-import { catalog, sourceOf, sagaEvents, type OrderflowCatalog, type SagaEvents } from "@orderflow/contracts";
+import {
+  catalog,
+  orderLockKeys,
+  sourceOf,
+  sagaEvents,
+  type OrderflowCatalog,
+  type SagaEvents,
+} from "@orderflow/contracts";
 import type { ServiceDefinition } from "@orderflow/host";
 import { lockKeys } from "@orderflow/outbox";
 import { createDeadlineWorker } from "./deadline-worker.js";
@@ -21,11 +28,7 @@ export const definition: ServiceDefinition<SagaDb, SagaConfigShape, SagaEvents, 
   config: sagaConfig,
   handlers: sagaHandlers,
   // One order's row per event: its lock first, in one fixed order, so two instances never deadlock.
-  lockBatch: (trx, events) =>
-    lockKeys(
-      trx,
-      events.flatMap((e) => ("orderId" in e.data ? [`orderflow.order:${e.data.orderId}`] : [])),
-    ),
+  lockBatch: (trx, events) => lockKeys(trx, orderLockKeys(events)),
   // Handlers lock only their own order's rows: lanes by order cannot deadlock.
   consumerConcurrency: 2,
   routes: sagaRoutes,
