@@ -7,7 +7,7 @@
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 import { alive } from "../test/up-process.js";
-import { SERVICES, type ChaosSystem, type ServiceName } from "./system.js";
+import { SERVICES, type ChaosSystem } from "./system.js";
 
 export const FAULT_KINDS = [
   "kill-instance",
@@ -50,8 +50,8 @@ export function schedule(rng: RandomGenerator, durationMs: number, firstMs = 300
 }
 
 const PER_TARGET_PER_MINUTE = 2;
-const isInstance = (name: string) =>
-  SERVICES.some((s) => name === s || name.startsWith(`${s}-`) || name.startsWith(`${s}#`));
+/** The runner names a service's instances `<service>`, `<service>-2`, … (runner/instances.ts). */
+const isInstance = (name: string) => SERVICES.some((s) => name === s || name.startsWith(`${s}-`));
 const isNatsNode = (name: string) => name.startsWith("nats");
 
 export class Nemesis {
@@ -86,7 +86,7 @@ export class Nemesis {
         candidates = names.filter((n) => n === "postgres");
         break;
       case "kill-relay-leader":
-        candidates = await this.#relayLeaders(tree);
+        candidates = await this.#relayLeaders();
         break;
     }
     const target = candidates.length ? candidates[f.pick % candidates.length]! : undefined;
@@ -115,10 +115,10 @@ export class Nemesis {
   }
 
   /** Instances whose /metrics say they hold their database's relay leader lock. */
-  async #relayLeaders(tree: Map<string, number>): Promise<string[]> {
+  async #relayLeaders(): Promise<string[]> {
     const leaders: string[] = [];
     for (const s of SERVICES)
-      for (const [k, url] of this.#sys.urls(s as ServiceName).entries()) {
+      for (const [k, url] of this.#sys.urls(s).entries()) {
         const text = await fetch(`${url}/metrics`, {
           headers: { authorization: `Bearer ${this.#sys.operatorToken}` },
           signal: AbortSignal.timeout(2000),
@@ -126,12 +126,8 @@ export class Nemesis {
           (r) => r.text(),
           () => "",
         );
-        if (/^orderflow_relay_leader(\{[^}]*\})? 1$/m.test(text)) {
-          const name = [...tree.keys()]
-            .filter((n) => n === s || n.startsWith(`${s}-`) || n.startsWith(`${s}#`))
-            .sort()[k];
-          if (name) leaders.push(name);
-        }
+        // Instance k (from 0) is `<service>` then `<service>-<k+1>`, on port + 100·k.
+        if (/^orderflow_relay_leader(\{[^}]*\})? 1$/m.test(text)) leaders.push(k === 0 ? s : `${s}-${k + 1}`);
       }
     return leaders;
   }
