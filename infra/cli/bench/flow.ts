@@ -8,26 +8,15 @@
  * figures depend on the machine. BENCH_TRACING=1 runs the services traced, exporting every span
  * over OTLP (http/protobuf) to a receiver in this process (see ./tracing-cost.ts).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { connect, type Msg } from "@nats-io/transport-node";
 import pgClient from "pg";
 import { percentile, startFloor, type FloorResult } from "./floor.js";
-import {
-  dropDatabase,
-  ensureDatabase,
-  freePort,
-  NatsServer,
-  resolvePostgres,
-  otlpReceiver,
-  waitFor,
-} from "@orderflow/testing";
+import { atSteadyRate, root, SERVICES as services, startOrderServices } from "./order-services.js";
+import { NatsServer, resolvePostgres, otlpReceiver } from "@orderflow/testing";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 // Steady rates, each measured for the flow and then for the floor; the hop table is the last rate's.
 const RATES = (process.env.BENCH_RATES ?? process.env.BENCH_RATE ?? "20,100").split(",").map(Number);
 const STEADY_S = Number(process.env.BENCH_SECONDS ?? 10);
@@ -38,13 +27,6 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const TRACING = process.env.BENCH_TRACING === "1";
 const OUT = process.env.BENCH_OUT ?? "flow";
-const TOKEN = randomBytes(32).toString("base64url");
-const services = [
-  { name: "order", database: "orders" },
-  { name: "inventory", database: "inventory" },
-  { name: "billing", database: "billing" },
-  { name: "saga", database: "saga" },
-];
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -68,56 +50,21 @@ async function main() {
   const nats = await NatsServer.spawn({ storeDir: join(dir, "nats") });
   const pg = await resolvePostgres({ dataDir: dir });
   const suffix = Date.now().toString(36);
-  const children: ChildProcess[] = [];
-  const urls: Record<string, string> = {};
   const otlp = TRACING ? await otlpReceiver() : undefined;
-  const traced = (name: string) =>
-    otlp
-      ? {
-          args: ["--import", import.meta.resolve("@orderflow/host/tracing")],
-          env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_SERVICE_NAME: name },
-        }
-      : { args: [], env: {} };
+  const system = await startOrderServices({
+    natsUrl: nats.url,
+    pgUrl: pg.url,
+    suffix,
+    launch: (name) => ({
+      args: [...NODE_ARGS, ...(otlp ? ["--import", import.meta.resolve("@orderflow/host/tracing")] : [])],
+      env: otlp
+        ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_SERVICE_NAME: name }
+        : ({} as Record<string, string>),
+    }),
+  });
+  const urls = Object.fromEntries(Object.entries(system.urls).map(([k, v]) => [k, v[0]!]));
+  const children = system.children;
   try {
-    for (const s of services) {
-      const port = await freePort();
-      const prefix = s.name.toUpperCase();
-      const dbName = `bench_${s.database}_${suffix}`;
-      const main = join(root, "services", s.name, "dist/main.js");
-      const child = spawn(process.execPath, [...NODE_ARGS, ...traced(s.name).args, main], {
-        stdio: ["ignore", "ignore", "inherit", "ipc"],
-        env: {
-          ...process.env,
-          ...traced(s.name).env,
-          NATS_URL: nats.url,
-          DATABASE_URL: pg.url,
-          [`${prefix}_DATABASE_URL`]: await ensureDatabase(pg.url, dbName),
-          [`${prefix}_PORT`]: String(port),
-          LOG_LEVEL: "warn",
-          OPERATOR_TOKEN: TOKEN,
-          // One client sends every order: the per-client limit would throttle the benchmark.
-          RATE_LIMIT_PER_MINUTE: "off",
-        },
-      });
-      children.push(child);
-      urls[s.name] = `http://127.0.0.1:${port}`;
-    }
-    for (const [name, url] of Object.entries(urls)) {
-      await waitFor(`${name} ready`, async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok, {
-        timeoutMs: 30_000,
-      });
-    }
-    const put = (url: string, body: unknown) =>
-      fetch(url, {
-        method: "PUT",
-        headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify(body),
-      });
-    for (let i = 0; i < 10; i++) await put(`${urls.order}/prices/sku-${i}`, { unitPriceCents: 100 });
-    for (let i = 0; i < 10; i++) await put(`${urls.inventory}/stock/sku-${i}`, { available: 1_000_000 });
-    for (let i = 0; i < 20; i++)
-      await put(`${urls.billing}/accounts/cust-${i}`, { balanceCents: 1_000_000_000 });
-
     // Arrival time of every event per order, from a plain subscription to every stream subject.
     const nc = await connect({ servers: nats.url });
     const seen = new Map<string, Map<string, number>>();
@@ -177,15 +124,7 @@ async function main() {
     // Steady rates: the flow, then the floor at the same rate.
     const floor = await startFloor(nats.url, pg.url, suffix);
     const steadyRun = async (rate: number) => {
-      const steady: { orderId: string; started: number }[] = [];
-      const t0 = performance.now();
-      const inflight: Promise<void>[] = [];
-      for (let i = 0; i < rate * STEADY_S; i++) {
-        const wait = t0 + (i * 1000) / rate - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        inflight.push(post().then((o) => void steady.push(o)));
-      }
-      await Promise.all(inflight);
+      const steady = await atSteadyRate(rate, STEADY_S, post);
       await untilDone(
         steady.map((o) => o.orderId),
         60_000,
@@ -332,12 +271,8 @@ async function main() {
     console.log(`wrote ${join(root, "bench-results", `${OUT}.json`)}`);
     await nc.close();
   } finally {
-    for (const c of children) c.kill("SIGTERM");
-    await Promise.all(
-      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve())),
-    );
+    await system.stop();
     await nats.stop();
-    for (const s of services) await dropDatabase(pg.url, `bench_${s.database}_${suffix}`).catch(() => {});
     await pg.stop();
     await otlp?.close();
   }

@@ -6,37 +6,20 @@
  * turn. Prints a table and writes bench-results/instances.json. Not a test: figures depend on the
  * machine (two cores shared by every process here cap what a second instance can add).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import {
-  dropDatabase,
-  ensureDatabase,
-  freePort,
-  NatsServer,
-  resolvePostgres,
-  waitFor,
-} from "@orderflow/testing";
+import { NatsServer, resolvePostgres } from "@orderflow/testing";
 import { percentile } from "./floor.js";
+import { atSteadyRate, root, startOrderServices } from "./order-services.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const COUNTS = (process.env.BENCH_INSTANCES ?? "1,2").split(",").map(Number);
 const RATE = Number(process.env.BENCH_RATE ?? 50);
 const STEADY_S = Number(process.env.BENCH_SECONDS ?? 10);
 const SATURATION_ORDERS = Number(process.env.BENCH_SATURATION ?? 2000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 500);
-const TOKEN = randomBytes(32).toString("base64url");
-const SERVICES = [
-  { name: "order", database: "orders" },
-  { name: "inventory", database: "inventory" },
-  { name: "billing", database: "billing" },
-  { name: "saga", database: "saga" },
-];
 const round = (n: number) => Math.round(n * 100) / 100;
 
 async function main() {
@@ -93,50 +76,9 @@ async function main() {
 
   async function measure(count: number) {
     const suffix = `${Date.now().toString(36)}_${count}`;
-    const children: ChildProcess[] = [];
-    const urls: Record<string, string[]> = {};
+    const system = await startOrderServices({ natsUrl: nats.url, pgUrl: pg.url, suffix, instances: count });
+    const { urls } = system;
     try {
-      const databases = new Map<string, string>();
-      for (const s of SERVICES)
-        databases.set(s.name, await ensureDatabase(pg.url, `bench_${s.database}_${suffix}`));
-      for (let i = 0; i < count; i++) {
-        for (const s of SERVICES) {
-          const port = await freePort();
-          const prefix = s.name.toUpperCase();
-          children.push(
-            spawn(process.execPath, [join(root, "services", s.name, "dist/main.js")], {
-              stdio: ["ignore", "ignore", "inherit", "ipc"],
-              env: {
-                ...process.env,
-                NATS_URL: nats.url,
-                DATABASE_URL: pg.url,
-                [`${prefix}_DATABASE_URL`]: databases.get(s.name)!,
-                [`${prefix}_PORT`]: String(port),
-                LOG_LEVEL: "warn",
-                OPERATOR_TOKEN: TOKEN,
-                RATE_LIMIT_PER_MINUTE: "off",
-              },
-            }),
-          );
-          (urls[s.name] ??= []).push(`http://127.0.0.1:${port}`);
-        }
-      }
-      for (const url of Object.values(urls).flat())
-        await waitFor(`${url} ready`, async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok, {
-          timeoutMs: 60_000,
-        });
-      const put = (url: string, body: unknown) =>
-        fetch(url, {
-          method: "PUT",
-          headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-          body: JSON.stringify(body),
-        });
-      const [order, inventory, billing] = [urls.order![0]!, urls.inventory![0]!, urls.billing![0]!];
-      for (let i = 0; i < 10; i++) await put(`${order}/prices/sku-${i}`, { unitPriceCents: 100 });
-      for (let i = 0; i < 10; i++) await put(`${inventory}/stock/sku-${i}`, { available: 1_000_000 });
-      for (let i = 0; i < 20; i++)
-        await put(`${billing}/accounts/cust-${i}`, { balanceCents: 1_000_000_000 });
-
       let n = 0;
       const post = async () => {
         const i = n++;
@@ -173,15 +115,7 @@ async function main() {
 
       await closedLoop(WARMUP);
       // A fixed rate: latency.
-      const steady: { orderId: string; started: number }[] = [];
-      const inflight: Promise<void>[] = [];
-      const t0 = performance.now();
-      for (let i = 0; i < RATE * STEADY_S; i++) {
-        const wait = t0 + (i * 1000) / RATE - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        inflight.push(post().then((o) => void steady.push(o)));
-      }
-      await Promise.all(inflight);
+      const steady = await atSteadyRate(RATE, STEADY_S, post);
       await untilDone(
         steady.map((o) => o.orderId),
         60_000,
@@ -213,13 +147,7 @@ async function main() {
         },
       };
     } finally {
-      for (const c of children) c.kill("SIGTERM");
-      await Promise.all(
-        children.map((c) =>
-          c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve(),
-        ),
-      );
-      for (const s of SERVICES) await dropDatabase(pg.url, `bench_${s.database}_${suffix}`).catch(() => {});
+      await system.stop();
     }
   }
 }
