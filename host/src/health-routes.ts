@@ -7,6 +7,7 @@ import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import { ErrorBody, metricsSecurity } from "./openapi.js";
 import { bearerOnly } from "./operator-auth.js";
+import { succeedsWithin } from "./succeeds-within.js";
 
 /** How long each readiness check may take before it counts as failed. */
 const READY_CHECK_TIMEOUT_MS = 1000;
@@ -39,8 +40,8 @@ export function addHealthRoutes(
     { schema: { tags, response: { 200: Readiness, 503: Readiness } } },
     async (_req, reply) => {
       const [database, nats] = await Promise.all([
-        succeedsInTime(() => sql`SELECT 1`.execute(db)),
-        !nc.isClosed() && !nc.isDraining() && succeedsInTime(() => nc.flush()),
+        succeedsWithin(sql`SELECT 1`.execute(db), READY_CHECK_TIMEOUT_MS),
+        !nc.isClosed() && !nc.isDraining() && succeedsWithin(nc.flush(), READY_CHECK_TIMEOUT_MS),
       ]);
       const checks = {
         database,
@@ -76,18 +77,3 @@ const Readiness = z.object({
   status: z.enum(["ready", "not ready"]),
   checks: z.object({ database: z.boolean(), nats: z.boolean(), consumers: z.boolean(), active: z.boolean() }),
 });
-
-/** Whether `check` settles successfully within READY_CHECK_TIMEOUT_MS (a late answer is ignored). */
-function succeedsInTime(check: () => Promise<unknown>): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), READY_CHECK_TIMEOUT_MS);
-    const settle = (ok: boolean) => {
-      clearTimeout(timer);
-      resolve(ok);
-    };
-    check().then(
-      () => settle(true),
-      () => settle(false),
-    );
-  });
-}

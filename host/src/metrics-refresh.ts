@@ -2,6 +2,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { outboxStatus, type AnyDb, type Topology } from "@orderflow/outbox";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
+import { succeedsWithin } from "./succeeds-within.js";
 
 export interface MetricsRefreshOptions {
   readonly metrics: Metrics;
@@ -29,17 +30,7 @@ export function createMetricsRefresh(opts: MetricsRefreshOptions): () => Promise
   let last: { at: number; done: Promise<void> } | undefined;
 
   const read = async (source: string, fn: () => Promise<void>) => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${source} timed out`)), timeoutMs);
-    });
-    try {
-      await Promise.race([fn(), timeout]);
-    } catch {
-      metrics.refreshFailures.inc({ source });
-    } finally {
-      clearTimeout(timer);
-    }
+    if (!(await succeedsWithin(fn(), timeoutMs))) metrics.refreshFailures.inc({ source });
   };
 
   const refresh = async () => {
