@@ -55,6 +55,7 @@ export class ChaosSystem {
   readonly #base: number;
   readonly #instances: number;
   #operator: Operator | undefined;
+  #token: string | undefined;
 
   private constructor(dataDir: string, proc: CliProcess, base: number, instances: number) {
     this.dataDir = dataDir;
@@ -105,8 +106,11 @@ export class ChaosSystem {
     return JSON.parse(readFileSync(join(this.dataDir, name), "utf8")) as T;
   }
 
+  /** Written by the runner before it is ready; read once. */
   get operatorToken(): string {
-    return this.#file<{ http: { operatorToken: string } }>("credentials.json").http.operatorToken;
+    return (this.#token ??= this.#file<{ http: { operatorToken: string } }>(
+      "credentials.json",
+    ).http.operatorToken);
   }
 
   /** The NATS URLs servers.json lists: every node in cluster mode, else the one server. */
