@@ -39,8 +39,15 @@ describe("testNatsCluster", () => {
             { timeoutMs: 30_000 },
           );
         }
-        // Serving: all 20, once each, in order.
-        const c = await js.consumers.get("R3", "reader");
+        // Serving: all 20, once each, in order — once the durable has elected its own leader (its
+        // election is separate from the stream's: its info times out until then).
+        const c = await waitFor(
+          "the durable to answer after the kill",
+          () => js.consumers.get("R3", "reader"),
+          {
+            timeoutMs: 30_000,
+          },
+        );
         const read: string[] = [];
         await waitFor(
           "all 20 messages read",
